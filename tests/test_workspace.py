@@ -1,0 +1,149 @@
+"""The Python API end to end on real reviews, the real model, and both stores."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from tests.workspaces import AMAZON, gold_labels
+from textal.errors import TextalError
+from textal.round.plan import plan_round
+from textal.strategy.scores import STRATEGIES
+from textal.workspace import Workspace
+
+
+def _mean_pairwise_similarity(vectors: np.ndarray) -> float:
+    sims = vectors @ vectors.T
+    n = len(vectors)
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
+def _label_batch(ws: Workspace, result) -> None:
+    ws.add_labels(gold_labels(ws, [s.item_id for s in result.selections]), annotator="oracle")
+
+
+def test_ingest_twice_stores_each_item_once(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        before = ws.store.count()
+        report, summary = ws.ingest(AMAZON, label_column="label")
+        assert report.added == 0
+        assert report.already_stored == before
+        assert ws.store.count() == before
+        assert before == summary.rows  # every distinct non-empty review, once
+
+
+def test_cold_start_then_rounds(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        first = ws.round(batch_size=20)
+        assert first.round.report["cold_start"]
+        assert len({s.item_id for s in first.selections}) == 20
+        _label_batch(ws, first)
+
+        second = ws.round(batch_size=20, strategy="margin")
+        ids = [s.item_id for s in second.selections]
+        assert not second.round.report["cold_start"]
+        assert second.round.model
+        assert len(ids) == 20 and len(set(ids)) == 20
+        assert not set(ids) & set(ws.ledger.current_labels())
+        # The batch file people fill holds the same items, with their text and a why.
+        with open(second.csv_path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["id"] for r in rows] == ids
+        assert all(r["text"] and r["why"] and r["predicted"] for r in rows)
+
+
+def test_diverse_batch_is_less_redundant_than_top_margin(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        _label_batch(ws, ws.round(batch_size=20))
+        labels = ws.ledger.current_labels()
+        plan = plan_round(ws.store, labels, strategy="margin", batch_size=20)
+        chosen = ws.store.get_vectors([p.item_id for p in plan.picks])
+        # The same number of top-margin items with no diversity at all:
+        ids, vectors, margins = [], [], []
+        for chunk in ws.store.iterate(4096):
+            keep = [k for k, i in enumerate(chunk.ids) if i not in labels]
+            ids += [chunk.ids[k] for k in keep]
+            vectors.append(chunk.vectors[keep])
+            margins.append(STRATEGIES["margin"](plan.model, chunk.vectors[keep], None))
+        top = np.argsort(-np.concatenate(margins), kind="stable")[:20]
+        top_vectors = np.concatenate(vectors)[top]
+        assert _mean_pairwise_similarity(chosen) < _mean_pairwise_similarity(top_vectors)
+
+
+def test_labels_survive_a_restart(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        result = ws.round(batch_size=10)
+        _label_batch(ws, result)
+        expected = ws.ledger.current_labels()
+    with Workspace.open(workspace_dir) as ws:
+        assert ws.ledger.current_labels() == expected
+        assert len(expected) == 10
+
+
+def test_rerunning_an_open_round_does_not_duplicate_it(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        first = ws.round(batch_size=10)
+        again = ws.round(batch_size=10)
+        assert again.reused and again.round.round == first.round.round
+        assert [s.item_id for s in again.selections] == [s.item_id for s in first.selections]
+        assert len(ws.ledger.rounds()) == 1
+
+
+def test_bad_label_file_changes_nothing(workspace_dir, tmp_path):
+    with Workspace.open(workspace_dir) as ws:
+        result = ws.round(batch_size=5)
+        ids = [s.item_id for s in result.selections]
+        bad = tmp_path / "labels.csv"
+        bad.write_text(
+            f"id,label\n{ids[0]},positive\n{ids[1]},negative\n{ids[2]},maybe\n", encoding="utf-8"
+        )
+        with pytest.raises(TextalError, match=r"row 3.*unknown label 'maybe'"):
+            ws.import_labels(bad)
+        unknown = tmp_path / "unknown.csv"
+        unknown.write_text(f"id,label\n{ids[0]},positive\nnope,negative\n", encoding="utf-8")
+        with pytest.raises(TextalError, match=r"row 2.*unknown id 'nope'"):
+            ws.import_labels(unknown)
+        assert ws.ledger.history() == []
+
+
+def test_filled_batch_file_imports(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        result = ws.round(batch_size=6)
+        gold = dict(gold_labels(ws, [s.item_id for s in result.selections]))
+        with open(result.csv_path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows[:4]:  # people labeled four of six
+            row["label"] = gold[row["id"]]
+        with open(result.csv_path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        assert ws.import_labels(result.csv_path, annotator="ana") == (4, 0)
+        assert ws.import_labels(result.csv_path, annotator="ana") == (0, 4)
+        assert ws.ledger.current_labels() == {r["id"]: gold[r["id"]] for r in rows[:4]}
+        assert [s.item_id for s in ws.open_batch()] == [r["id"] for r in rows[4:]]
+
+
+def test_another_model_is_refused(workspace_dir):
+    with pytest.raises(TextalError, match="refusing --model"):
+        Workspace.open(workspace_dir, model="sentence-transformers/all-mpnet-base-v2")
+
+
+def test_status_counts_labels_per_class(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        result = ws.round(batch_size=10)
+        _label_batch(ws, result)
+        ws.round(batch_size=10)
+        status = ws.status()
+        assert status.items == ws.store.count()
+        assert sum(status.label_counts.values()) == 10
+        assert status.rounds == 2
+        assert status.last_model is not None
+
+
+def test_class_share_cap(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        _label_batch(ws, ws.round(batch_size=20))
+        capped = ws.round(batch_size=10, strategy="entropy", max_class_share=0.5)
+        predicted = [s.predicted for s in capped.selections]
+        assert max(predicted.count(c) for c in set(predicted)) <= 5

@@ -1,0 +1,51 @@
+"""Reading a file of human labels for import: rows of ``id`` and ``label``.
+
+Any file :func:`~textal.data.readers.read_records` can read works (CSV, TSV, JSON Lines, Parquet),
+typically a batch textal exported and a person filled in. Other columns (text, predicted label,
+scores) are ignored. Row numbers follow :mod:`textal.data.readers`: in CSV the header is row 1.
+Whether the ids exist and the labels belong to the label set is for the caller to check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textal.data.readers import iter_rows, read_id, read_label, row_unit
+from textal.textsafe import undo_spreadsheet_safe
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRow:
+    """One labeled row of the file; ``row`` counts as in the readers' messages."""
+
+    row: int
+    id: str
+    label: str
+
+
+def read_label_rows(
+    path: str | Path, *, id_column: str = "id", label_column: str = "label"
+) -> list[LabelRow]:
+    """The labeled rows of ``path``, in file order (a later row for the same id comes later).
+
+    Rows whose label is empty or missing are skipped: not labeled yet. Ids and labels are stripped
+    and the ``'`` that :func:`~textal.textsafe.spreadsheet_safe` put in front of an exported cell
+    is removed, so an exported id such as ``'-12`` reads back as ``-12``.
+    """
+    path = Path(path)
+    unit = row_unit(path)
+    labeled = []
+    for row, (id_value, label_value) in iter_rows(
+        path, [id_column, label_column], optional={label_column}
+    ):
+        where = f"{path}: {unit} {row}"
+        if isinstance(label_value, str):
+            label_value = undo_spreadsheet_safe(label_value.strip())
+        label = read_label(label_value, where, label_column)
+        if label is None:
+            continue
+        if isinstance(id_value, str):
+            id_value = undo_spreadsheet_safe(id_value.strip())
+        labeled.append(LabelRow(row, read_id(id_value, where, id_column), label))
+    return labeled

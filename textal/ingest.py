@@ -1,0 +1,125 @@
+"""Ingest: records -> embeddings -> store, each item embedded once, storing overlapped with encoding.
+
+Resumable by construction: ids are stable (the source's id column or a content hash), every batch
+is stored as soon as it is embedded, and ids already stored are neither embedded nor stored again.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+from tqdm import tqdm
+
+from textal.data.readers import Record
+from textal.embed import Encoder
+from textal.store import VectorStore
+
+LOOKUP_CHUNK = 4096  # records whose ids are checked against the store in one query
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did. ``already_stored`` items were skipped without embedding."""
+
+    read: int = 0
+    added: int = 0
+    already_stored: int = 0
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _progress(total: int | None, desc: str, position: int) -> tqdm:
+    # disable=None: bars on a terminal, silent when output is redirected or in CI logs.
+    return tqdm(
+        total=total, desc=desc, unit="item", position=position, disable=None, file=sys.stderr
+    )
+
+
+class _StoreWriter:
+    """Stores batches on a background thread so the encoder never waits for the store."""
+
+    def __init__(self, store: VectorStore, bar: tqdm):
+        self._store = store
+        self._bar = bar
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self.added = 0
+        self._thread = threading.Thread(target=self._run, name="textal-store-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure so put() never blocks forever
+            records, vectors = batch
+            try:
+                self.added += self._store.add(
+                    [r.id for r in records],
+                    vectors,
+                    [r.text for r in records],
+                    [{"gold": r.gold} if r.gold is not None else {} for r in records],
+                )
+                self._bar.update(len(records))
+            except BaseException as exc:
+                self._error = exc
+
+    def put(self, records: list[Record], vectors: np.ndarray) -> None:
+        self._raise_if_failed()
+        self._queue.put((records, vectors))
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+def ingest_records(
+    records: Iterable[Record],
+    encoder: Encoder,
+    store: VectorStore,
+    *,
+    total: int | None = None,
+    batch_size: int = 256,
+) -> IngestReport:
+    """Embed and store every record whose id is not stored yet.
+
+    ``records`` must already be validated (the data layer refuses bad sources before this runs);
+    ``total`` sizes the progress bars. Interrupting and re-running is safe.
+    """
+    report = IngestReport()
+    embed_bar = _progress(total, "embedding", 0)
+    store_bar = _progress(total, "storing", 1)
+    writer = _StoreWriter(store, store_bar)
+    try:
+        store_empty = store.count() == 0
+        for chunk in _chunks(records, LOOKUP_CHUNK):
+            report.read += len(chunk)
+            known = set() if store_empty else store.existing_ids([r.id for r in chunk])
+            new = [r for r in chunk if r.id not in known]
+            report.already_stored += len(chunk) - len(new)
+            embed_bar.update(len(chunk) - len(new))
+            store_bar.update(len(chunk) - len(new))
+            for batch in _chunks(new, batch_size):
+                vectors = encoder.encode([r.text for r in batch])
+                embed_bar.update(len(batch))
+                writer.put(batch, vectors)
+    finally:
+        writer.finish()
+        embed_bar.close()
+        store_bar.close()
+    report.added = writer.added
+    return report

@@ -1,0 +1,82 @@
+"""The store protocol: immutable items ``(id, vector, text, metadata)``, nearest-neighbour search.
+
+Vectors are L2-normalised float32, so cosine similarity is the inner product. Items never change
+once stored; labels live in the ledger, never here. Every implementation passes the same test suite
+(``tests/test_store.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+# Milvus VARCHAR limits, applied by every store so all behave the same. Both are counted in UTF-8
+# bytes, as Milvus servers count them (Milvus Lite counts characters, so it alone would accept more).
+MAX_ID_CHARS = 512
+MAX_TEXT_BYTES = 65_535
+
+
+@dataclass(frozen=True)
+class Item:
+    """One stored text. ``metadata`` is JSON-serialisable; its ``"gold"`` key holds a gold label."""
+
+    id: str
+    text: str
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of the store: ``vectors`` has shape ``(len(ids), dim)``, float32."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    metadata: list[dict]
+
+
+class VectorStore(Protocol):
+    """What every store offers. ``uri`` is for display and never holds credentials."""
+
+    dim: int
+    uri: str
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadata: Sequence[dict],
+    ) -> int:
+        """Store the items whose ids are not stored yet; return how many were added.
+
+        Repeated ids within one call count once (the first wins). Vectors are scaled to unit
+        length. An invalid item (empty or too long id, text or metadata JSON over
+        ``MAX_TEXT_BYTES``, zero vector) raises ``TextalError`` naming it, and nothing is stored.
+        """
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` already stored."""
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        """Items in the order of ``ids``; raises ``KeyError`` naming the first unknown id."""
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """Vectors of shape ``(len(ids), dim)`` in the order of ``ids``; ``KeyError`` if unknown."""
+
+    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        """For each query row, up to ``top_k`` ``(id, cosine similarity)`` pairs, best first.
+
+        Send all queries in one call: stores batch them (a Milvus call has a fixed cost).
+        """
+
+    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
+        """Every item once, in chunks of at most ``chunk_size``; memory bounded by the chunk."""
+
+    def count(self) -> int:
+        """Number of stored items."""
+
+    def close(self) -> None:
+        """Release files, locks and connections."""

@@ -1,0 +1,255 @@
+"""In-memory store with exact search, optionally persisted to a directory without pickle.
+
+A persisted store is three files in its directory:
+
+* ``store.json``: format marker and vector dimension;
+* ``vectors.f32``: raw little-endian float32 rows, appended;
+* ``items.jsonl``: one ``{"id", "text", "metadata"}`` object per line, appended in the same order.
+
+A crash can leave a torn record at the end of either file. Opening keeps the records complete in
+both files and truncates the rest, so the store always reopens to a prefix of what was added. A
+``LOCK`` file (``flock``) keeps a second process from appending at the same time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from textal.errors import TextalError
+from textal.store import _batch
+from textal.store.base import Chunk, Item
+
+_FORMAT = "textal-memory-store"
+_VERSION = 1
+# A search scores at most _QUERY_GROUP queries against a block of items at a time, the block sized
+# so that the score matrix holds about _SCORE_BLOCK float32 values: this bounds its memory.
+_QUERY_GROUP = 4096
+_SCORE_BLOCK = 1 << 22
+
+
+class MemoryStore:
+    """Items held in numpy arrays and lists; search is one exact matrix product per block."""
+
+    def __init__(self, dim: int, path: Path | None = None) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self.dim = dim
+        self.path = path
+        self.uri = "memory" if path is None else f"memory:{path}"
+        self._vectors = np.empty((1024, dim), dtype=np.float32)
+        self._n = 0
+        self._ids: list[str] = []
+        self._texts: list[str] = []
+        self._metadata: list[str] = []  # compact JSON, decoded on the way out
+        self._rows: dict[str, int] = {}
+        self._lock: int | None = None
+        self._vector_file: BinaryIO | None = None
+        self._item_file: BinaryIO | None = None
+        if path is not None:
+            self._open(Path(path))
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadata: Sequence[dict],
+    ) -> int:
+        batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
+        new = batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in self._rows])
+        if not len(new):
+            return 0
+        if self._item_file is not None and self._vector_file is not None:
+            lines = (
+                f'{{"id":{_json(i)},"text":{_json(t)},"metadata":{m}}}\n'
+                for i, t, m in zip(new.ids, new.texts, new.metadata, strict=True)
+            )
+            self._vector_file.write(new.vectors.astype("<f4", copy=False).tobytes())
+            self._item_file.write("".join(lines).encode("utf-8"))
+            self._vector_file.flush()
+            self._item_file.flush()
+        self._append(new.ids, new.vectors, new.texts, new.metadata)
+        return len(new)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return {item_id for item_id in ids if item_id in self._rows}
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        return [
+            Item(self._ids[r], self._texts[r], json.loads(self._metadata[r]))
+            for r in self._lookup(ids)
+        ]
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        return self._vectors[self._lookup(ids)]
+
+    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        queries = _batch.queries(vectors, self.dim, top_k)
+        results: list[list[tuple[str, float]]] = []
+        for start in range(0, len(queries), _QUERY_GROUP):
+            rows, scores = self._top_k(queries[start : start + _QUERY_GROUP], min(top_k, self._n))
+            results.extend(
+                [(self._ids[r], s) for r, s in zip(row, score, strict=True)]
+                for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+            )
+        return results
+
+    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
+        """Chunks whose ``vectors`` are read-only views of the store, not copies."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        vectors, n = self._vectors, self._n  # a later add may reallocate; keep this snapshot
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            view = vectors[start:stop]
+            view.flags.writeable = False
+            yield Chunk(
+                ids=self._ids[start:stop],
+                vectors=view,
+                metadata=[json.loads(m) for m in self._metadata[start:stop]],
+            )
+
+    def count(self) -> int:
+        return self._n
+
+    def close(self) -> None:
+        for f in (self._vector_file, self._item_file):
+            if f is not None:
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+        self._vector_file = self._item_file = None
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _top_k(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the ``k`` best items per query, best first, block by block."""
+        nq, n = len(queries), self._n
+        best_scores = np.empty((nq, 0), dtype=np.float32)
+        best_rows = np.empty((nq, 0), dtype=np.int64)
+        block = max(k, _SCORE_BLOCK // max(nq, 1))
+        for start in range(0, n, block):
+            stop = min(n, start + block)
+            scores = np.concatenate([best_scores, queries @ self._vectors[start:stop].T], axis=1)
+            rows = np.concatenate(
+                [best_rows, np.broadcast_to(np.arange(start, stop), (nq, stop - start))], axis=1
+            )
+            if scores.shape[1] > k:
+                top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                scores = np.take_along_axis(scores, top, axis=1)
+                rows = np.take_along_axis(rows, top, axis=1)
+            best_scores, best_rows = scores, rows
+        order = np.argsort(-best_scores, axis=1, kind="stable")
+        return (
+            np.take_along_axis(best_rows, order, axis=1),
+            np.take_along_axis(best_scores, order, axis=1),
+        )
+
+    def _lookup(self, ids: Sequence[str]) -> list[int]:
+        rows = []
+        for item_id in ids:
+            row = self._rows.get(item_id)
+            if row is None:
+                raise KeyError(item_id)
+            rows.append(row)
+        return rows
+
+    def _append(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadata: list[str]):
+        need = self._n + len(ids)
+        if need > len(self._vectors):
+            grown = np.empty((max(need, 2 * len(self._vectors)), self.dim), dtype=np.float32)
+            grown[: self._n] = self._vectors[: self._n]
+            self._vectors = grown
+        self._vectors[self._n : need] = vectors
+        for offset, item_id in enumerate(ids):
+            self._rows[item_id] = self._n + offset
+        self._ids.extend(ids)
+        self._texts.extend(texts)
+        self._metadata.extend(metadata)
+        self._n = need
+
+    def _open(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = os.open(path / "LOCK", os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock)
+            self._lock = None
+            raise TextalError(
+                f"memory store {path} is locked: another textal process has it open"
+            ) from None
+        try:
+            self._check_header(path / "store.json")
+            self._load(path / "vectors.f32", path / "items.jsonl")
+        except BaseException:
+            self.close()
+            raise
+        self._vector_file = open(path / "vectors.f32", "ab")  # noqa: SIM115 - closed in close()
+        self._item_file = open(path / "items.jsonl", "ab")  # noqa: SIM115 - closed in close()
+
+    def _check_header(self, header: Path) -> None:
+        if not header.exists():
+            header.write_text(json.dumps({"format": _FORMAT, "version": _VERSION, "dim": self.dim}))
+            return
+        try:
+            info = json.loads(header.read_text())
+            dim = int(info["dim"])
+            if info["format"] != _FORMAT or info["version"] != _VERSION:
+                raise ValueError(f"format {info['format']!r} version {info['version']!r}")
+        except (ValueError, KeyError, TypeError) as e:
+            raise TextalError(f"{header} is not a textal memory store: {e}") from e
+        if dim != self.dim:
+            raise TextalError(
+                f"memory store {header.parent} holds {dim}-dimensional vectors, not {self.dim}"
+            )
+
+    def _load(self, vector_path: Path, item_path: Path) -> None:
+        """Read the complete records of both files; cut a torn tail off either."""
+        row_bytes = 4 * self.dim
+        stored_rows = vector_path.stat().st_size // row_bytes if vector_path.exists() else 0
+        ids, texts, metadata = [], [], []
+        good_bytes = 0
+        if item_path.exists():
+            with open(item_path, "rb") as f:
+                for line in f:  # binary iteration splits on b"\n" only
+                    if len(ids) == stored_rows or not line.endswith(b"\n"):
+                        break
+                    try:
+                        record = json.loads(line)
+                        item_id, text, meta = record["id"], record["text"], record["metadata"]
+                    except (ValueError, KeyError, TypeError):
+                        break
+                    ids.append(item_id)
+                    texts.append(text)
+                    metadata.append(json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
+                    good_bytes += len(line)
+        n = len(ids)
+        for file, size in ((item_path, good_bytes), (vector_path, n * row_bytes)):
+            with open(file, "ab") as f:
+                if f.tell() > size:
+                    f.truncate(size)
+        vectors = np.fromfile(vector_path, dtype="<f4", count=n * self.dim).reshape(n, self.dim)
+        self._append(ids, vectors.astype(np.float32, copy=False), texts, metadata)
+
+
+def _json(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,443 @@
+"""Store on Milvus through ``pymilvus.MilvusClient``: a Milvus Lite directory or a Milvus server.
+
+A URI ending in ``.db`` opens Milvus Lite (pure Python, in this process); ``http(s)://host:port``
+opens a server. The schema is portable down to Milvus 2.3.5: ``id`` VARCHAR(512) primary key,
+``vector`` FLOAT_VECTOR(dim), ``text`` and ``metadata`` (JSON text) VARCHAR(65535); no JSON
+field, no nullable field, no dynamic field.
+
+What differs between the backends, and how this module copes:
+
+* Index: Lite gets FLAT (exact NumPy brute force, nothing to build); a server gets HNSW. The
+  choice is in ``index_type``; the metric is COSINE on both.
+* A primary key inserted twice: a server keeps both rows, Lite keeps the last. ``add`` therefore
+  asks which ids exist before inserting, and after a failed insert asks again before retrying,
+  so no id is ever stored twice even when a server dies in the middle of an insert.
+* Consistency: every read is ``Strong`` so it sees all earlier writes (on a server this waits
+  for the next time tick, about 200 ms, which is why reads go in large batches).
+* VARCHAR lengths: servers count bytes, Lite counts characters; the shared checks count bytes.
+* Filter strings: Lite's parser knows only the escapes ``\\\\ \\" \\' \\n \\r \\t``, so ids are
+  quoted with those and every other character is sent as it is; both backends accept that.
+* Locking: one process per Lite directory. A second process gets a ``TextalError`` saying so.
+* ``query_iterator`` exists on both; Milvus 2.3.5 returns no MVCC timestamp for it, so pymilvus
+  logs a warning and uses the client clock, which is harmless here.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import grpc
+import numpy as np
+from pymilvus import DataType, MilvusClient, MilvusException
+
+from textal.errors import TextalError
+from textal.store import _batch
+from textal.store.base import MAX_ID_CHARS, MAX_TEXT_BYTES, Chunk, Item
+
+T = TypeVar("T")
+
+_FIELDS = ("id", "vector", "text", "metadata")
+_STRONG = {"consistency_level": "Strong"}
+_HNSW = {"M": 16, "efConstruction": 200}
+
+# Batch sizes, kept well inside Milvus limits: 16384 rows per query result or search call, and
+# 64 MiB per gRPC message on a server (Lite takes 256 MiB).
+_ID_BATCH = 4096  # ids per existence check: the reply holds ids only
+_GET_BATCH = 256  # items per get: texts may be 64 KiB each
+_MESSAGE_BYTES = 16 << 20  # inserted or fetched payload per call
+_MAX_ROWS = 16_384
+_SEARCH_HITS = 65_536  # nq * top_k per search call, so that a reply stays far below 64 MiB
+
+_ATTEMPTS = 4  # per call, each bounded by ``timeout``; waits 0.5, 1, 2 s in between
+_TRANSIENT_GRPC = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+    }
+)
+# Server codes for "unavailable", "rate limited" and "collection not loaded yet" (after a restart).
+_TRANSIENT_CODES = frozenset({2, 8, 101, 503})
+
+# Lite directories open in this process, with the number of stores using each: the Lite server
+# runs inside this process, so it stops (and unlocks the directory) when the last store closes.
+_lite_users: Counter[str] = Counter()
+_lite_guard = threading.Lock()
+
+
+class MilvusStore:
+    """A collection in Milvus Lite or on a Milvus server; created on first use."""
+
+    def __init__(
+        self,
+        uri: str,
+        dim: int,
+        collection: str = "textal_items",
+        *,
+        token: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self.dim = dim
+        self.collection = collection
+        self.timeout = timeout
+        self.is_lite = not uri.startswith(("http://", "https://"))
+        self._secrets = [s for s in (token, password, urlsplit(uri).password) if s]
+        self._lite_path: str | None = None
+        if self.is_lite:
+            self._lite_path = _lite_directory(uri)
+            self.uri = self._lite_path
+        else:
+            self.uri = _without_credentials(uri)
+        self._client = self._connect(uri, token or (f"{user}:{password}" if user else ""))
+        try:
+            self.index_type, self._metric = self._ensure_collection()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadata: Sequence[dict],
+    ) -> int:
+        """Insert unknown ids in batches; safe to re-run after a crash or a lost connection."""
+        batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
+        known = self.existing_ids(batch.ids)
+        new = batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in known])
+        row_bytes = 4 * self.dim + 64
+        start = 0
+        while start < len(new):
+            stop, size = start, 0
+            while stop < len(new) and stop - start < _MAX_ROWS and size < _MESSAGE_BYTES:
+                size += row_bytes + len(new.ids[stop]) + len(new.texts[stop]) * 4
+                size += len(new.metadata[stop]) * 4
+                stop += 1
+            self._insert(new.subset(range(start, stop)))
+            start = stop
+        return len(new)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _ID_BATCH):
+            rows = self._query(unique[start : start + _ID_BATCH], ["id"])
+            found.update(row["id"] for row in rows)
+        return found
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        rows = self._fetch(ids, ["id", "text", "metadata"], _GET_BATCH)
+        return [Item(r["id"], r["text"], _json_loads(r["metadata"])) for r in rows]
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        batch = max(1, min(_MAX_ROWS, _MESSAGE_BYTES // (4 * self.dim)))
+        rows = self._fetch(ids, ["id", "vector"], batch)
+        return _stack([r["vector"] for r in rows], self.dim)
+
+    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        """All queries go out in as few calls as Milvus limits allow (each call costs ~45 ms)."""
+        queries = _batch.queries(vectors, self.dim, top_k)
+        per_call = max(1, min(_MAX_ROWS, _SEARCH_HITS // top_k, _MESSAGE_BYTES // (4 * self.dim)))
+        params: dict[str, Any] = {"metric_type": self._metric, "params": {}}
+        if self.index_type == "HNSW":
+            params["params"]["ef"] = max(64, top_k)
+        results: list[list[tuple[str, float]]] = []
+        for start in range(0, len(queries), per_call):
+            hits = self._call(
+                "search",
+                lambda chunk=queries[start : start + per_call]: self._client.search(
+                    self.collection,
+                    data=chunk,
+                    limit=top_k,
+                    output_fields=["id"],
+                    search_params=params,
+                    timeout=self.timeout,
+                    **_STRONG,
+                ),
+            )
+            results.extend([(h["id"], float(h["distance"])) for h in q] for q in hits)
+        return results
+
+    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
+        """Pages of ``query_iterator``; a snapshot of the collection as it was when started."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        pages = self._call(
+            "iterate",
+            lambda: self._client.query_iterator(
+                self.collection,
+                batch_size=min(chunk_size, _MAX_ROWS),
+                filter="",
+                output_fields=["id", "vector", "metadata"],
+                timeout=self.timeout,
+                strict_float32=True,  # vectors as NumPy views instead of lists of floats
+                **_STRONG,
+            ),
+        )
+        try:
+            while rows := self._call("iterate", pages.next):
+                yield Chunk(
+                    ids=[r["id"] for r in rows],
+                    vectors=_stack([r["vector"] for r in rows], self.dim),
+                    metadata=[_json_loads(r["metadata"]) for r in rows],
+                )
+        finally:
+            pages.close()
+
+    def count(self) -> int:
+        rows = self._call(
+            "count",
+            lambda: self._client.query(
+                self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout, **_STRONG
+            ),
+        )
+        return int(rows[0]["count(*)"])
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._lite_path is not None:
+            _release_lite(self._lite_path)
+            self._lite_path = None
+
+    def __enter__(self) -> MilvusStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connecting ---------------------------------------------------------------------------
+
+    def _connect(self, uri: str, token: str) -> MilvusClient:
+        if self._lite_path is not None:
+            _claim_lite(self._lite_path)
+            uri = self._lite_path
+        try:
+            return MilvusClient(uri=uri, token=token, timeout=self.timeout)
+        except MilvusException as e:
+            if self._lite_path is not None:
+                _release_lite(self._lite_path)
+                self._lite_path = None
+                raise TextalError(f"cannot open Milvus Lite {self.uri}: {self._reason(e)}") from e
+            raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
+
+    def _ensure_collection(self) -> tuple[str, str]:
+        """Create the collection and its index, or check an existing one; return index and metric."""
+        name = self.collection
+        if not self._call("open collection", lambda: self._client.has_collection(name)):
+            index_type = "FLAT" if self.is_lite else "HNSW"
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_CHARS, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+            schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+            schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+            index = self._client.prepare_index_params()
+            index.add_index(
+                "vector",
+                index_type=index_type,
+                metric_type="COSINE",
+                params=_HNSW if index_type == "HNSW" else {},
+            )
+            self._call(
+                "create collection",
+                lambda: self._client.create_collection(
+                    name, schema=schema, index_params=index, timeout=self.timeout, **_STRONG
+                ),
+            )
+            return index_type, "COSINE"
+        info = self._call("open collection", lambda: self._client.describe_collection(name))
+        fields = {f["name"]: f for f in info["fields"]}
+        vector = fields.get("vector", {})
+        if sorted(fields) != sorted(_FIELDS) or vector.get("type") != DataType.FLOAT_VECTOR:
+            raise TextalError(
+                f"collection {name} at {self.uri} was not made by textal: "
+                f"its fields are {', '.join(sorted(fields))}"
+            )
+        dim = int(vector["params"]["dim"])
+        if dim != self.dim:
+            raise TextalError(
+                f"collection {name} at {self.uri} holds {dim}-dimensional vectors, "
+                f"not {self.dim}: use another collection or the embedding model it was made with"
+            )
+        indexes = self._call("open collection", lambda: self._client.list_indexes(name, "vector"))
+        if not indexes:
+            raise TextalError(f"collection {name} at {self.uri} has no vector index")
+        index = self._call(
+            "open collection", lambda: self._client.describe_index(name, indexes[0])
+        )
+        self._call("load collection", lambda: self._client.load_collection(name, timeout=self.timeout))
+        return index["index_type"], index["metric_type"]
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()`` with bounded retries on transient errors; other errors become ``TextalError``."""
+        delay = 0.5
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return fn()
+            except (MilvusException, grpc.RpcError) as e:
+                transient = _is_transient(e)
+                if transient and attempt < _ATTEMPTS:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                if transient:
+                    raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
+                raise TextalError(
+                    f"Milvus at {self.uri} failed to {what} ({self.collection}): {self._reason(e)}"
+                ) from e
+        raise AssertionError("unreachable")
+
+    def _insert(self, batch: _batch.Batch) -> None:
+        """Insert ``batch``; before each retry, drop the rows a failed attempt did store."""
+        pending = [batch]
+
+        def attempt() -> None:
+            rows = pending[0]
+            if attempt.failed:  # type: ignore[attr-defined]
+                known = self.existing_ids(rows.ids)
+                rows = rows.subset([i for i, item_id in enumerate(rows.ids) if item_id not in known])
+            attempt.failed = True  # type: ignore[attr-defined]
+            if len(rows):
+                self._client.insert(
+                    self.collection,
+                    [
+                        {"id": i, "vector": v, "text": t, "metadata": m}
+                        for i, v, t, m in zip(rows.ids, rows.vectors, rows.texts, rows.metadata, strict=True)
+                    ],
+                    timeout=self.timeout,
+                )
+
+        attempt.failed = False  # type: ignore[attr-defined]
+        self._call("insert", attempt)
+
+    def _query(self, ids: Sequence[str], fields: list[str]) -> list[dict]:
+        expr = "id in [" + ",".join(_quote(i) for i in ids) + "]"
+        return self._call(
+            "query",
+            lambda: self._client.query(
+                self.collection,
+                filter=expr,
+                output_fields=fields,
+                timeout=self.timeout,
+                strict_float32=True,
+                **_STRONG,
+            ),
+        )
+
+    def _fetch(self, ids: Sequence[str], fields: list[str], batch: int) -> list[dict]:
+        """Rows for ``ids`` in their order (repeats allowed); ``KeyError`` for the first unknown."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(unique), batch):
+            found.update((r["id"], r) for r in self._query(unique[start : start + batch], fields))
+        for item_id in ids:
+            if item_id not in found:
+                raise KeyError(item_id)
+        return [found[i] for i in ids]
+
+    def _reason(self, e: BaseException) -> str:
+        """One line about ``e`` with any credential blanked out."""
+        if isinstance(e, grpc.RpcError):
+            text = f"{e.code().name}: {e.details()}"
+        else:
+            text = getattr(e, "message", "") or str(e)
+        text = " ".join(text.split())
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _is_transient(e: MilvusException | grpc.RpcError) -> bool:
+    if isinstance(e, grpc.RpcError):
+        return e.code() in _TRANSIENT_GRPC
+    return e.retriable or e.code in _TRANSIENT_GRPC or e.code in _TRANSIENT_CODES
+
+
+def _quote(value: str) -> str:
+    """A string literal that both Milvus' and Milvus Lite's filter parsers read back as ``value``."""
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+        value = value.replace(raw, escaped)
+    return f'"{value}"'
+
+
+def _stack(vectors: list, dim: int) -> np.ndarray:
+    if not vectors:
+        return np.empty((0, dim), dtype=np.float32)
+    return np.asarray(np.stack(vectors), dtype=np.float32)
+
+
+def _json_loads(text: str) -> dict:
+    import json
+
+    return json.loads(text)
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _lite_directory(uri: str) -> str:
+    path = Path(uri).expanduser().resolve()
+    if path.suffix != ".db":
+        raise TextalError(f"a Milvus Lite path must end with .db: {path}")
+    if path.exists() and not path.is_dir():
+        raise TextalError(f"{path} is a file, not a Milvus Lite directory (Milvus Lite 3 uses one)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _claim_lite(path: str) -> None:
+    """Count one more store on ``path``; refuse a directory another process holds."""
+    with _lite_guard:
+        if _lite_users[path] == 0 and _locked_elsewhere(Path(path) / "LOCK"):
+            raise TextalError(f"Milvus Lite {path} is locked: another textal process has it open")
+        _lite_users[path] += 1
+
+
+def _release_lite(path: str) -> None:
+    with _lite_guard:
+        _lite_users[path] -= 1
+        if _lite_users[path] > 0:
+            return
+        del _lite_users[path]
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(path)
+
+
+def _locked_elsewhere(lock: Path) -> bool:
+    """Whether another process holds Milvus Lite's ``flock`` on ``lock`` (its ``LOCK`` file)."""
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock taken just now
+    return False

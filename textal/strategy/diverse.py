@@ -1,0 +1,103 @@
+"""Diverse batches: walk candidates from most ambiguous down, suppressing each pick's neighbourhood.
+
+One batched nearest-neighbour query against the store gives every candidate's ``n_neighbors``
+nearest stored items. Accepting a candidate suppresses those neighbours for the rest of this batch,
+and any candidate whose cosine similarity to an accepted or labeled item reaches ``radius`` is
+skipped, so twenty near-duplicate reviews cost one question, not twenty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from textal.store.base import VectorStore
+
+
+@dataclass(frozen=True)
+class DiverseBatch:
+    """Indices into the candidate arrays, in acceptance order, and why others were passed over."""
+
+    picked: list[int]
+    suppressed_by_neighbors: int
+    suppressed_by_radius: int
+    capped: int
+
+
+def _max_similarity(queries: np.ndarray, others: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Row-wise max cosine similarity of ``queries`` (n, d) to ``others`` (m, d); -1 when m == 0."""
+    best = np.full(len(queries), -1.0, dtype=np.float32)
+    for start in range(0, len(others), chunk):
+        sims = queries @ others[start : start + chunk].T
+        np.maximum(best, sims.max(axis=1), out=best)
+    return best
+
+
+def select_diverse(
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    store: VectorStore,
+    batch_size: int,
+    *,
+    labeled_vectors: np.ndarray | None = None,
+    predicted: Sequence[str] | None = None,
+    max_class_share: float | None = None,
+    n_neighbors: int = 10,
+    radius: float = 0.9,
+) -> DiverseBatch:
+    """Pick up to ``batch_size`` mutually distinct candidates.
+
+    Parameters
+    ----------
+    ids, vectors : candidates, most ambiguous first; ``vectors`` has shape (n, d), unit rows.
+    store : where the neighbour queries go (one batched ``search`` call).
+    labeled_vectors : (m, d) vectors of labeled items; candidates within ``radius`` are skipped.
+    predicted, max_class_share : when both are given, at most ``ceil(share * batch_size)`` picks
+        share one predicted class, so rare classes get asked about.
+    n_neighbors : stored neighbours suppressed around each pick (default 10).
+    radius : cosine similarity at or above which two reviews count as the same (default 0.9).
+
+    When the rules leave fewer than ``batch_size`` picks, the best remaining candidates fill the
+    batch in order, so the batch has the requested size whenever there are enough candidates.
+    """
+    n = len(ids)
+    near_labeled = (
+        _max_similarity(vectors, labeled_vectors) >= radius
+        if labeled_vectors is not None and len(labeled_vectors)
+        else np.zeros(n, dtype=bool)
+    )
+    hits = store.search(vectors, top_k=n_neighbors + 1) if n else []
+    cap = None
+    if max_class_share is not None and predicted is not None:
+        cap = max(1, int(np.ceil(max_class_share * batch_size)))
+
+    picked: list[int] = []
+    per_class: dict[str, int] = {}
+    suppressed: set[str] = set()
+    by_neighbors = by_radius = capped = 0
+    picked_vectors = np.empty((batch_size, vectors.shape[1]), dtype=np.float32)
+    for i in range(n):
+        if len(picked) == batch_size:
+            break
+        if ids[i] in suppressed:
+            by_neighbors += 1
+            continue
+        if near_labeled[i] or (
+            picked and float((picked_vectors[: len(picked)] @ vectors[i]).max()) >= radius
+        ):
+            by_radius += 1
+            continue
+        if cap is not None and per_class.get(predicted[i], 0) >= cap:
+            capped += 1
+            continue
+        picked_vectors[len(picked)] = vectors[i]
+        picked.append(i)
+        if cap is not None:
+            per_class[predicted[i]] = per_class.get(predicted[i], 0) + 1
+        suppressed.update(hit_id for hit_id, _ in hits[i])
+    if len(picked) < batch_size:
+        chosen = set(picked)
+        picked += [i for i in range(n) if i not in chosen][: batch_size - len(picked)]
+    return DiverseBatch(picked, by_neighbors, by_radius, capped)

@@ -1,0 +1,140 @@
+"""Ambiguity scores over predicted probabilities: higher score = more ambiguous = ask first.
+
+Plain functions in the style of modAL. Single-model scores take ``proba`` of shape (n, c), rows
+summing to 1; committee scores take ``committee_proba`` of shape (m, n, c) (members, items,
+classes). All return float64 arrays of shape (n,). A single class column (c == 1) is allowed and
+scores every item 0 (nothing to be unsure about).
+
+Ties: scores are exact, never jittered. Rank with :func:`rank`, which orders by descending score and
+breaks ties by ascending position, so equal scores (e.g. two items with margin 1.0) keep the order
+in which the store streamed them; the whole ranking is deterministic given the inputs.
+
+``STRATEGIES`` maps the CLI strategy names to callables ``(model, X, rng) -> scores (n,)`` that the
+round applies chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from textal.model.automl import AutoClassifier
+
+Strategy = Callable[["AutoClassifier", np.ndarray, np.random.Generator], np.ndarray]
+
+_EPS = 1e-12
+
+
+def _as_proba(proba: np.ndarray, ndim: int) -> np.ndarray:
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != ndim:
+        raise ValueError(f"expected a {ndim}-d probability array, got shape {p.shape}")
+    return p
+
+
+def _entropy(p: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) along the last axis, with 0 log 0 = 0."""
+    return -np.sum(p * np.log(np.clip(p, _EPS, None)), axis=-1)
+
+
+def least_confidence(proba: np.ndarray) -> np.ndarray:
+    """``1 - max_c p``: (n, c) -> (n,), in [0, 1 - 1/c]."""
+    p = _as_proba(proba, 2)
+    return 1.0 - p.max(axis=1)
+
+
+def margin(proba: np.ndarray) -> np.ndarray:
+    """``1 - (p1 - p2)`` with p1 >= p2 the two largest probabilities: (n, c) -> (n,), in [0, 1].
+
+    Two equal top probabilities give 1.0 whatever the rest; with c == 1, p2 is taken as 0, so
+    every score is 0. Ties between items are left to :func:`rank` (earlier position first).
+    """
+    p = _as_proba(proba, 2)
+    if p.shape[1] < 2:
+        return np.zeros(p.shape[0])
+    top2 = np.partition(p, p.shape[1] - 2, axis=1)[:, -2:]
+    return 1.0 - (top2[:, 1] - top2[:, 0])
+
+
+def entropy(proba: np.ndarray) -> np.ndarray:
+    """Shannon entropy of each row in nats: (n, c) -> (n,), in [0, log c], maximal at uniform."""
+    return _entropy(_as_proba(proba, 2))
+
+
+def vote_entropy(committee_proba: np.ndarray) -> np.ndarray:
+    """Entropy of the members' hard votes: (m, n, c) -> (n,), 0 when all members agree.
+
+    Each member votes for its argmax class (the lowest class index on an exact tie). With m
+    members the score takes few distinct values (3 for m = 3), so it ranks coarsely.
+    """
+    p = _as_proba(committee_proba, 3)
+    m, n, c = p.shape
+    votes = p.argmax(axis=2)  # (m, n)
+    counts = np.zeros((n, c))
+    np.add.at(counts, (np.broadcast_to(np.arange(n), (m, n)), votes), 1.0)
+    return _entropy(counts / m)
+
+
+def kl_to_consensus(committee_proba: np.ndarray) -> np.ndarray:
+    """Mean KL divergence of each member from the consensus (the members' mean): (m, n, c) -> (n,).
+
+    Equals the generalised Jensen-Shannon divergence ``H(mean_m p_m) - mean_m H(p_m)``: 0 exactly
+    when all members give the same distribution, at most log m.
+    """
+    p = _as_proba(committee_proba, 3)
+    consensus = p.mean(axis=0)
+    return np.maximum(_entropy(consensus) - _entropy(p).mean(axis=0), 0.0)
+
+
+def committee_disagreement(committee_proba: np.ndarray) -> np.ndarray:
+    """The disagreement the round uses for strategy ``committee``: :func:`kl_to_consensus`.
+
+    Chosen over :func:`vote_entropy` because it is continuous: with the default committee of 3 the
+    vote entropy takes only three values, which cannot order a pool of a million items, while the
+    KL to consensus still separates members that agree on the label but not on its probability.
+    """
+    return kl_to_consensus(committee_proba)
+
+
+def random_scores(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random scores in [0, 1): shape (n,). The baseline strategy."""
+    return rng.random(n)
+
+
+def rank(scores: np.ndarray) -> np.ndarray:
+    """Positions ordered from most to least ambiguous: (n,) -> (n,) int.
+
+    Descending score, ties broken by ascending position (a stable sort), NaN last.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    return np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")
+
+
+def _single(score: Callable[[np.ndarray], np.ndarray]) -> Strategy:
+    def strategy(model: AutoClassifier, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return score(model.predict_proba(X))
+
+    strategy.__doc__ = f"``{score.__name__}`` of the model's predict_proba(X): (n, d) -> (n,)."
+    return strategy
+
+
+def _committee(model: AutoClassifier, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``committee_disagreement`` of the model's committee_proba(X): (n, d) -> (n,)."""
+    return committee_disagreement(model.committee_proba(X))
+
+
+def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random scores, one per row of X; the model is not used (it may be None)."""
+    return random_scores(len(X), rng)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "margin": _single(margin),
+    "entropy": _single(entropy),
+    "least-confidence": _single(least_confidence),
+    "committee": _committee,
+    "random": _random,
+}
