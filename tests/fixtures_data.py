@@ -5,6 +5,9 @@ are skipped with a clear reason where that folder is absent. Embeddings (all-Min
 L2-normalised float32) are cached under ``.cache/test-embeddings/`` in the checkout, keyed by the
 file's path, size and mtime and the model, so only the first session pays for encoding.
 
+``dataset_labels(name) -> y`` reads only the labels (no embedding), e.g. TREC's 50 fine labels
+from ``trec/train_fine.csv``, whose rows are those of ``trec/train.csv`` in the same order.
+
 Register with ``-p tests.fixtures_data`` or from ``conftest.py`` via ``pytest_plugins``.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,12 +70,17 @@ def load_embedded(name: str) -> Dataset:
         ignore = CACHE_DIR.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
-        tmp = cache.with_suffix(".tmp.npy")
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npy")
         np.save(tmp, X)
         tmp.replace(cache)
     if X.shape[0] != len(texts):
         raise ValueError(f"cached embeddings {cache} have {X.shape[0]} rows, file has {len(texts)}")
     return texts, X, y
+
+
+def _require(name: str) -> None:
+    if not (DATA_DIR / name).is_file():
+        pytest.skip(f"real data file {DATA_DIR / name} absent (see ../shared/data/README.md)")
 
 
 @pytest.fixture(scope="session")
@@ -84,10 +93,20 @@ def embedded_dataset() -> Callable[[str], Dataset]:
     memo: dict[str, Dataset] = {}
 
     def get(name: str) -> Dataset:
-        if not (DATA_DIR / name).is_file():
-            pytest.skip(f"real data file {DATA_DIR / name} absent (see ../shared/data/README.md)")
+        _require(name)
         if name not in memo:
             memo[name] = load_embedded(name)
         return memo[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def dataset_labels() -> Callable[[str], np.ndarray]:
+    """Factory fixture: ``dataset_labels("trec/train_fine.csv") -> y (n,) str``; skips if absent."""
+
+    def get(name: str) -> np.ndarray:
+        _require(name)
+        return read_dataset(name)[1]
 
     return get

@@ -30,7 +30,10 @@ def test_help_explains_the_loop():
 def test_ingest_round_label_status_export(capsys, tmp_path):
     require_shared_data()
     ws = tmp_path / "ws"
-    code, out, _ = run(capsys, "ingest", "--workspace", ws, "--data", AMAZON, "--store", "memory")
+    code, out, _ = run(
+        capsys, "ingest", "--workspace", ws, "--data", AMAZON, "--store", "memory",
+        "--label-column", "label",
+    )  # fmt: skip
     assert code == 0 and "added" in out
     code, out, _ = run(capsys, "ingest", "--workspace", ws, "--data", AMAZON)
     assert code == 0 and " 0 added" in out

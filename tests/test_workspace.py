@@ -97,11 +97,11 @@ def test_bad_label_file_changes_nothing(workspace_dir, tmp_path):
         bad.write_text(
             f"id,label\n{ids[0]},positive\n{ids[1]},negative\n{ids[2]},maybe\n", encoding="utf-8"
         )
-        with pytest.raises(TextalError, match=r"row 3.*unknown label 'maybe'"):
+        with pytest.raises(TextalError, match=r"row 4.*unknown label 'maybe'"):
             ws.import_labels(bad)
         unknown = tmp_path / "unknown.csv"
         unknown.write_text(f"id,label\n{ids[0]},positive\nnope,negative\n", encoding="utf-8")
-        with pytest.raises(TextalError, match=r"row 2.*unknown id 'nope'"):
+        with pytest.raises(TextalError, match=r"row 3.*unknown id 'nope'"):
             ws.import_labels(unknown)
         assert ws.ledger.history() == []
 

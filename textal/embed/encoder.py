@@ -49,12 +49,14 @@ class Encoder:
         self.batch_size = batch_size
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every run
             self._model = SentenceTransformer(load_from, device=device)
         except Exception as exc:  # any load failure is a setting the user must fix
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TextalError(f"cannot load embedding model {model!r}: {reason}") from exc
-        self.dim: int = int(self._model.get_sentence_embedding_dimension())
+        self.dim: int = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; returns float32 of shape ``(len(texts), dim)`` with unit-norm rows."""

@@ -174,7 +174,8 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities of ``best_``: (n, d) -> (n, c), columns in ``classes_`` order."""
-        return self.best_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.best_.predict_proba(X)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class name per row: (n, d) -> (n,) of ``classes_`` values."""

@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-# Milvus VARCHAR limits, applied by every store so all behave the same. Both are counted in UTF-8
-# bytes, as Milvus servers count them (Milvus Lite counts characters, so it alone would accept more).
+# Milvus VARCHAR limits, applied by every store so all behave the same. Both count UTF-8 bytes, as
+# Milvus servers do (Milvus Lite counts characters, so on its own it would accept more).
 MAX_ID_CHARS = 512
 MAX_TEXT_BYTES = 65_535
 

