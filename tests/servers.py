@@ -15,7 +15,9 @@ the reason otherwise.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -142,17 +144,20 @@ class Server:
     def _answers(self) -> bool:
         from pymilvus import MilvusClient, MilvusException
 
+        quiet = logging.getLogger("pymilvus")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # a refused probe is expected, not worth a traceback
         try:
             client = MilvusClient(self.uri, token=self.token, timeout=2)
-        except MilvusException:
-            return False
-        try:
-            client.list_collections(timeout=2)
-            return True
+            try:
+                client.list_collections(timeout=2)
+            finally:
+                client.close()
         except MilvusException:
             return False
         finally:
-            client.close()
+            quiet.setLevel(level)
+        return True
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -230,6 +235,24 @@ class Milvus235Server(Server):
                 return f"{path} is missing: run scripts/install_servers.sh"
         return None
 
+    def start(self) -> None:
+        self._config.unlink(missing_ok=True)
+        super().start()
+
+    @property
+    def _config(self) -> Path:
+        return self.data_dir / "configs" / "milvus.yaml"
+
+    def _answers(self) -> bool:
+        # The wrapper takes the next free port when the one asked for cannot be bound, as
+        # happens on a restart while the old port is in TIME_WAIT: read the port it wrote.
+        if not self._config.exists():
+            return False
+        port = _proxy_port(self._config.read_text())
+        if port:
+            self.port = port
+        return super()._answers()
+
     def command(self) -> list[str]:
         args = [
             str(MILVUS235_HOME / "venv" / "bin" / "milvus-server"),
@@ -269,6 +292,17 @@ class Milvus235Server(Server):
         if not bin_dir.exists():
             bin_dir.symlink_to(MILVUS235_HOME / "bin", target_is_directory=True)
         return {**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}
+
+
+def _proxy_port(config: str) -> int | None:
+    """``proxy.port`` from a Milvus YAML config: the first ``  port:`` line of its section."""
+    section = False
+    for line in config.splitlines():
+        if line and not line[0].isspace():
+            section = line.startswith("proxy:")
+        elif section and (found := re.match(r"  port: (\d+)", line)):
+            return int(found.group(1))
+    return None
 
 
 def _start(server: Server) -> Server:

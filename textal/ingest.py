@@ -21,6 +21,9 @@ from textal.embed import Encoder
 from textal.store import VectorStore
 
 LOOKUP_CHUNK = 4096  # records whose ids are checked against the store in one query
+# Texts per encode call: sentence-transformers sorts by length within a call, so larger calls pad
+# less; the store writes one call's vectors while the next call encodes.
+ENCODE_CHUNK = 1024
 
 
 @dataclass
@@ -93,7 +96,7 @@ def ingest_records(
     store: VectorStore,
     *,
     total: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = ENCODE_CHUNK,
 ) -> IngestReport:
     """Embed and store every record whose id is not stored yet.
 

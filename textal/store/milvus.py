@@ -25,6 +25,7 @@ What differs between the backends, and how this module copes:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -68,8 +69,9 @@ _TRANSIENT_GRPC = frozenset(
         grpc.StatusCode.ABORTED,
     }
 )
-# Server codes for "unavailable", "rate limited" and "collection not loaded yet" (after a restart).
-_TRANSIENT_CODES = frozenset({2, 8, 101, 503})
+# Server codes for "unavailable", "rate limited" and "collection not loaded" (after a restart).
+_NOT_LOADED = 101
+_TRANSIENT_CODES = frozenset({2, 8, _NOT_LOADED, 503})
 
 # Lite directories open in this process, with the number of stores using each: the Lite server
 # runs inside this process, so it stops (and unlocks the directory) when the last store closes.
@@ -290,6 +292,9 @@ class MilvusStore:
                     break
                 time.sleep(delay)
                 delay *= 2
+                if getattr(e, "code", None) == _NOT_LOADED:  # Lite forgets loads when restarted
+                    with contextlib.suppress(MilvusException, grpc.RpcError):
+                        self._client.load_collection(self.collection, timeout=self.timeout)
         if transient:
             raise TextalError(
                 f"cannot reach Milvus at {self.uri}: {self._reason(error)}"

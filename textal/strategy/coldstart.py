@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 #: One pick in ``FARTHEST_FIRST_EVERY`` is added farthest-first; the rest are k-means medoids.
-FARTHEST_FIRST_EVERY = 10**9
+FARTHEST_FIRST_EVERY = 5
 
 
 def cold_start(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,267 @@
+"""A simulation's data: a labeled pool embedded once into a store, and an embedded test set.
+
+Everything is cached in one directory per (dataset, embedding model),
+``WORKSPACE/simulations/<name>-<model>/``:
+
+* ``dataset.json``: what the cache was built from (pool source, test set, model id, dimension);
+  opening it with other settings is refused, so a cache never mixes two datasets;
+* ``pool-store/`` (``--store memory``, a persisted memory store) or ``pool.db`` (``--store milvus``,
+  Milvus Lite): the pool items with their gold label in the metadata (``{"gold": label}``);
+* ``test-vectors.npy`` (float32, (m, d)) and ``test-items.json`` (``{"ids": [...]}``, in the
+  order of the vectors): the test set, whose labels are read from the data each time.
+
+Re-running embeds only what is missing, so an interrupted embedding resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from textal.data.readers import Record, read_hf_records, read_records
+from textal.embed import Encoder, resolve_model
+from textal.errors import TextalError
+from textal.ingest import ingest_records
+from textal.store import VectorStore, open_store
+
+SIMULATIONS_DIR = "simulations"
+META_FILE = "dataset.json"
+MEMORY_STORE_DIR = "pool-store"
+LITE_FILE = "pool.db"
+LITE_COLLECTION = "pool"
+TEST_VECTORS = "test-vectors.npy"
+TEST_ITEMS = "test-items.json"
+STORE_KINDS = ("memory", "milvus")
+_ENCODE_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Source:
+    """Labeled rows from a file (``path``: CSV, TSV, JSONL, Parquet) or a Hugging Face ``dataset``
+    split. ``label_column`` holds the gold labels the oracle reveals."""
+
+    path: Path | None = None
+    dataset: str | None = None
+    split: str = "train"
+    text_column: str = "text"
+    label_column: str = "label"
+
+    def describe(self) -> str:
+        where = str(self.path.resolve()) if self.path else f"{self.dataset}[{self.split}]"
+        return f"{where} text={self.text_column} label={self.label_column}"
+
+    def read(self) -> tuple[list[Record], int]:
+        """The rows that have a gold label, in source order, and the number without one."""
+        columns = dict(text_column=self.text_column, label_column=self.label_column)
+        if self.path is not None:
+            records = read_records(self.path, **columns)
+        elif self.dataset is not None:
+            records = read_hf_records(self.dataset, split=self.split, **columns)
+        else:
+            raise TextalError("give the labeled data: --data FILE or --dataset NAME")
+        labeled, unlabeled = [], 0
+        for record in records:
+            if record.gold is None:
+                unlabeled += 1
+            else:
+                labeled.append(record)
+        if not labeled:
+            raise TextalError(f"{self.describe()}: no row has a gold label")
+        return labeled, unlabeled
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """The test set: a separate ``source``, or a stratified ``fraction`` of the pool drawn with
+    ``split_seed`` (then the pool is what remains)."""
+
+    source: Source | None = None
+    fraction: float | None = None
+    split_seed: int = 0
+
+    def describe(self) -> str:
+        if self.source is not None:
+            return self.source.describe()
+        return f"stratified fraction {self.fraction} of the pool, seed {self.split_seed}"
+
+
+@dataclass
+class SimulationData:
+    """An opened cache. ``oracle`` maps every pool id to its gold label; ``test_vectors`` is
+    (m, d) float32 with ``test_labels`` (m,); ``classes`` is the sorted union of all gold labels."""
+
+    directory: Path
+    model_id: str
+    store: VectorStore
+    oracle: dict[str, str]
+    test_vectors: np.ndarray
+    test_labels: np.ndarray
+    classes: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> SimulationData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``: runs of other characters become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "data"
+
+
+def default_name(source: Source) -> str:
+    """``<folder>-<file stem>`` for a file (``sst2-train``), ``<dataset>-<split>`` for HF."""
+    if source.path is not None:
+        return slug(f"{source.path.resolve().parent.name}-{source.path.stem}")
+    return slug(f"{source.dataset}-{source.split}")
+
+
+def stratified_split(
+    records: Sequence[Record], fraction: float, seed: int
+) -> tuple[list[Record], list[Record]]:
+    """Split into (pool, test): ``round(fraction * n_c)`` random rows of each class c go to test.
+
+    Deterministic given the rows' ids, labels and ``seed`` (classes and ids are sorted before
+    drawing); both parts keep the source order.
+    """
+    if not 0 < fraction < 1:
+        raise TextalError(f"--test-fraction must be between 0 and 1, got {fraction}")
+    rng = np.random.default_rng(seed)
+    by_class: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        by_class[str(record.gold)].append(record.id)
+    test_ids: set[str] = set()
+    for label in sorted(by_class):
+        ids = sorted(by_class[label])
+        take = round(fraction * len(ids))
+        test_ids.update(ids[k] for k in rng.permutation(len(ids))[:take])
+    pool = [r for r in records if r.id not in test_ids]
+    test = [r for r in records if r.id in test_ids]
+    return pool, test
+
+
+def open_simulation_data(
+    workspace: Path,
+    source: Source,
+    test: TestSpec,
+    *,
+    model: str | None = None,
+    store_kind: str = "memory",
+    name: str | None = None,
+) -> SimulationData:
+    """Open (building or completing if needed) the cache of ``source`` embedded with ``model``.
+
+    Reads both sources whole (the oracle needs every gold label), embeds what the cache lacks, and
+    returns the pool store opened for this process. Raises :class:`TextalError` when the cache was
+    built from other data, or the data is unusable.
+    """
+    if store_kind not in STORE_KINDS:
+        raise TextalError(f"unknown store {store_kind!r}; choose from {', '.join(STORE_KINDS)}")
+    model_id, _ = resolve_model(model)
+    directory = workspace / SIMULATIONS_DIR / f"{name or default_name(source)}-{slug(model_id)}"
+    spec = {"pool": source.describe(), "test": test.describe(), "model": model_id}
+    meta = _read_meta(directory)
+    if meta is not None and meta["spec"] != spec:
+        raise TextalError(
+            f"{directory} caches other data ({meta['spec']['pool']}; test: "
+            f"{meta['spec']['test']}); give another --name or delete that folder"
+        )
+
+    pool, unlabeled = source.read()
+    if test.source is not None:
+        test_records, _ = test.source.read()
+    else:
+        pool, test_records = stratified_split(pool, test.fraction or 0.0, test.split_seed)
+    if not test_records:
+        raise TextalError(f"the test set ({test.describe()}) is empty")
+
+    encoder = Encoder(model) if meta is None else None
+    dim = encoder.dim if encoder is not None else int(meta["dim"])
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_meta(directory, {"spec": spec, "dim": dim})
+
+    store = _open_pool_store(directory, store_kind, dim)
+    try:
+        known = store.existing_ids([r.id for r in pool])
+        missing = [r for r in pool if r.id not in known]
+        if missing:
+            encoder = encoder or Encoder(model)
+            ingest_records(missing, encoder, store, total=len(missing))
+        if store.count() != len(pool):
+            raise TextalError(
+                f"{directory}: the pool store holds {store.count()} items but the data has "
+                f"{len(pool)}; the data changed since the cache was built: delete that folder"
+            )
+        test_vectors, test_labels = _test_set(directory, test_records, encoder, model)
+    except BaseException:
+        store.close()
+        raise
+    oracle = {r.id: str(r.gold) for r in pool}
+    classes = sorted(set(oracle.values()) | set(test_labels.tolist()))
+    counts = {"pool": len(pool), "test": len(test_records), "pool_rows_without_label": unlabeled}
+    return SimulationData(
+        directory, model_id, store, oracle, test_vectors, test_labels, classes, counts
+    )
+
+
+def _open_pool_store(directory: Path, store_kind: str, dim: int) -> VectorStore:
+    if store_kind == "memory":
+        return open_store(f"memory:{directory / MEMORY_STORE_DIR}", dim)
+    return open_store(str(directory / LITE_FILE), dim, collection=LITE_COLLECTION)
+
+
+def _test_set(
+    directory: Path, records: list[Record], encoder: Encoder | None, model: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Test vectors (m, d) float32 and labels (m,), from the cache when it holds these ids."""
+    ids = [r.id for r in records]
+    labels = np.array([str(r.gold) for r in records], dtype=str)
+    items_path, vectors_path = directory / TEST_ITEMS, directory / TEST_VECTORS
+    if items_path.exists() and vectors_path.exists():
+        cached = json.loads(items_path.read_text(encoding="utf-8"))
+        if cached["ids"] == ids:
+            return np.load(vectors_path, allow_pickle=False), labels
+    encoder = encoder or Encoder(model)
+    vectors = np.empty((len(records), encoder.dim), dtype=np.float32)
+    bar = tqdm(
+        total=len(records), desc="embedding test set", unit="item", disable=None, file=sys.stderr
+    )
+    with bar:
+        for start in range(0, len(records), _ENCODE_BATCH):
+            batch = records[start : start + _ENCODE_BATCH]
+            vectors[start : start + len(batch)] = encoder.encode([r.text for r in batch])
+            bar.update(len(batch))
+    tmp = vectors_path.with_name("test-vectors.tmp.npy")
+    np.save(tmp, vectors, allow_pickle=False)
+    tmp.replace(vectors_path)
+    items_path.write_text(json.dumps({"ids": ids}), encoding="utf-8")
+    return vectors, labels
+
+
+def _read_meta(directory: Path) -> dict | None:
+    path = directory / META_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise TextalError(f"{path}: not a textal simulation cache ({e})") from e
+
+
+def _write_meta(directory: Path, meta: dict) -> None:
+    tmp = directory / f"{META_FILE}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp.replace(directory / META_FILE)

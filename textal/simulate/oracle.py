@@ -1,0 +1,280 @@
+"""The oracle loop: the round of ``textal round`` (:func:`plan_round`), with gold labels revealed
+in place of people, and many (strategy, seed) runs spread over processes.
+
+One run: draw the initial labels (the same for every strategy of a seed), then ``rounds`` times:
+``plan_round`` fits the model on the current labels and picks a batch; that model is scored on
+the test set (the curve point at the current label count) and the oracle reveals the batch's gold
+labels. After the last batch one more model is fitted for the last point, so a curve has
+``rounds + 1`` points at ``init, init + batch_size, ..., init + rounds * batch_size`` labels
+(fewer if the pool runs out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from textal.model.automl import AutoClassifier
+from textal.round.plan import RoundPlan, plan_round
+from textal.simulate.dataset import SimulationData
+from textal.simulate.metrics import Scores, score_predictions
+
+INITIAL_KINDS = ("random", "cold-start")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """``init`` labels, then ``rounds`` batches of ``batch_size``: 25 + 20 x 25 = 525 by default.
+
+    ``initial`` is ``"random"`` (a uniform sample of the pool, drawn from the seed) or
+    ``"cold-start"`` (textal's cold-start batch, what a real project starts with).
+    ``time_budget_s`` is the model's cross-validation budget, as in ``plan_round``.
+    """
+
+    init: int = 25
+    batch_size: int = 25
+    rounds: int = 20
+    initial: str = "random"
+    time_budget_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of a learning curve: the model fitted on ``labels`` labels, scored on the test set.
+
+    ``round`` counts batches revealed so far (0: the initial labels). ``fit_s`` is the time to fit
+    the model, ``select_s`` to score the pool and select the next batch (``None`` at the last
+    point, after which nothing is selected).
+    """
+
+    strategy: str
+    seed: int
+    round: int
+    labels: int
+    accuracy: float
+    macro_f1: float
+    recall: dict[str, float]
+    model: str | None
+    fit_s: float
+    select_s: float | None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The same model fitted on every pool label: the score the curves are measured against."""
+
+    labels: int
+    accuracy: float
+    macro_f1: float
+    recall: dict[str, float]
+    model: str
+    fit_s: float
+
+
+def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[str, str]:
+    """The first ``protocol.init`` gold labels of ``seed``: the same for every strategy."""
+    if protocol.initial == "random":
+        ids = sorted(data.oracle)
+        chosen = np.random.default_rng(seed).choice(len(ids), min(protocol.init, len(ids)), False)
+        return {ids[k]: data.oracle[ids[k]] for k in sorted(chosen)}
+    if protocol.initial == "cold-start":
+        plan = plan_round(data.store, {}, batch_size=protocol.init, seed=seed)
+        return {p.item_id: data.oracle[p.item_id] for p in plan.picks}
+    raise ValueError(f"initial must be one of {INITIAL_KINDS}, got {protocol.initial!r}")
+
+
+def fit_model(
+    X: np.ndarray, y: np.ndarray, seed: int, time_budget_s: float
+) -> AutoClassifier | None:
+    """The model ``plan_round`` fits, on X (n, d) and y (n,); ``None`` with fewer than 2 classes."""
+    if len(set(y.tolist())) < 2:
+        return None
+    return AutoClassifier(time_budget_s=time_budget_s, random_state=seed).fit(X, y)
+
+
+def evaluate(
+    model: AutoClassifier | None, labels: Mapping[str, str], data: SimulationData
+) -> Scores:
+    """Score ``model`` on the test set. Without a model (one class labeled) every test item is
+    given the most common label: the only guess the labels support."""
+    if model is None:
+        guess = Counter(labels.values()).most_common(1)[0][0]
+        predicted = np.full(len(data.test_labels), guess)
+    else:
+        predicted = model.predict(data.test_vectors)
+    test_classes = sorted(set(data.test_labels.tolist()))
+    return score_predictions(data.test_labels, predicted, test_classes)
+
+
+def _plan_seconds(plan: RoundPlan) -> tuple[float, float]:
+    """(fit, score + select) seconds of a plan; a cold-start plan reports only its total."""
+    seconds = plan.report["seconds"]
+    if isinstance(seconds, dict):
+        return float(seconds["fit"]), float(seconds["score"] + seconds["select"])
+    return 0.0, float(seconds)
+
+
+def _point(
+    data: SimulationData,
+    strategy: str,
+    seed: int,
+    round_: int,
+    labels: Mapping[str, str],
+    model: AutoClassifier | None,
+    fit_s: float,
+    select_s: float | None,
+) -> CurvePoint:
+    scores = evaluate(model, labels, data)
+    return CurvePoint(
+        strategy=strategy,
+        seed=seed,
+        round=round_,
+        labels=len(labels),
+        accuracy=scores.accuracy,
+        macro_f1=scores.macro_f1,
+        recall=scores.recall,
+        model=model.best_name_ if model is not None else None,
+        fit_s=round(fit_s, 4),
+        select_s=None if select_s is None else round(select_s, 4),
+    )
+
+
+def simulate_run(
+    data: SimulationData,
+    strategy: str,
+    seed: int,
+    protocol: Protocol,
+    on_point: Callable[[], None] | None = None,
+) -> list[CurvePoint]:
+    """One learning curve; deterministic given the data, strategy, seed and protocol.
+
+    Round r calls ``plan_round`` with seed ``1000 * seed + r + 1``. BLAS and OpenMP run
+    single-threaded (parallelism is across runs), which also makes the result independent of how
+    many runs share the machine. ``on_point`` is called after every point.
+    """
+    points: list[CurvePoint] = []
+    with threadpool_limits(limits=1):
+        labels = initial_labels(data, protocol, seed)
+        for round_ in range(protocol.rounds):
+            plan = plan_round(
+                data.store,
+                labels,
+                strategy=strategy,
+                batch_size=protocol.batch_size,
+                seed=seed * 1000 + round_ + 1,
+                time_budget_s=protocol.time_budget_s,
+            )
+            fit_s, select_s = _plan_seconds(plan)
+            points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))
+            if on_point is not None:
+                on_point()
+            if not plan.picks:  # the pool is used up
+                return points
+            labels.update((p.item_id, data.oracle[p.item_id]) for p in plan.picks)
+        started = time.perf_counter()
+        ids = list(labels)
+        y = np.array([labels[i] for i in ids])
+        model = fit_model(
+            data.store.get_vectors(ids),
+            y,
+            seed * 1000 + protocol.rounds + 1,
+            protocol.time_budget_s,
+        )
+        fit_s = time.perf_counter() - started
+        points.append(_point(data, strategy, seed, protocol.rounds, labels, model, fit_s, None))
+        if on_point is not None:
+            on_point()
+    return points
+
+
+def full_data_reference(data: SimulationData, time_budget_s: float = 10.0) -> Reference:
+    """Fit the model on every pool item's gold label (seed 0) and score it on the test set."""
+    with threadpool_limits(limits=1):
+        ids: list[str] = []
+        chunks = []
+        for chunk in data.store.iterate():
+            ids.extend(chunk.ids)
+            chunks.append(np.array(chunk.vectors))
+        y = np.array([data.oracle[i] for i in ids])
+        started = time.perf_counter()
+        model = fit_model(np.concatenate(chunks), y, 0, time_budget_s)
+        fit_s = time.perf_counter() - started
+        if model is None:
+            raise ValueError("the pool has a single class: nothing to classify")
+        scores = evaluate(model, dict(zip(ids, y.tolist(), strict=True)), data)
+    return Reference(
+        len(ids), scores.accuracy, scores.macro_f1, scores.recall, model.best_name_, round(fit_s, 3)
+    )
+
+
+# -- many runs ----------------------------------------------------------------------------------
+
+# What forked workers inherit: set by run_all just before the pool forks, never pickled.
+_SHARED: dict = {}
+
+
+def _notify() -> None:
+    _SHARED["progress"].put(1)
+
+
+def _run_job(job: tuple[str, int]) -> list[CurvePoint]:
+    strategy, seed = job
+    return simulate_run(_SHARED["data"], strategy, seed, _SHARED["protocol"], _notify)
+
+
+def _reference_job() -> Reference:
+    return full_data_reference(_SHARED["data"], _SHARED["protocol"].time_budget_s)
+
+
+def run_all(
+    data: SimulationData,
+    strategies: list[str],
+    seeds: list[int],
+    protocol: Protocol,
+    *,
+    workers: int = 2,
+) -> tuple[list[list[CurvePoint]], Reference]:
+    """Every (strategy, seed) run, ordered seed by seed then strategy, and the full-data reference.
+
+    With ``workers > 1`` the runs go to that many forked processes, which share the pool store
+    read-only (so the store must live in this process's memory: the memory store). A progress bar
+    counts curve points on stderr.
+    """
+    jobs = [(strategy, seed) for seed in seeds for strategy in strategies]
+    bar = tqdm(
+        total=len(jobs) * (protocol.rounds + 1),
+        desc="simulating",
+        unit="point",
+        disable=None,
+        file=sys.stderr,
+    )
+    with bar:
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            reference = full_data_reference(data, protocol.time_budget_s)
+            runs = [simulate_run(data, s, seed, protocol, bar.update) for s, seed in jobs]
+            return runs, reference
+        context = multiprocessing.get_context("fork")
+        progress = context.Queue()
+        _SHARED.update(data=data, protocol=protocol, progress=progress)
+        try:
+            with context.Pool(min(workers, len(jobs) + 1)) as pool:
+                pending_reference = pool.apply_async(_reference_job)
+                pending_runs = pool.map_async(_run_job, jobs, chunksize=1)
+                while not pending_runs.ready():
+                    with contextlib.suppress(queue.Empty):
+                        bar.update(progress.get(timeout=0.5))
+                runs, reference = pending_runs.get(), pending_reference.get()
+                bar.update(bar.total - bar.n)
+        finally:
+            _SHARED.clear()
+    return runs, reference

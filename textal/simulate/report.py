@@ -1,0 +1,234 @@
+"""What a simulation leaves behind: the summary table, every curve point as CSV and JSON, a plot.
+
+The summary compares strategies by the area under the macro-F1 learning curve (AULC), paired by
+seed (every strategy of a seed starts from the same labels): a difference counts as a win or a
+loss only when its 95% t-interval over seeds excludes 0, else it is a tie (within noise).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from textal.simulate.metrics import Paired, area_under_curve, labels_to_reach, paired_difference
+from textal.simulate.oracle import CurvePoint, Reference
+
+#: Share of the full-data macro-F1 that "labels to reach" asks for.
+TARGET_SHARE = 0.95
+BASELINE = "random"
+
+
+@dataclass(frozen=True)
+class MeanStd:
+    mean: float
+    std: float
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} ± {self.std:.3f}"
+
+
+def _mean_std(values: Sequence[float]) -> MeanStd:
+    return MeanStd(
+        float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    )
+
+
+@dataclass(frozen=True)
+class StrategySummary:
+    """One strategy over its seeds. AULCs are normalised (mean height of the curve).
+
+    ``labels_to_target`` is the first label count where the seed-mean macro-F1 curve reaches
+    ``TARGET_SHARE`` of the full-data macro-F1 (``None``: never within the budget).
+    ``vs_random``/``vs_best`` are paired AULC macro-F1 differences (``None`` against itself or
+    when random was not run). ``seconds_per_round`` is fit + score + select, averaged.
+    """
+
+    strategy: str
+    seeds: int
+    final_accuracy: MeanStd
+    final_macro_f1: MeanStd
+    final_worst_recall: MeanStd
+    aulc_accuracy: MeanStd
+    aulc_macro_f1: MeanStd
+    vs_random: Paired | None
+    vs_best: Paired | None
+    labels_to_target: int | None
+    seconds_per_round: float
+
+
+def group_by_strategy(
+    runs: Sequence[Sequence[CurvePoint]],
+) -> dict[str, list[Sequence[CurvePoint]]]:
+    """Runs per strategy, in first-seen order, each list ordered by seed."""
+    groups: dict[str, list[Sequence[CurvePoint]]] = {}
+    for run in runs:
+        groups.setdefault(run[0].strategy, []).append(run)
+    for group in groups.values():
+        group.sort(key=lambda run: run[0].seed)
+    return groups
+
+
+def mean_curve(group: Sequence[Sequence[CurvePoint]], metric: str) -> tuple[list[int], np.ndarray]:
+    """Label counts and the (seeds, points) array of ``metric`` ("accuracy" or "macro_f1")."""
+    length = min(len(run) for run in group)
+    labels = [p.labels for p in group[0][:length]]
+    values = np.array([[getattr(p, metric) for p in run[:length]] for run in group])
+    return labels, values
+
+
+def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> list[StrategySummary]:
+    """One row per strategy, in the order the strategies were run."""
+    groups = group_by_strategy(runs)
+    aulc = {
+        name: [area_under_curve([p.labels for p in r], [p.macro_f1 for p in r]) for r in group]
+        for name, group in groups.items()
+    }
+    best = max(aulc, key=lambda name: np.mean(aulc[name]))
+    rows = []
+    for name, group in groups.items():
+        labels, f1 = mean_curve(group, "macro_f1")
+        finals = [run[-1] for run in group]
+        seconds = [p.fit_s + p.select_s for run in group for p in run if p.select_s is not None]
+        rows.append(
+            StrategySummary(
+                strategy=name,
+                seeds=len(group),
+                final_accuracy=_mean_std([p.accuracy for p in finals]),
+                final_macro_f1=_mean_std([p.macro_f1 for p in finals]),
+                final_worst_recall=_mean_std([min(p.recall.values()) for p in finals]),
+                aulc_accuracy=_mean_std(
+                    [
+                        area_under_curve([p.labels for p in r], [p.accuracy for p in r])
+                        for r in group
+                    ]
+                ),
+                aulc_macro_f1=_mean_std(aulc[name]),
+                vs_random=_paired(aulc, name, BASELINE),
+                vs_best=_paired(aulc, name, best),
+                labels_to_target=labels_to_reach(
+                    labels, f1.mean(axis=0), TARGET_SHARE * reference.macro_f1
+                ),
+                seconds_per_round=float(np.mean(seconds)) if seconds else 0.0,
+            )
+        )
+    return rows
+
+
+def _paired(aulc: dict[str, list[float]], name: str, other: str) -> Paired | None:
+    if name == other or other not in aulc or len(aulc[other]) != len(aulc[name]):
+        return None
+    return paired_difference(aulc[name], aulc[other])
+
+
+def _show_paired(paired: Paired | None) -> str:
+    return "—" if paired is None else f"{paired.mean:+.3f} ± {paired.std:.3f} {paired.verdict}"
+
+
+def format_summary(
+    title: str, rows: Sequence[StrategySummary], reference: Reference, budget: int
+) -> str:
+    """A Markdown table of ``rows`` under ``title``, with the full-data reference below it."""
+    header = [
+        "strategy",
+        "final accuracy",
+        "final macro-F1",
+        "final worst-class recall",
+        "AULC accuracy",
+        "AULC macro-F1",
+        "ΔAULC-F1 vs random",
+        "ΔAULC-F1 vs best",
+        f"labels to {TARGET_SHARE:.0%} of full F1",
+        "s/round",
+    ]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        reach = f"> {budget}" if r.labels_to_target is None else str(r.labels_to_target)
+        cells = [
+            r.strategy,
+            str(r.final_accuracy),
+            str(r.final_macro_f1),
+            str(r.final_worst_recall),
+            str(r.aulc_accuracy),
+            str(r.aulc_macro_f1),
+            _show_paired(r.vs_random),
+            _show_paired(r.vs_best),
+            reach,
+            f"{r.seconds_per_round:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Full data ({reference.labels} labels, {reference.model}): accuracy "
+        f"{reference.accuracy:.3f}, macro-F1 {reference.macro_f1:.3f}, worst-class recall "
+        f"{min(reference.recall.values()):.3f}. Mean ± std over {rows[0].seeds} seeds; "
+        "Δ: paired by seed, win/loss when the 95% t-interval excludes 0, else tie.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_points_csv(path: Path, runs: Sequence[Sequence[CurvePoint]], classes: Sequence[str]):
+    """One row per curve point; per-class recall in columns ``recall:<class>``."""
+    fields = ["strategy", "seed", "round", "labels", "accuracy", "macro_f1", "model"]
+    fields += ["fit_s", "select_s"] + [f"recall:{c}" for c in classes]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(fields)
+        for run in runs:
+            for p in run:
+                row = [p.strategy, p.seed, p.round, p.labels, p.accuracy, p.macro_f1, p.model]
+                row += [p.fit_s, "" if p.select_s is None else p.select_s]
+                row += [p.recall.get(c, "") for c in classes]
+                writer.writerow(row)
+
+
+def write_json(
+    path: Path,
+    config: dict,
+    runs: Sequence[Sequence[CurvePoint]],
+    reference: Reference,
+    rows: Sequence[StrategySummary],
+) -> None:
+    """Everything in one file: the settings, the reference, the summary rows and every point."""
+    document = {
+        "config": config,
+        "reference": asdict(reference),
+        "summary": [asdict(r) for r in rows],
+        "points": [asdict(p) for run in runs for p in run],
+    }
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def plot_curves(
+    path: Path, title: str, runs: Sequence[Sequence[CurvePoint]], reference: Reference
+) -> None:
+    """Accuracy and macro-F1 against labels: seed mean with a ±1 std band per strategy, and the
+    full-data score as a dashed line. Written as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
+    for ax, metric, name, full in (
+        (axes[0], "accuracy", "accuracy", reference.accuracy),
+        (axes[1], "macro_f1", "macro-F1", reference.macro_f1),
+    ):
+        for strategy, group in group_by_strategy(runs).items():
+            labels, values = mean_curve(group, metric)
+            mean, std = values.mean(axis=0), values.std(axis=0)
+            (line,) = ax.plot(labels, mean, label=strategy, linewidth=1.6)
+            ax.fill_between(labels, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+        ax.axhline(full, color="black", linestyle="--", linewidth=1, label="full data")
+        ax.set_xlabel("labels")
+        ax.set_ylabel(f"test {name}")
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="lower right", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
