@@ -55,9 +55,7 @@ def measure(mode: str, rows: int) -> dict:
         records = [Record(k + 1, content_id(t), t, None) for k, t in enumerate(texts)]
         started = time.perf_counter()
         if store is None:
-            encoder._model.encode(
-                texts, batch_size=encoder.batch_size, normalize_embeddings=True
-            )
+            encoder._model.encode(texts, batch_size=encoder.batch_size, normalize_embeddings=True)
         else:
             ingest_records(records, encoder, store, total=len(records))
         seconds = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""The ledger keeps every label event, survives reopening, and refuses files that are not its own."""
+"""The ledger keeps every label event, survives reopening, and refuses files not its own."""
 
 import sqlite3
 

@@ -74,7 +74,9 @@ def assert_stored_exactly_once(store: MilvusStore, ids: list[str]) -> None:
     assert set(seen) == set(ids)
 
 
-@pytest.mark.parametrize("kind", ["lite-tcp", "milvus235"])
+@pytest.mark.parametrize(
+    "kind", ["lite-tcp", pytest.param("milvus235", marks=pytest.mark.slow)]
+)
 def test_add_interrupted_by_a_crash_completes_exactly_once_when_re_run(tmp_path, kind):
     server = own_server(kind, tmp_path)
     ids, vectors, texts, metadata = items()

@@ -125,9 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write all current labels to CSV and JSONL")
     _workspace_options(export)
     export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
-    export.add_argument(
-        "--predictions", action="store_true", help="also predict every stored item"
-    )
+    export.add_argument("--predictions", action="store_true", help="also predict every stored item")
     return parser
 
 
@@ -147,9 +145,11 @@ def _share(text: str) -> float:
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Workspace:
     store_uri = args.milvus_uri or ("memory" if args.store == "memory" else None)
-    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if getattr(
-        args, "labels", None
-    ) else []
+    labels = (
+        [x.strip() for x in args.labels.split(",") if x.strip()]
+        if getattr(args, "labels", None)
+        else []
+    )
     return Workspace.open(
         args.workspace,
         model=getattr(args, "model", None),
@@ -258,6 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: what was stored or labeled is kept; re-run to continue", file=sys.stderr)
+        print("interrupted: what was stored or labeled is kept; re-run it", file=sys.stderr)
         return 130
     return 0

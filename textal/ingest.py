@@ -1,4 +1,4 @@
-"""Ingest: records -> embeddings -> store, each item embedded once, storing overlapped with encoding.
+"""Ingest: records -> embeddings -> store; each item embedded once, storing overlaps encoding.
 
 Resumable by construction: ids are stable (the source's id column or a content hash), every batch
 is stored as soon as it is embedded, and ids already stored are neither embedded nor stored again.

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from textal.errors import TextalError
@@ -116,7 +116,7 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Ledger:
@@ -250,7 +250,7 @@ class Ledger:
         }
 
     def ambiguous_items(self) -> set[str]:
-        """Items people marked ambiguous (their latest event); rounds do not ask about them again."""
+        """Items whose latest event marks them ambiguous; rounds do not ask about them again."""
         return {
             item_id
             for (item_id,) in self._conn.execute(

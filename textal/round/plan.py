@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,11 +63,6 @@ class RoundPlan:
     report: dict = field(default_factory=dict)
 
 
-def in_stop_set(item_id: str, fraction: float) -> bool:
-    """A fixed pseudo-random subset of items (by a stable hash of the id)."""
-    return zlib.crc32(item_id.encode("utf-8")) < fraction * 2**32
-
-
 def _top_candidates(
     store: VectorStore,
     model: AutoClassifier,
@@ -79,8 +74,12 @@ def _top_candidates(
     stop_fraction: float,
 ) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, str], int]:
     """Stream the store; return the ``keep`` highest-scoring unlabeled items (best first),
-    their vectors and scores, the stop-set predictions and the number of items scored."""
+    their vectors and scores, the stop-set predictions and the number of items scored.
+
+    The stop set is drawn here (a stable hash of the id below ``stop_fraction``) only when
+    ``stop_fraction`` > 0; later rounds pass the same ids to :func:`plan_round` instead."""
     score_fn = STRATEGIES[strategy]
+    threshold = int(stop_fraction * 2**32)
     best_ids: list[str] = []
     best_vectors = np.empty((0, store.dim), dtype=np.float32)
     best_scores = np.empty(0, dtype=np.float64)
@@ -90,14 +89,18 @@ def _top_candidates(
         mask = np.fromiter((i not in skip for i in chunk.ids), dtype=bool, count=len(chunk.ids))
         if not mask.any():
             continue
-        ids = [i for i, m in zip(chunk.ids, mask) if m]
+        ids = [i for i, m in zip(chunk.ids, mask, strict=True) if m]
         vectors = chunk.vectors[mask]
         scores = np.asarray(score_fn(model, vectors, rng), dtype=np.float64)
         scored += len(ids)
-        in_stop = [k for k, i in enumerate(ids) if in_stop_set(i, stop_fraction)]
+        in_stop = (
+            [k for k, i in enumerate(ids) if zlib.crc32(i.encode("utf-8")) < threshold]
+            if threshold
+            else []
+        )
         if in_stop:
             labels = model.predict(vectors[in_stop])
-            stop.update((ids[k], str(label)) for k, label in zip(in_stop, labels))
+            stop.update((ids[k], str(label)) for k, label in zip(in_stop, labels, strict=True))
         all_ids = best_ids + ids
         all_vectors = np.concatenate([best_vectors, vectors])
         all_scores = np.concatenate([best_scores, scores])
@@ -165,6 +168,7 @@ def plan_round(
     seed: int = 0,
     chunk_size: int = CHUNK_SIZE,
     time_budget_s: float = 10.0,
+    stop_ids: Sequence[str] | None = None,
 ) -> RoundPlan:
     """Fit a model on ``labels``, score every other stored item, select a diverse batch.
 
@@ -175,6 +179,8 @@ def plan_round(
     exclude : items never to select (e.g. marked ambiguous), besides the labeled ones.
     max_class_share : cap on any predicted class's share of the batch (None: no cap).
     seed : seeds the random strategy, the model's CV splits and cold start.
+    stop_ids : the stop set of earlier rounds, predicted again for the stopping signal; when
+        ``None`` about :data:`STOP_SET_SIZE` items are drawn by a stable hash of their ids.
 
     With fewer than two labeled classes there is nothing to train: a cold-start batch of
     representative, mutually distant items is selected instead.
@@ -198,9 +204,7 @@ def plan_round(
         ids, vectors = _sample_unlabeled(store, skip, COLD_START_SAMPLE, rng, chunk_size)
         chosen = cold_start(vectors, batch_size, rng) if len(ids) else []
         why = _why(vectors[list(chosen)], labeled_ids, labeled_vectors, label_list)
-        picks = [
-            Pick(ids[k], None, None, [], w) for k, w in zip(chosen, why, strict=True)
-        ]
+        picks = [Pick(ids[k], None, None, [], w) for k, w in zip(chosen, why, strict=True)]
         report.update(cold_start=True, seconds=round(time.perf_counter() - started, 3))
         return RoundPlan(picks, "cold-start", None, None, None, report=report)
 
@@ -208,11 +212,15 @@ def plan_round(
     model.fit(labeled_vectors, np.asarray(label_list))
     fitted = time.perf_counter()
     pool = store.count()
-    stop_fraction = min(1.0, STOP_SET_SIZE / max(pool, 1))
+    stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
     ids, vectors, scores, stop, scored = _top_candidates(
         store, model, strategy, skip, keep, rng, chunk_size, stop_fraction
     )
+    if stop_ids is not None:
+        still = [i for i in stop_ids if i not in skip]
+        if still:
+            stop = dict(zip(still, map(str, model.predict(store.get_vectors(still))), strict=True))
     scored_at = time.perf_counter()
     proba = model.predict_proba(vectors) if len(ids) else np.empty((0, len(model.classes_)))
     classes = [str(c) for c in model.classes_]

@@ -171,7 +171,8 @@ def open_simulation_data(
     if store_kind not in STORE_KINDS:
         raise TextalError(f"unknown store {store_kind!r}; choose from {', '.join(STORE_KINDS)}")
     model_id, _ = resolve_model(model)
-    directory = workspace / SIMULATIONS_DIR / f"{name or default_name(source)}-{slug(model_id)}"
+    model_slug = slug(model_id.rstrip("/").rsplit("/", 1)[-1])
+    directory = workspace / SIMULATIONS_DIR / f"{name or default_name(source)}-{model_slug}"
     spec = {"pool": source.describe(), "test": test.describe(), "model": model_id}
     meta = _read_meta(directory)
     if meta is not None and meta["spec"] != spec:

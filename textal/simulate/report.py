@@ -171,7 +171,9 @@ def format_summary(
     return "\n".join(lines) + "\n"
 
 
-def write_points_csv(path: Path, runs: Sequence[Sequence[CurvePoint]], classes: Sequence[str]):
+def write_points_csv(
+    path: Path, runs: Sequence[Sequence[CurvePoint]], classes: Sequence[str]
+) -> None:
     """One row per curve point; per-class recall in columns ``recall:<class>``."""
     fields = ["strategy", "seed", "round", "labels", "accuracy", "macro_f1", "model"]
     fields += ["fit_s", "select_s"] + [f"recall:{c}" for c in classes]

@@ -1,7 +1,7 @@
 """Diverse batches: walk candidates from most ambiguous down, suppressing each pick's neighbourhood.
 
-One batched nearest-neighbour query against the store gives every candidate's ``n_neighbors``
-nearest stored items. Accepting a candidate suppresses those neighbours for the rest of this batch,
+Batched nearest-neighbour queries against the store give each pick's ``n_neighbors`` nearest
+stored items. Accepting a candidate suppresses those neighbours for the rest of this batch,
 and any candidate whose cosine similarity to an accepted or labeled item reaches ``radius`` is
 skipped, so twenty near-duplicate reviews cost one question, not twenty.
 """
@@ -52,7 +52,7 @@ def select_diverse(
     Parameters
     ----------
     ids, vectors : candidates, most ambiguous first; ``vectors`` has shape (n, d), unit rows.
-    store : where the neighbour queries go (one batched ``search`` call).
+    store : where the neighbour queries go (a few batched ``search`` calls).
     labeled_vectors : (m, d) vectors of labeled items; candidates within ``radius`` are skipped.
     predicted, max_class_share : when both are given, at most ``ceil(share * batch_size)`` picks
         share one predicted class, so rare classes get asked about.
@@ -68,7 +68,6 @@ def select_diverse(
         if labeled_vectors is not None and len(labeled_vectors)
         else np.zeros(n, dtype=bool)
     )
-    hits = store.search(vectors, top_k=n_neighbors + 1) if n else []
     cap = None
     if max_class_share is not None and predicted is not None:
         cap = max(1, int(np.ceil(max_class_share * batch_size)))
@@ -78,25 +77,41 @@ def select_diverse(
     suppressed: set[str] = set()
     by_neighbors = by_radius = capped = 0
     picked_vectors = np.empty((batch_size, vectors.shape[1]), dtype=np.float32)
-    for i in range(n):
-        if len(picked) == batch_size:
-            break
-        if ids[i] in suppressed:
-            by_neighbors += 1
-            continue
+
+    def passes_local_rules(i: int) -> bool:
+        nonlocal by_radius, capped
         if near_labeled[i] or (
             picked and float((picked_vectors[: len(picked)] @ vectors[i]).max()) >= radius
         ):
             by_radius += 1
-            continue
+            return False
         if cap is not None and per_class.get(predicted[i], 0) >= cap:
             capped += 1
-            continue
-        picked_vectors[len(picked)] = vectors[i]
-        picked.append(i)
-        if cap is not None:
-            per_class[predicted[i]] = per_class.get(predicted[i], 0) + 1
-        suppressed.update(hit_id for hit_id, _ in hits[i])
+            return False
+        return True
+
+    # Tentatively take as many candidates as slots are left, ask the store for all their
+    # neighbourhoods in one call, then confirm them in order: a later one falls if an earlier
+    # one's neighbourhood holds it. Usually two or three calls fill the batch.
+    cursor = 0
+    while len(picked) < batch_size and cursor < n:
+        tentative: list[int] = []
+        while cursor < n and len(tentative) < batch_size - len(picked):
+            if ids[cursor] in suppressed:
+                by_neighbors += 1
+            else:
+                tentative.append(cursor)
+            cursor += 1
+        hits = store.search(vectors[tentative], top_k=n_neighbors + 1) if tentative else []
+        for i, neighbors in zip(tentative, hits, strict=True):
+            if ids[i] in suppressed:
+                by_neighbors += 1
+            elif passes_local_rules(i):
+                picked_vectors[len(picked)] = vectors[i]
+                picked.append(i)
+                if cap is not None:
+                    per_class[predicted[i]] = per_class.get(predicted[i], 0) + 1
+                suppressed.update(hit_id for hit_id, _ in neighbors)
     if len(picked) < batch_size:
         chosen = set(picked)
         picked += [i for i in range(n) if i not in chosen][: batch_size - len(picked)]

@@ -301,6 +301,7 @@ class Workspace:
             exclude=self.ledger.ambiguous_items(),
             max_class_share=max_class_share,
             seed=seed,
+            stop_ids=self._stop_ids(),
         )
         report = dict(plan.report)
         report["stop_predictions"] = plan.stop_predictions
@@ -315,6 +316,13 @@ class Workspace:
             selections=_selections(plan),
         )
         return self._export_round(record, reused=False)
+
+    def _stop_ids(self) -> list[str] | None:
+        """The stop set drawn by the first trained round, reused so it stays fixed."""
+        for record in self.ledger.rounds():
+            if record.report.get("stop_predictions"):
+                return list(record.report["stop_predictions"])
+        return None
 
     @staticmethod
     def _agreement(last: RoundRecord | None, plan: RoundPlan) -> float | None:

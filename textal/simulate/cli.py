@@ -1,0 +1,201 @@
+"""``python -m textal simulate``: learning curves of strategies, gold labels as the oracle.
+
+``textal/cli.py`` registers the command with :func:`add_parser` and calls :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from textal.errors import TextalError
+from textal.simulate.dataset import STORE_KINDS, Source, TestSpec, open_simulation_data
+from textal.simulate.oracle import INITIAL_KINDS, Protocol, run_all
+from textal.simulate.report import (
+    format_summary,
+    plot_curves,
+    summarize,
+    write_json,
+    write_points_csv,
+)
+from textal.strategy.scores import STRATEGIES
+from textal.workspace.config import workspace_path
+
+DEFAULT_STRATEGIES = "margin,entropy,least-confidence,committee,random"
+
+DESCRIPTION = """\
+Simulate active learning on labeled data: an oracle reveals gold labels in place of people, and
+each strategy's learning curve is measured on a test set. Every round is the round of
+`textal round` (same model, scores and diverse selection).
+
+The data is embedded once per model into WORKSPACE/simulations/NAME-MODEL/ (re-runs reuse it);
+the results go to the same folder (or --out): summary.md, curves.csv, curves.json, curves.png.
+
+example:
+  textal simulate --data trec/train.csv --test trec/test.csv --seeds 5
+  textal simulate --data cr/all.csv --test-fraction 0.2 --strategies margin,random
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``simulate`` command to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="learning curves of strategies on labeled data (gold labels as the oracle)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="workspace directory (default: $TEXTAL_WORKSPACE or ./textal-workspace)",
+    )
+    data = parser.add_argument_group("data")
+    source = data.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="FILE", help="labeled CSV, TSV, JSONL or Parquet file")
+    source.add_argument("--dataset", metavar="NAME", help="Hugging Face dataset name or path")
+    data.add_argument("--split", default="train", help="dataset split of the pool (default: train)")
+    data.add_argument("--text-column", default="text", help="(default: text)")
+    data.add_argument("--label-column", default="label", help="gold labels (default: label)")
+    test = data.add_mutually_exclusive_group(required=True)
+    test.add_argument("--test", metavar="FILE", help="labeled test file (same columns)")
+    test.add_argument("--test-split", metavar="SPLIT", help="test split of --dataset")
+    test.add_argument(
+        "--test-fraction",
+        type=float,
+        metavar="F",
+        help="hold out this stratified fraction of the pool as the test set, e.g. 0.2",
+    )
+    data.add_argument(
+        "--split-seed", type=int, default=0, help="seed of --test-fraction (default: 0)"
+    )
+    data.add_argument("--name", help="cache and result folder name (default: from the data)")
+    data.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
+    data.add_argument(
+        "--store",
+        choices=STORE_KINDS,
+        default="memory",
+        help="pool store: 'memory' (runs in parallel) or 'milvus' (Milvus Lite, runs one at a "
+        "time in this process) (default: memory)",
+    )
+    runs = parser.add_argument_group("runs")
+    runs.add_argument(
+        "--strategies",
+        default=DEFAULT_STRATEGIES,
+        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)",
+    )
+    runs.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
+    runs.add_argument("--init", type=_positive_int, default=25, help="initial labels (default: 25)")
+    runs.add_argument("--batch-size", type=_positive_int, default=25, help="(default: 25)")
+    runs.add_argument("--rounds", type=_positive_int, default=20, help="(default: 20)")
+    runs.add_argument(
+        "--initial",
+        choices=INITIAL_KINDS,
+        default="random",
+        help="initial labels: a random sample, or textal's cold-start batch (default: random)",
+    )
+    runs.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="parallel runs with --store memory (default: the number of CPUs)",
+    )
+    runs.add_argument("--out", metavar="DIR", help="results folder (default: the cache folder)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _strategies(text: str) -> list[str]:
+    names = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = [s for s in names if s not in STRATEGIES]
+    if unknown or not names:
+        raise TextalError(
+            f"unknown strategy {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(STRATEGIES)}"
+        )
+    return names
+
+
+def _test_spec(args: argparse.Namespace) -> TestSpec:
+    if args.test is not None:
+        source = Source(
+            path=Path(args.test), text_column=args.text_column, label_column=args.label_column
+        )
+        return TestSpec(source=source)
+    if args.test_split is not None:
+        if args.dataset is None:
+            raise TextalError("--test-split needs --dataset; for a file give --test FILE")
+        source = Source(
+            dataset=args.dataset,
+            split=args.test_split,
+            text_column=args.text_column,
+            label_column=args.label_column,
+        )
+        return TestSpec(source=source)
+    return TestSpec(fraction=args.test_fraction, split_seed=args.split_seed)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Build or reuse the cache, run every (strategy, seed), print and save the summary."""
+    strategies = _strategies(args.strategies)
+    protocol = Protocol(
+        init=args.init, batch_size=args.batch_size, rounds=args.rounds, initial=args.initial
+    )
+    source = Source(
+        path=Path(args.data) if args.data else None,
+        dataset=args.dataset,
+        split=args.split,
+        text_column=args.text_column,
+        label_column=args.label_column,
+    )
+    with open_simulation_data(
+        workspace_path(args.workspace),
+        source,
+        _test_spec(args),
+        model=args.model,
+        store_kind=args.store,
+        name=args.name,
+    ) as data:
+        pool = len(data.oracle)
+        if protocol.init > pool:
+            raise TextalError(f"--init {protocol.init} is more than the pool's {pool} items")
+        if len(set(data.oracle.values())) < 2:
+            raise TextalError("the pool has a single class: nothing to classify")
+        workers = 1 if args.store == "milvus" else args.workers
+        runs, reference = run_all(
+            data, strategies, list(range(args.seeds)), protocol, workers=workers
+        )
+        out = Path(args.out) if args.out else data.directory
+        name = data.directory.name
+        config = {
+            "name": name,
+            "model": data.model_id,
+            "store": args.store,
+            "counts": data.counts,
+            "classes": data.classes,
+            "strategies": strategies,
+            "seeds": args.seeds,
+            "protocol": vars(protocol),
+        }
+        classes = data.classes
+    rows = summarize(runs, reference)
+    budget = protocol.init + protocol.rounds * protocol.batch_size
+    title = (
+        f"{name}: pool {data.counts['pool']}, test {data.counts['test']}, "
+        f"{protocol.init} + {protocol.rounds} x {protocol.batch_size} labels"
+    )
+    table = format_summary(title, rows, reference, budget)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(table, encoding="utf-8")
+    write_points_csv(out / "curves.csv", runs, classes)
+    write_json(out / "curves.json", config, runs, reference, rows)
+    plot_curves(out / "curves.png", title, runs, reference)
+    print(table)
+    print(f"wrote summary.md, curves.csv, curves.json and curves.png to {out}")
