@@ -45,10 +45,12 @@ __all__ = [
     "Server",
     "ServerUnavailable",
     "backend",
+    "free_port",
     "lite_server",
     "make_store",
     "milvus235_server",
     "real_vectors",
+    "start_or_skip",
     "store_uri",
     "unavailable",
 ]
@@ -77,9 +79,9 @@ class Server:
     name = "server"
     start_timeout = 60.0
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
+        self.port = free_port()
         self.log = data_dir.parent / f"{data_dir.name}.log"
         self.token = ""
         self._proc: subprocess.Popen | None = None
@@ -218,8 +220,8 @@ class Milvus235Server(Server):
         "dataNode",
     )
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        super().__init__(data_dir, port)
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
         self.token = MILVUS235_TOKEN
         self.ports = {key: free_port() for key in self._PORTS}
         self.etcd_port, self.etcd_peer_port = free_port(), free_port()
@@ -236,12 +238,30 @@ class Milvus235Server(Server):
         return None
 
     def start(self) -> None:
-        self._config.unlink(missing_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._config.unlink(missing_ok=True)  # the wrapper writes a fresh one
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        self._etcd_config.write_text(
+            f"listen-client-urls: {client}\n"
+            f"advertise-client-urls: {client}\n"
+            f"listen-peer-urls: {peer}\n"
+            f"initial-advertise-peer-urls: {peer}\n"
+            f"initial-cluster: default={peer}\n"
+        )
+        # The wrapper unpacks the binaries into <data>/bin unless they are there already.
+        bin_dir = self.data_dir / "bin"
+        if not bin_dir.exists():
+            bin_dir.symlink_to(MILVUS235_HOME / "bin", target_is_directory=True)
         super().start()
 
     @property
     def _config(self) -> Path:
         return self.data_dir / "configs" / "milvus.yaml"
+
+    @property
+    def _etcd_config(self) -> Path:
+        return self.data_dir / "embed-etcd.yaml"
 
     def _answers(self) -> bool:
         # The wrapper takes the next free port when the one asked for cannot be bound, as
@@ -280,21 +300,7 @@ class Milvus235Server(Server):
         return args
 
     def environment(self) -> dict[str, str]:
-        client = f"http://127.0.0.1:{self.etcd_port}"
-        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
-        etcd_config = self.data_dir / "embed-etcd.yaml"
-        etcd_config.write_text(
-            f"listen-client-urls: {client}\n"
-            f"advertise-client-urls: {client}\n"
-            f"listen-peer-urls: {peer}\n"
-            f"initial-advertise-peer-urls: {peer}\n"
-            f"initial-cluster: default={peer}\n"
-        )
-        # The wrapper unpacks the binaries into <data>/bin unless they are there already.
-        bin_dir = self.data_dir / "bin"
-        if not bin_dir.exists():
-            bin_dir.symlink_to(MILVUS235_HOME / "bin", target_is_directory=True)
-        return {**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}
+        return {**os.environ, "ETCD_CONFIG_PATH": str(self._etcd_config)}
 
 
 def _proxy_port(config: str) -> int | None:
@@ -308,7 +314,8 @@ def _proxy_port(config: str) -> int | None:
     return None
 
 
-def _start(server: Server) -> Server:
+def start_or_skip(server: Server) -> Server:
+    """Start ``server``; if it cannot start, fail under CI and skip elsewhere."""
     try:
         server.start()
     except (ServerUnavailable, OSError) as e:
@@ -319,7 +326,7 @@ def _start(server: Server) -> Server:
 @pytest.fixture(scope="session")
 def lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteServer]:
     server = LiteServer(tmp_path_factory.mktemp("lite-server") / "data")
-    _start(server)
+    start_or_skip(server)
     yield server
     server.stop()
 
@@ -330,7 +337,7 @@ def milvus235_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Milvu
     if reason:
         unavailable(f"Milvus 2.3.5 is not installed: {reason}")
     server = Milvus235Server(tmp_path_factory.mktemp("milvus235") / "data")
-    _start(server)
+    start_or_skip(server)
     yield server
     server.stop()
 

@@ -14,14 +14,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.servers import LiteServer, Milvus235Server, Server, free_port, unavailable
+from tests.servers import (
+    LiteServer,
+    Milvus235Server,
+    Server,
+    free_port,
+    start_or_skip,
+    unavailable,
+)
 from textal.errors import TextalError
 from textal.store import open_store
 from textal.store.milvus import MilvusStore
 
 DIM = 16
 N = 12_000
-BATCH = 1000  # rows per write call: many calls, so that the crash lands between two of them
+BATCH = 1000  # rows per write call: many calls, so that the crash lands in the middle
 
 
 def items(n: int = N):
@@ -35,17 +42,16 @@ def items(n: int = N):
 def own_server(kind: str, tmp_path: Path) -> Server:
     if kind == "milvus235" and (reason := Milvus235Server.missing()):
         unavailable(f"Milvus 2.3.5 is not installed: {reason}")
-    server = (LiteServer if kind == "lite-tcp" else Milvus235Server)(tmp_path / "data")
-    try:
-        server.start()
-    except Exception as e:
-        unavailable(f"{server.name} could not start: {e}")
-    return server
+    return start_or_skip((LiteServer if kind == "lite-tcp" else Milvus235Server)(tmp_path / "data"))
 
 
-def kill_once_rows_arrive(server: Server, collection: str) -> threading.Thread:
-    """A thread that SIGKILLs ``server`` as soon as the collection holds some rows."""
+def kill_once_rows_arrive(
+    server: Server, collection: str
+) -> tuple[threading.Thread, threading.Event]:
+    """A thread SIGKILLing ``server`` once the collection holds rows, and an event it sets."""
     from pymilvus import MilvusClient
+
+    killed = threading.Event()
 
     def watch() -> None:
         client = MilvusClient(server.uri, token=server.token, timeout=5)
@@ -61,10 +67,11 @@ def kill_once_rows_arrive(server: Server, collection: str) -> threading.Thread:
         finally:
             client.close()
         server.kill()
+        killed.set()
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    return thread
+    return thread, killed
 
 
 def assert_stored_exactly_once(store: MilvusStore, ids: list[str]) -> None:
@@ -74,9 +81,7 @@ def assert_stored_exactly_once(store: MilvusStore, ids: list[str]) -> None:
     assert set(seen) == set(ids)
 
 
-@pytest.mark.parametrize(
-    "kind", ["lite-tcp", pytest.param("milvus235", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("kind", ["lite-tcp", pytest.param("milvus235", marks=pytest.mark.slow)])
 def test_add_interrupted_by_a_crash_completes_exactly_once_when_re_run(tmp_path, kind):
     server = own_server(kind, tmp_path)
     ids, vectors, texts, metadata = items()
@@ -85,7 +90,7 @@ def test_add_interrupted_by_a_crash_completes_exactly_once_when_re_run(tmp_path,
         store = MilvusStore(
             server.uri, DIM, "crash", token=server.token, timeout=1.0, write_batch=BATCH
         )
-        killer = kill_once_rows_arrive(server, "crash")
+        killer, _ = kill_once_rows_arrive(server, "crash")
         started = time.monotonic()
         with pytest.raises(TextalError, match=f"cannot reach Milvus at {server.uri}"):
             store.add(ids, vectors, texts, metadata)
@@ -110,7 +115,7 @@ def test_add_rides_out_a_quick_restart(tmp_path):
     ids, vectors, texts, metadata = items()
     try:
         store = MilvusStore(server.uri, DIM, "blip", timeout=20.0, write_batch=BATCH)
-        killer = kill_once_rows_arrive(server, "blip")
+        killer, killed = kill_once_rows_arrive(server, "blip")
 
         def restart() -> None:
             killer.join()
@@ -119,6 +124,7 @@ def test_add_rides_out_a_quick_restart(tmp_path):
         restarter = threading.Thread(target=restart, daemon=True)
         restarter.start()
         assert store.add(ids, vectors, texts, metadata) == N
+        assert killed.is_set()  # the server did die under the add
         restarter.join()
         assert_stored_exactly_once(store, ids)
         assert store.add(ids, vectors, texts, metadata) == 0

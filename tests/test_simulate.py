@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from textal.data.readers import read_records
 from textal.errors import TextalError
 from textal.simulate import cli
 from textal.simulate.dataset import SimulationData, stratified_split
@@ -53,6 +54,7 @@ def test_curves_have_one_point_per_round_and_labels_grow_by_the_batch(amazon):
     run = simulate_run(amazon, "margin", 0, protocol)
     assert [p.labels for p in run] == [10, 20, 30, 40, 50]
     assert [p.round for p in run] == [0, 1, 2, 3, 4]
+    assert all(sum(p.labeled.values()) == p.labels for p in run)
     assert all(0 <= p.accuracy <= 1 and set(p.recall) == {"negative", "positive"} for p in run)
     assert all(p.select_s is not None for p in run[:-1]) and run[-1].select_s is None
 
@@ -94,6 +96,7 @@ def test_rare_class_absent_from_the_initial_labels_does_not_crash(embedded_datas
     for strategy in ["margin", "entropy", "least-confidence", "committee", "random"]:
         run = simulate_run(data, strategy, 0, protocol)
         assert [p.labels for p in run] == [12, 22, 32, 42]
+        assert "ABBR" not in run[0].labeled
         assert run[0].recall["ABBR"] == 0.0  # a class never labeled is never predicted
         assert len(run[0].recall) == 6 and 0 < run[0].macro_f1 < run[0].accuracy
 
@@ -124,15 +127,18 @@ def test_curve_metrics():
     assert paired_difference([0.8, 0.7, 0.9], [0.79, 0.72, 0.88]).verdict == "tie"
 
 
-def test_stratified_split_keeps_class_shares(embedded_dataset):
-    from textal.data.readers import read_records
-
-    records = list(read_records(AMAZON, label_column="label"))
+def test_stratified_split_keeps_class_shares():
+    if not AMAZON.exists():
+        pytest.skip(f"real data file {AMAZON} absent (see ../shared/data/README.md)")
+    records = list(read_records(AMAZON, label_column="label"))  # 990: repeated reviews skipped
     pool, test = stratified_split(records, 0.2, seed=0)
-    assert len(test) == 200 and len(pool) == 800
-    assert sum(r.gold == "positive" for r in test) == 100
-    assert [r.id for r in stratified_split(records, 0.2, seed=0)[1]] == [r.id for r in test]
+    for label in ["negative", "positive"]:
+        n = sum(r.gold == label for r in records)
+        assert sum(r.gold == label for r in test) == round(0.2 * n)
+    assert len(pool) + len(test) == len(records)
     assert not {r.id for r in pool} & {r.id for r in test}
+    assert [r.id for r in stratified_split(records, 0.2, seed=0)[1]] == [r.id for r in test]
+    assert [r.id for r in stratified_split(records, 0.2, seed=1)[1]] != [r.id for r in test]
 
 
 def simulate_args(

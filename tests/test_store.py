@@ -149,7 +149,7 @@ AWKWARD = [
     "back\\slash at the end\\",
     "new\nlines\r\nand\ttabs",
     "unicode: é, ß, 日本語, emoji 😀, rtl עברית, nbsp\u00a0, line sep\u2028",
-    "control \x01 and del \x7f",
+    "control \x01, nul \x00 and del \x7f",
     "  leading and trailing spaces  ",
     'json-ish {"a": [1, 2]} and \'in\' ["x", "y"]',
 ]
@@ -188,7 +188,22 @@ def test_size_limits_are_the_same_everywhere(make_store):
         store.add(["zero"], np.zeros((1, DIM)), ["x"], [{}])
     with pytest.raises(TextalError, match="non-empty"):
         store.add([""], vectors[:1], ["x"], [{}])
+    with pytest.raises(TextalError, match=r"'bad-text'.*not valid Unicode"):
+        store.add(["bad-text"], vectors[:1], ["half a surrogate \ud800"], [{}])
     assert store.count() == 2  # a refused batch stores nothing, "fine" included
+
+
+def test_open_store_resolves_paths_and_refuses_what_it_cannot_open(tmp_path: Path):
+    store = open_store("stores/milvus.db", DIM, workspace=tmp_path)
+    assert store.uri == str(tmp_path / "stores" / "milvus.db")
+    store.close()
+    store = open_store("memory:stores/memory", DIM, workspace=tmp_path)
+    assert store.uri == f"memory:{tmp_path / 'stores' / 'memory'}"
+    store.close()
+    with pytest.raises(TextalError, match=r"tcp://\.\.\. is not supported"):
+        open_store("tcp://localhost:19530", DIM)
+    with pytest.raises(TextalError, match=r"must end with \.db"):
+        open_store("store.sqlite", DIM, workspace=tmp_path)
 
 
 def test_plain_memory_store_is_not_persisted(tmp_path: Path):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from textal import __version__
 from textal.errors import TextalError
+from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import STRATEGIES
 from textal.textsafe import terminal_safe
 from textal.workspace import Workspace
@@ -29,6 +30,8 @@ typical loop:
   textal label textal-workspace/batches/round-1.csv
   textal round                              the next round learns from those labels
   textal status                             labels per class, model, stopping signal
+
+  textal simulate --data labeled.csv        compare strategies with gold labels as the oracle
 """
 
 
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace_options(export)
     export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
+    simulate_cli.add_parser(commands)
     return parser
 
 
@@ -247,6 +251,7 @@ COMMANDS = {
     "round": _cmd_round,
     "label": _cmd_label,
     "export": _cmd_export,
+    "simulate": simulate_cli.run,
 }
 
 

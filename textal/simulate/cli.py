@@ -96,6 +96,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="initial labels: a random sample, or textal's cold-start batch (default: random)",
     )
     runs.add_argument(
+        "--max-class-share",
+        type=_share,
+        metavar="F",
+        help="cap any predicted class at this share of each batch, as in `textal round`",
+    )
+    runs.add_argument(
         "--workers",
         type=_positive_int,
         default=os.cpu_count() or 1,
@@ -109,6 +115,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("must be in (0, 1]")
     return value
 
 
@@ -146,7 +159,11 @@ def run(args: argparse.Namespace) -> None:
     """Build or reuse the cache, run every (strategy, seed), print and save the summary."""
     strategies = _strategies(args.strategies)
     protocol = Protocol(
-        init=args.init, batch_size=args.batch_size, rounds=args.rounds, initial=args.initial
+        init=args.init,
+        batch_size=args.batch_size,
+        rounds=args.rounds,
+        initial=args.initial,
+        max_class_share=args.max_class_share,
     )
     source = Source(
         path=Path(args.data) if args.data else None,

@@ -38,13 +38,15 @@ class Protocol:
 
     ``initial`` is ``"random"`` (a uniform sample of the pool, drawn from the seed) or
     ``"cold-start"`` (textal's cold-start batch, what a real project starts with).
-    ``time_budget_s`` is the model's cross-validation budget, as in ``plan_round``.
+    ``max_class_share`` caps a predicted class's share of each batch and ``time_budget_s`` is the
+    model's cross-validation budget, both as in ``plan_round`` (and ``textal round``).
     """
 
     init: int = 25
     batch_size: int = 25
     rounds: int = 20
     initial: str = "random"
+    max_class_share: float | None = None
     time_budget_s: float = 10.0
 
 
@@ -54,13 +56,14 @@ class CurvePoint:
 
     ``round`` counts batches revealed so far (0: the initial labels). ``fit_s`` is the time to fit
     the model, ``select_s`` to score the pool and select the next batch (``None`` at the last
-    point, after which nothing is selected).
+    point, after which nothing is selected). ``labeled`` counts the labels per class.
     """
 
     strategy: str
     seed: int
     round: int
     labels: int
+    labeled: dict[str, int]
     accuracy: float
     macro_f1: float
     recall: dict[str, float]
@@ -140,6 +143,7 @@ def _point(
         seed=seed,
         round=round_,
         labels=len(labels),
+        labeled=dict(sorted(Counter(labels.values()).items())),
         accuracy=scores.accuracy,
         macro_f1=scores.macro_f1,
         recall=scores.recall,
@@ -171,6 +175,7 @@ def simulate_run(
                 labels,
                 strategy=strategy,
                 batch_size=protocol.batch_size,
+                max_class_share=protocol.max_class_share,
                 seed=seed * 1000 + round_ + 1,
                 time_budget_s=protocol.time_budget_s,
             )

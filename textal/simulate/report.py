@@ -174,9 +174,11 @@ def format_summary(
 def write_points_csv(
     path: Path, runs: Sequence[Sequence[CurvePoint]], classes: Sequence[str]
 ) -> None:
-    """One row per curve point; per-class recall in columns ``recall:<class>``."""
+    """One row per curve point; per-class recall in columns ``recall:<class>``, labels per class
+    in ``labeled:<class>``."""
     fields = ["strategy", "seed", "round", "labels", "accuracy", "macro_f1", "model"]
     fields += ["fit_s", "select_s"] + [f"recall:{c}" for c in classes]
+    fields += [f"labeled:{c}" for c in classes]
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(fields)
@@ -185,6 +187,7 @@ def write_points_csv(
                 row = [p.strategy, p.seed, p.round, p.labels, p.accuracy, p.macro_f1, p.model]
                 row += [p.fit_s, "" if p.select_s is None else p.select_s]
                 row += [p.recall.get(c, "") for c in classes]
+                row += [p.labeled.get(c, 0) for c in classes]
                 writer.writerow(row)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from textal.errors import TextalError
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.memory import MemoryStore
 
@@ -37,6 +38,11 @@ def open_store(
 
     from textal.store.milvus import MilvusStore  # imports pymilvus, which takes a while
 
+    if "://" in uri and not uri.startswith(("http://", "https://")):
+        raise TextalError(
+            f"store URI {uri.split('://')[0]}://... is not supported: use memory, memory:DIR, "
+            "http(s)://host:port or a Milvus Lite path ending in .db"
+        )
     if uri.startswith(("http://", "https://")):
         return MilvusStore(
             uri,

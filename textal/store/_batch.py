@@ -104,11 +104,11 @@ def queries(vectors: np.ndarray, dim: int, top_k: int) -> np.ndarray:
 def _check_item(item_id: str, text: str, meta: dict) -> None:
     if not isinstance(item_id, str) or not item_id:
         raise TextalError(f"item ids must be non-empty strings, got {item_id!r}")
-    if len(item_id.encode("utf-8")) > MAX_ID_CHARS:
+    if _utf8_size(item_id, item_id, "id") > MAX_ID_CHARS:
         raise TextalError(f"item id {show_id(item_id)} is longer than {MAX_ID_CHARS} UTF-8 bytes")
     if not isinstance(text, str):
         raise TextalError(f"item {show_id(item_id)} has a text of type {type(text).__name__}")
-    size = len(text.encode("utf-8"))
+    size = _utf8_size(text, item_id, "text")
     if size > MAX_TEXT_BYTES:
         raise TextalError(
             f"item {show_id(item_id)} has a text of {size} UTF-8 bytes; "
@@ -123,10 +123,17 @@ def _encode_metadata(item_id: str, meta: dict) -> str:
         encoded = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise TextalError(f"item {show_id(item_id)} has metadata that is not JSON: {e}") from e
-    size = len(encoded.encode("utf-8"))
+    size = _utf8_size(encoded, item_id, "metadata")
     if size > MAX_TEXT_BYTES:
         raise TextalError(
             f"item {show_id(item_id)} has metadata of {size} UTF-8 bytes as JSON; "
             f"the store holds at most {MAX_TEXT_BYTES}"
         )
     return encoded
+
+
+def _utf8_size(value: str, item_id: str, what: str) -> int:
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError as e:  # lone surrogates, e.g. from a mis-decoded file
+        raise TextalError(f"the {what} of item {item_id!r} is not valid Unicode: {e}") from e

@@ -13,6 +13,7 @@ both files and truncates the rest, so the store always reopens to a prefix of wh
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -68,22 +69,11 @@ class MemoryStore:
     ) -> int:
         batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
         with self._adding:
-            return self._add(batch)
-
-    def _add(self, batch: _batch.Batch) -> int:
-        new = batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in self._rows])
-        if not len(new):
-            return 0
-        if self._item_file is not None and self._vector_file is not None:
-            lines = (
-                f'{{"id":{_json(i)},"text":{_json(t)},"metadata":{m}}}\n'
-                for i, t, m in zip(new.ids, new.texts, new.metadata, strict=True)
-            )
-            self._vector_file.write(new.vectors.astype("<f4", copy=False).tobytes())
-            self._item_file.write("".join(lines).encode("utf-8"))
-            self._vector_file.flush()
-            self._item_file.flush()
-        self._append(new.ids, new.vectors, new.texts, new.metadata)
+            keep = [i for i, item_id in enumerate(batch.ids) if item_id not in self._rows]
+            new = batch.subset(keep)
+            if len(new):
+                self._write(new)
+                self._append(new.ids, new.vectors, new.texts, new.metadata)
         return len(new)
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
@@ -169,6 +159,27 @@ class MemoryStore:
             np.take_along_axis(best_scores, order, axis=1),
         )
 
+    def _write(self, new: _batch.Batch) -> None:
+        """Append ``new`` to the files of a persisted store; on failure, cut both files back."""
+        files = (self._vector_file, self._item_file)
+        if files[0] is None or files[1] is None:
+            return
+        lines = "".join(
+            f'{{"id":{_json(i)},"text":{_json(t)},"metadata":{m}}}\n'
+            for i, t, m in zip(new.ids, new.texts, new.metadata, strict=True)
+        )
+        ends = [f.tell() for f in files]
+        try:
+            files[0].write(new.vectors.astype("<f4", copy=False).tobytes())
+            files[1].write(lines.encode("utf-8"))
+            for f in files:
+                f.flush()
+        except OSError as e:
+            for f, end in zip(files, ends, strict=True):
+                with contextlib.suppress(OSError):
+                    f.truncate(end)
+            raise TextalError(f"cannot write to memory store {self.path}: {e}") from e
+
     def _lookup(self, ids: Sequence[str]) -> list[int]:
         rows = []
         for item_id in ids:
@@ -214,7 +225,10 @@ class MemoryStore:
 
     def _check_header(self, header: Path) -> None:
         if not header.exists():
-            header.write_text(json.dumps({"format": _FORMAT, "version": _VERSION, "dim": self.dim}))
+            partial = header.with_suffix(".tmp")
+            info = {"format": _FORMAT, "version": _VERSION, "dim": self.dim}
+            partial.write_text(json.dumps(info))
+            os.replace(partial, header)  # a crash leaves no half-written header
             return
         try:
             info = json.loads(header.read_text())

@@ -19,8 +19,11 @@ What differs between the backends, and how this module copes:
 * Filter strings: Lite's parser knows only the escapes ``\\\\ \\" \\' \\n \\r \\t``, so ids are
   quoted with those and every other character is sent as it is; both backends accept that.
 * Locking: one process per Lite directory. A second process gets a ``TextalError`` saying so.
-* ``query_iterator`` exists on both; Milvus 2.3.5 returns no MVCC timestamp for it, so pymilvus
-  logs a warning and uses the client clock, which is harmless here.
+* ``query_iterator`` exists on both. Neither Milvus Lite 3.2 nor Milvus 2.3.5 returns the MVCC
+  timestamp it asks for first, so pymilvus logs a warning and pins the snapshot to the client
+  clock instead; with strong consistency that is harmless.
+* After a restart Lite has every collection released, while a server reloads them by itself: a
+  read that finds the collection not loaded loads it and tries again.
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ class MilvusStore:
         self.timeout = timeout
         self.write_batch = write_batch
         self.is_lite = not uri.startswith(("http://", "https://"))
-        self._secrets = [s for s in (token, password, urlsplit(uri).password) if s]
+        secrets = (token, token and token.partition(":")[2], password, urlsplit(uri).password)
+        self._secrets = [s for s in secrets if s]
         self._lite_path: str | None = None
         if self.is_lite:
             self._lite_path = _lite_directory(uri)
@@ -331,10 +335,9 @@ class MilvusStore:
             text = f"{e.code().name}: {e.details()}"
         else:
             text = getattr(e, "message", "") or str(e)
-            if isinstance(
-                e.__cause__, grpc.RpcError
-            ):  # e.g. UNAUTHENTICATED behind "Fail connecting"
-                text += f" ({e.__cause__.code().name}: {e.__cause__.details()})"
+            cause = e.__cause__  # e.g. UNAUTHENTICATED behind "Fail connecting to server"
+            if isinstance(cause, grpc.RpcError):
+                text += f" ({cause.code().name}: {cause.details()})"
         text = " ".join(text.split())
         for secret in self._secrets:
             text = text.replace(secret, "***")
