@@ -215,6 +215,22 @@ def test_plain_memory_store_is_not_persisted(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_memory_search_is_exact_on_a_store_searched_block_by_block():
+    store = open_store("memory", DIM)
+    ids, vectors, texts, metadata = random_items(10_007)  # two blocks, a ragged last group
+    store.add(ids, vectors, texts, metadata)
+    queries = np.random.default_rng(2).standard_normal((500, DIM)).astype(np.float32)
+    exact = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ vectors.T
+    best = -np.sort(-exact, axis=1)[:, :100]
+    for top_k in (1, 7, 100):  # the first two select by groups of items, the last directly
+        hits = store.search(queries, top_k=top_k)
+        rows = np.array([[int(hit_id.split("-")[1]) for hit_id, _ in row] for row in hits])
+        sims = np.array([[sim for _, sim in row] for row in hits])
+        assert all(len(set(r)) == top_k for r in rows.tolist())
+        np.testing.assert_allclose(sims, np.take_along_axis(exact, rows, axis=1), atol=1e-5)
+        np.testing.assert_allclose(sims, best[:, :top_k], atol=1e-5)
+
+
 def test_memory_store_cuts_a_torn_tail(tmp_path: Path):
     directory = tmp_path / "store"
     store = open_store(f"memory:{directory}", DIM)

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 from textal.errors import TextalError
 from textal.simulate.dataset import STORE_KINDS, Source, TestSpec, open_simulation_data
 from textal.simulate.oracle import INITIAL_KINDS, Protocol, run_all
-from textal.simulate.report import (
-    format_summary,
-    plot_curves,
-    summarize,
-    write_json,
-    write_points_csv,
-)
+from textal.simulate.report import write_results
 from textal.strategy.scores import STRATEGIES
-from textal.workspace.config import workspace_path
+from textal.workspace.config import read_config, workspace_path
 
 DEFAULT_STRATEGIES = "margin,entropy,least-confidence,committee,random"
 
@@ -71,7 +66,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--split-seed", type=int, default=0, help="seed of --test-fraction (default: 0)"
     )
     data.add_argument("--name", help="cache and result folder name (default: from the data)")
-    data.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
+    data.add_argument(
+        "--model",
+        help="sentence-transformers name or path (default: the workspace's model, else MiniLM-L6)",
+    )
     data.add_argument(
         "--store",
         choices=STORE_KINDS,
@@ -172,11 +170,13 @@ def run(args: argparse.Namespace) -> None:
         text_column=args.text_column,
         label_column=args.label_column,
     )
+    workspace = workspace_path(args.workspace)
+    workspace_config = read_config(workspace)
     with open_simulation_data(
-        workspace_path(args.workspace),
+        workspace,
         source,
         _test_spec(args),
-        model=args.model,
+        model=args.model or (workspace_config.model if workspace_config else None),
         store_kind=args.store,
         name=args.name,
     ) as data:
@@ -189,30 +189,21 @@ def run(args: argparse.Namespace) -> None:
         runs, reference = run_all(
             data, strategies, list(range(args.seeds)), protocol, workers=workers
         )
-        out = Path(args.out) if args.out else data.directory
-        name = data.directory.name
-        config = {
-            "name": name,
-            "model": data.model_id,
-            "store": args.store,
-            "counts": data.counts,
-            "classes": data.classes,
-            "strategies": strategies,
-            "seeds": args.seeds,
-            "protocol": vars(protocol),
-        }
-        classes = data.classes
-    rows = summarize(runs, reference)
-    budget = protocol.init + protocol.rounds * protocol.batch_size
+    settings = {
+        "name": data.directory.name,
+        "model": data.model_id,
+        "store": args.store,
+        "counts": data.counts,
+        "classes": data.classes,
+        "strategies": strategies,
+        "seeds": args.seeds,
+        "protocol": asdict(protocol),
+    }
     title = (
-        f"{name}: pool {data.counts['pool']}, test {data.counts['test']}, "
+        f"{data.directory.name}: pool {data.counts['pool']}, test {data.counts['test']}, "
         f"{protocol.init} + {protocol.rounds} x {protocol.batch_size} labels"
     )
-    table = format_summary(title, rows, reference, budget)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(table, encoding="utf-8")
-    write_points_csv(out / "curves.csv", runs, classes)
-    write_json(out / "curves.json", config, runs, reference, rows)
-    plot_curves(out / "curves.png", title, runs, reference)
+    out = Path(args.out) if args.out else data.directory
+    table = write_results(out, title, settings, runs, reference, data.classes)
     print(table)
     print(f"wrote summary.md, curves.csv, curves.json and curves.png to {out}")

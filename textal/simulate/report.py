@@ -125,6 +125,10 @@ def _paired(aulc: dict[str, list[float]], name: str, other: str) -> Paired | Non
     return paired_difference(aulc[name], aulc[other])
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def _show_paired(paired: Paired | None) -> str:
     return "—" if paired is None else f"{paired.mean:+.3f} ± {paired.std:.3f} {paired.verdict}"
 
@@ -165,7 +169,7 @@ def format_summary(
         "",
         f"Full data ({reference.labels} labels, {reference.model}): accuracy "
         f"{reference.accuracy:.3f}, macro-F1 {reference.macro_f1:.3f}, worst-class recall "
-        f"{min(reference.recall.values()):.3f}. Mean ± std over {rows[0].seeds} seeds; "
+        f"{min(reference.recall.values()):.3f}. Mean ± std over {_seeds(rows[0].seeds)}; "
         "Δ: paired by seed, win/loss when the 95% t-interval excludes 0, else tie.",
     ]
     return "\n".join(lines) + "\n"
@@ -225,7 +229,8 @@ def plot_curves(
     ):
         for strategy, group in group_by_strategy(runs).items():
             labels, values = mean_curve(group, metric)
-            mean, std = values.mean(axis=0), values.std(axis=0)
+            mean = values.mean(axis=0)
+            std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
             (line,) = ax.plot(labels, mean, label=strategy, linewidth=1.6)
             ax.fill_between(labels, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.axhline(full, color="black", linestyle="--", linewidth=1, label="full data")
@@ -237,3 +242,24 @@ def plot_curves(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_results(
+    out: Path,
+    title: str,
+    settings: dict,
+    runs: Sequence[Sequence[CurvePoint]],
+    reference: Reference,
+    classes: Sequence[str],
+) -> str:
+    """Write summary.md, curves.csv, curves.json and curves.png to ``out``; return the summary."""
+    rows = summarize(runs, reference)
+    protocol = settings["protocol"]
+    budget = protocol["init"] + protocol["rounds"] * protocol["batch_size"]
+    table = format_summary(title, rows, reference, budget)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(table, encoding="utf-8")
+    write_points_csv(out / "curves.csv", runs, classes)
+    write_json(out / "curves.json", settings, runs, reference, rows)
+    plot_curves(out / "curves.png", title, runs, reference)
+    return table

@@ -61,7 +61,7 @@ _GET_BATCH = 256  # items per get: texts may be 64 KiB each
 _MESSAGE_BYTES = 16 << 20  # inserted or fetched payload per call
 _MAX_ROWS = 16_384
 _ROW_EXTRA = MAX_ID_CHARS + 128
-_SEARCH_HITS = 65_536  # nq * top_k per search call, so that a reply stays far below 64 MiB
+_SEARCH_HITS = 1 << 18  # nq * top_k per search call: a reply stays under 64 MiB for ids of ~200 B
 
 _ATTEMPTS = 4  # per call, each bounded by ``timeout``; waits 0.5, 1, 2 s in between
 _TRANSIENT_GRPC = frozenset(

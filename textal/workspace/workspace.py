@@ -19,6 +19,7 @@ import numpy as np
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
     SourceSummary,
+    _show,
     read_hf_records,
     read_records,
     scan_hf_source,
@@ -229,12 +230,14 @@ class Workspace:
         stored = self.store.existing_ids([r.id for r in rows])
         for r in rows:
             if r.id not in stored:
-                raise TextalError(f"{path}: row {r.row}: unknown id {r.id!r} (not in the store)")
+                raise TextalError(
+                    f"{path}: row {r.row}: unknown id {_show(r.id)} (not in the store)"
+                )
         if self.config.labels:
             for r in rows:
                 if r.label not in self.config.labels:
                     raise TextalError(
-                        f"{path}: row {r.row}: unknown label {r.label!r} "
+                        f"{path}: row {r.row}: unknown label {_show(r.label)} "
                         f"(labels: {', '.join(self.config.labels)})"
                     )
         new = [NewLabel(r.id, r.label) for r in rows]
@@ -258,13 +261,14 @@ class Workspace:
         stored = self.store.existing_ids(ids)
         for item_id in ids:
             if item_id not in stored:
-                raise TextalError(f"{where}: unknown id {item_id!r} (not in the store)")
+                raise TextalError(f"{where}: unknown id {_show(item_id)} (not in the store)")
 
     def _check_labels(self, labels: list[str], *, where: str) -> None:
         for label in labels:
             if self.config.labels and label not in self.config.labels:
                 raise TextalError(
-                    f"{where}: unknown label {label!r} (labels: {', '.join(self.config.labels)})"
+                    f"{where}: unknown label {_show(label)} "
+                    f"(labels: {', '.join(self.config.labels)})"
                 )
 
     # -- rounds ---------------------------------------------------------------------------
