@@ -15,7 +15,7 @@ import pytest
 
 from textal.errors import TextalError
 from textal.store import open_store
-from textal.store.base import MAX_ID_CHARS, MAX_TEXT_BYTES
+from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES
 
 DIM = 8
 
@@ -109,7 +109,7 @@ def test_iterate_yields_every_item_once_in_bounded_chunks(make_store):
     ids, vectors, texts, metadata = random_items(1000)
     store.add(ids, vectors, texts, metadata)
     seen: list[str] = []
-    for chunk in store.iterate(chunk_size=128):
+    for chunk in store.iterate(chunk_size=128, with_metadata=True):
         assert 0 < len(chunk.ids) <= 128
         assert chunk.vectors.shape == (len(chunk.ids), DIM)
         assert chunk.vectors.dtype == np.float32
@@ -118,6 +118,7 @@ def test_iterate_yields_every_item_once_in_bounded_chunks(make_store):
         assert chunk.metadata == [metadata[r] for r in rows]
         seen.extend(chunk.ids)
     assert len(seen) == len(set(seen)) == 1000
+    assert all(chunk.metadata == [] for chunk in store.iterate(chunk_size=500))
     assert set(seen) == set(ids)
 
 
@@ -174,7 +175,7 @@ def test_size_limits_are_the_same_everywhere(make_store):
     store = make_store(DIM)
     vectors = random_items(3)[1]
     longest = "é" * (MAX_TEXT_BYTES // 2) + "a" * (MAX_TEXT_BYTES % 2)  # exactly the limit
-    longest_id = "日" * (MAX_ID_CHARS // 3) + "i" * (MAX_ID_CHARS % 3)
+    longest_id = "日" * (MAX_ID_BYTES // 3) + "i" * (MAX_ID_BYTES % 3)
     assert store.add(["long", longest_id], vectors[:2], [longest, "x"], [{}, {}]) == 2
     assert store.get(["long"])[0].text == longest
     too_long = longest + "a"

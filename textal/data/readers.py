@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from textal.data.ids import CONTENT_ID_PREFIX, content_id
 from textal.data.limits import MAX_ID_BYTES, MAX_TEXT_BYTES
-from textal.errors import TextalError
+from textal.errors import TextalError, show_value
 
 FORMATS = {
     ".csv": "csv",
@@ -196,7 +196,7 @@ def _validate(
             if first_text_digest != text_digest:
                 raise TextalError(
                     f"{source}: {unit}s {first_row} and {row} have the same id "
-                    f"{_show(item_id)} but different texts"
+                    f"{show_value(item_id)} but different texts"
                 )
             summary.duplicates += 1
             summary.gold_conflicts += gold != first_gold
@@ -218,7 +218,7 @@ def _string(value: Any, where: str, column: str) -> str | None:
     """A text cell: a string, or ``None`` for JSON ``null`` / a Parquet null (counted as empty)."""
     if value is None or isinstance(value, str):
         return value
-    raise TextalError(f"{where}: field {_show(column)} holds {_kind(value)}, not a string")
+    raise TextalError(f"{where}: field {show_value(column)} holds {_kind(value)}, not a string")
 
 
 def read_id(value: Any, where: str, column: str) -> str:
@@ -227,11 +227,11 @@ def read_id(value: Any, where: str, column: str) -> str:
         return str(value)
     if value is not None and not isinstance(value, str):
         raise TextalError(
-            f"{where}: field {_show(column)} holds {_kind(value)}; ids are strings or integers"
+            f"{where}: field {show_value(column)} holds {_kind(value)}; ids are strings or integers"
         )
     item_id = (value or "").strip()
     if not item_id:
-        raise TextalError(f"{where}: empty id in field {_show(column)}")
+        raise TextalError(f"{where}: empty id in field {show_value(column)}")
     return item_id
 
 
@@ -241,27 +241,28 @@ def read_label(value: Any, where: str, column: str) -> str | None:
         return str(value)
     if value is not None and not isinstance(value, str):
         raise TextalError(
-            f"{where}: field {_show(column)} holds {_kind(value)}; labels are strings or integers"
+            f"{where}: field {show_value(column)} holds {_kind(value)}; "
+            "labels are strings or integers"
         )
     label = (value or "").strip()
     if "\0" in label:
-        raise TextalError(f"{where}: field {_show(column)} contains a NUL character")
+        raise TextalError(f"{where}: field {show_value(column)} contains a NUL character")
     return label or None
 
 
 def _check_string(value: str, where: str, column: str, max_bytes: int) -> None:
     """Refuse NUL characters, lone surrogates (possible via JSON escapes) and oversized values."""
     if "\0" in value:
-        raise TextalError(f"{where}: field {_show(column)} contains a NUL character")
+        raise TextalError(f"{where}: field {show_value(column)} contains a NUL character")
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
         raise TextalError(
-            f"{where}: field {_show(column)} holds invalid Unicode (an unpaired surrogate)"
+            f"{where}: field {show_value(column)} holds invalid Unicode (an unpaired surrogate)"
         ) from None
     if size > max_bytes:
         raise TextalError(
-            f"{where}: field {_show(column)} is {size:,} bytes long; the limit is "
+            f"{where}: field {show_value(column)} is {size:,} bytes long; the limit is "
             f"{max_bytes:,} bytes (UTF-8)"
         )
 
@@ -275,11 +276,6 @@ def _kind(value: Any) -> str:
         dict: "an object",
     }
     return kinds.get(type(value), f"a {type(value).__name__}")
-
-
-def _show(value: str, limit: int = 60) -> str:
-    """``repr`` of a user value, shortened: messages stay one readable line."""
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
 
 
 def _one_line(message: object) -> str:
@@ -423,14 +419,16 @@ def _column_index(names: list[str], where: str, columns: Sequence[str]) -> list[
     for i, name in enumerate(names):
         if name and name in first:
             raise TextalError(
-                f"{where}: column {_show(name)} appears twice "
+                f"{where}: column {show_value(name)} appears twice "
                 f"(columns {first[name] + 1} and {i + 1})"
             )
         first[name] = i
     for column in columns:
         if column not in first:
-            existing = ", ".join(_show(n) for n in names)
-            raise TextalError(f"{where}: no column {_show(column)}; the columns are {existing}")
+            existing = ", ".join(show_value(n) for n in names)
+            raise TextalError(
+                f"{where}: no column {show_value(column)}; the columns are {existing}"
+            )
     return [first[column] for column in columns]
 
 
@@ -470,18 +468,18 @@ def _jsonl_rows(
         except json.JSONDecodeError as e:
             raise TextalError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
         except _DuplicateKey as e:
-            raise TextalError(f"{where}: key {_show(str(e.args[0]))} appears twice") from None
+            raise TextalError(f"{where}: key {show_value(str(e.args[0]))} appears twice") from None
         if not isinstance(obj, dict):
             raise TextalError(f"{where}: expected a JSON object {{...}}, found {_kind(obj)}")
         for column in columns:
             if column not in obj and column not in optional:
-                keys = ", ".join(_show(k) for k in obj) or "none"
-                raise TextalError(f"{where}: no field {_show(column)}; the fields are {keys}")
+                keys = ", ".join(show_value(k) for k in obj) or "none"
+                raise TextalError(f"{where}: no field {show_value(column)}; the fields are {keys}")
         unseen.difference_update(obj)
         objects += 1
         yield line_no, [obj.get(column) for column in columns]
     if unseen and objects:
-        missing = ", ".join(_show(c) for c in sorted(unseen))
+        missing = ", ".join(show_value(c) for c in sorted(unseen))
         raise TextalError(f"{path}: no line has the field {missing}")
 
 
@@ -526,7 +524,8 @@ def _check_arrow_type(arrow_type: Any, path: Path, column: str) -> None:
         pat.is_string(arrow_type) or pat.is_large_string(arrow_type) or pat.is_integer(arrow_type)
     ):
         raise TextalError(
-            f"{path}: column {_show(column)} has type {arrow_type}; expected strings or integers"
+            f"{path}: column {show_value(column)} has type {arrow_type}; "
+            "expected strings or integers"
         )
 
 
@@ -539,7 +538,7 @@ def _arrow_values(array: Any, path: Path, column: str, before: int) -> list[Any]
                 array[i].as_py()
             except UnicodeDecodeError:
                 raise TextalError(
-                    f"{path}: row {before + i + 1}: field {_show(column)} holds invalid UTF-8"
+                    f"{path}: row {before + i + 1}: field {show_value(column)} holds invalid UTF-8"
                 ) from None
         raise
 
@@ -567,8 +566,10 @@ def _hf_rows(dataset: Any, columns: Sequence[str], source: str) -> Iterator[tupl
     names = list(dataset.column_names)
     for column in columns:
         if column not in names:
-            existing = ", ".join(_show(n) for n in names)
-            raise TextalError(f"{source}: no column {_show(column)}; the columns are {existing}")
+            existing = ", ".join(show_value(n) for n in names)
+            raise TextalError(
+                f"{source}: no column {show_value(column)}; the columns are {existing}"
+            )
     wanted = list(dict.fromkeys(columns))
     class_names: dict[str, list[str]] = {}
     for name in wanted:
@@ -579,7 +580,7 @@ def _hf_rows(dataset: Any, columns: Sequence[str], source: str) -> Iterator[tupl
             feature.dtype in ("string", "large_string") or "int" in feature.dtype
         ):
             raise TextalError(
-                f"{source}: column {_show(name)} holds {feature}; expected strings or integers"
+                f"{source}: column {show_value(name)} holds {feature}; expected strings or integers"
             )
     row = 0
     for batch in dataset.select_columns(wanted).iter(batch_size=_BATCH_ROWS):

@@ -45,7 +45,8 @@ class StrategySummary:
     ``labels_to_target`` is the first label count where the seed-mean macro-F1 curve reaches
     ``TARGET_SHARE`` of the full-data macro-F1 (``None``: never within the budget).
     ``vs_random``/``vs_best`` are paired AULC macro-F1 differences (``None`` against itself or
-    when random was not run). ``seconds_per_round`` is fit + score + select, averaged.
+    when random was not run), ``accuracy_vs_random`` the same for AULC accuracy.
+    ``seconds_per_round`` is fit + score + select, averaged.
     """
 
     strategy: str
@@ -57,6 +58,7 @@ class StrategySummary:
     aulc_macro_f1: MeanStd
     vs_random: Paired | None
     vs_best: Paired | None
+    accuracy_vs_random: Paired | None
     labels_to_target: int | None
     seconds_per_round: float
 
@@ -84,10 +86,8 @@ def mean_curve(group: Sequence[Sequence[CurvePoint]], metric: str) -> tuple[list
 def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> list[StrategySummary]:
     """One row per strategy, in the order the strategies were run."""
     groups = group_by_strategy(runs)
-    aulc = {
-        name: [area_under_curve([p.labels for p in r], [p.macro_f1 for p in r]) for r in group]
-        for name, group in groups.items()
-    }
+    aulc = {name: _aulcs(group, "macro_f1") for name, group in groups.items()}
+    aulc_accuracy = {name: _aulcs(group, "accuracy") for name, group in groups.items()}
     best = max(aulc, key=lambda name: np.mean(aulc[name]))
     rows = []
     for name, group in groups.items():
@@ -101,15 +101,11 @@ def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> lis
                 final_accuracy=_mean_std([p.accuracy for p in finals]),
                 final_macro_f1=_mean_std([p.macro_f1 for p in finals]),
                 final_worst_recall=_mean_std([min(p.recall.values()) for p in finals]),
-                aulc_accuracy=_mean_std(
-                    [
-                        area_under_curve([p.labels for p in r], [p.accuracy for p in r])
-                        for r in group
-                    ]
-                ),
+                aulc_accuracy=_mean_std(aulc_accuracy[name]),
                 aulc_macro_f1=_mean_std(aulc[name]),
                 vs_random=_paired(aulc, name, BASELINE),
                 vs_best=_paired(aulc, name, best),
+                accuracy_vs_random=_paired(aulc_accuracy, name, BASELINE),
                 labels_to_target=labels_to_reach(
                     labels, f1.mean(axis=0), TARGET_SHARE * reference.macro_f1
                 ),
@@ -117,6 +113,10 @@ def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> lis
             )
         )
     return rows
+
+
+def _aulcs(group: Sequence[Sequence[CurvePoint]], metric: str) -> list[float]:
+    return [area_under_curve([p.labels for p in r], [getattr(p, metric) for p in r]) for r in group]
 
 
 def _paired(aulc: dict[str, list[float]], name: str, other: str) -> Paired | None:
@@ -146,6 +146,7 @@ def format_summary(
         "AULC macro-F1",
         "ΔAULC-F1 vs random",
         "ΔAULC-F1 vs best",
+        "ΔAULC-acc vs random",
         f"labels to {TARGET_SHARE:.0%} of full F1",
         "s/round",
     ]
@@ -161,6 +162,7 @@ def format_summary(
             str(r.aulc_macro_f1),
             _show_paired(r.vs_random),
             _show_paired(r.vs_best),
+            _show_paired(r.accuracy_vs_random),
             reach,
             f"{r.seconds_per_round:.2f}",
         ]

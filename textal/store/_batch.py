@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textal.errors import TextalError
-from textal.store.base import MAX_ID_CHARS, MAX_TEXT_BYTES
+from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES
 
 # Milvus caps both the number of queries per search call and top-k at 16384; every store refuses a
 # larger top-k so that code written against the memory store also runs against Milvus.
@@ -104,8 +104,8 @@ def queries(vectors: np.ndarray, dim: int, top_k: int) -> np.ndarray:
 def _check_item(item_id: str, text: str, meta: dict) -> None:
     if not isinstance(item_id, str) or not item_id:
         raise TextalError(f"item ids must be non-empty strings, got {item_id!r}")
-    if _utf8_size(item_id, item_id, "id") > MAX_ID_CHARS:
-        raise TextalError(f"item id {show_id(item_id)} is longer than {MAX_ID_CHARS} UTF-8 bytes")
+    if _utf8_size(item_id, item_id, "id") > MAX_ID_BYTES:
+        raise TextalError(f"item id {show_id(item_id)} is longer than {MAX_ID_BYTES} UTF-8 bytes")
     if not isinstance(text, str):
         raise TextalError(f"item {show_id(item_id)} has a text of type {type(text).__name__}")
     size = _utf8_size(text, item_id, "text")

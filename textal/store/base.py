@@ -13,10 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
-# Milvus VARCHAR limits, applied by every store so all behave the same. Both count UTF-8 bytes, as
-# Milvus servers do (Milvus Lite counts characters, so on its own it would accept more).
-MAX_ID_CHARS = 512
-MAX_TEXT_BYTES = 65_535
+from textal.data.limits import MAX_ID_BYTES, MAX_TEXT_BYTES
+
+# Re-exported: every store applies these Milvus VARCHAR limits, in UTF-8 bytes as Milvus servers
+# count them (Milvus Lite counts characters, so on its own it would accept more).
+__all__ = ["MAX_ID_BYTES", "MAX_TEXT_BYTES", "Chunk", "Item", "VectorStore"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,11 @@ class VectorStore(Protocol):
         Send all queries in one call: stores batch them (a Milvus call has a fixed cost).
         """
 
-    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
-        """Every item once, in chunks of at most ``chunk_size``; memory bounded by the chunk."""
+    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
+        """Every item once, in chunks of at most ``chunk_size``; memory bounded by the chunk.
+
+        ``Chunk.metadata`` is filled only ``with_metadata`` (rounds never need it; decoding it
+        for a million items costs seconds)."""
 
     def count(self) -> int:
         """Number of stored items."""

@@ -100,7 +100,7 @@ class MemoryStore:
             )
         return results
 
-    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
+    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
         """Chunks whose ``vectors`` are read-only views of the store, not copies."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
@@ -112,7 +112,9 @@ class MemoryStore:
             yield Chunk(
                 ids=self._ids[start:stop],
                 vectors=view,
-                metadata=[json.loads(m) for m in self._metadata[start:stop]],
+                metadata=[json.loads(m) for m in self._metadata[start:stop]]
+                if with_metadata
+                else [],
             )
 
     def count(self) -> int:

@@ -46,7 +46,7 @@ from pymilvus import DataType, MilvusClient, MilvusException
 
 from textal.errors import TextalError
 from textal.store import _batch
-from textal.store.base import MAX_ID_CHARS, MAX_TEXT_BYTES, Chunk, Item
+from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES, Chunk, Item
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ _ID_BATCH = 4096  # ids per existence check: the reply holds ids only
 _GET_BATCH = 256  # items per get: texts may be 64 KiB each
 _MESSAGE_BYTES = 16 << 20  # inserted or fetched payload per call
 _MAX_ROWS = 16_384
-_ROW_EXTRA = MAX_ID_CHARS + 128
+_ROW_EXTRA = MAX_ID_BYTES + 128
 _SEARCH_HITS = 1 << 18  # nq * top_k per search call: a reply stays under 64 MiB for ids of ~200 B
 
 _ATTEMPTS = 4  # per call, each bounded by ``timeout``; waits 0.5, 1, 2 s in between
@@ -185,7 +185,7 @@ class MilvusStore:
             results.extend([(h["id"], float(h["distance"])) for h in q] for q in hits)
         return results
 
-    def iterate(self, chunk_size: int = 4096) -> Iterator[Chunk]:
+    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
         """Pages of ``query_iterator``: the collection as it was when the iteration started."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
@@ -194,7 +194,7 @@ class MilvusStore:
             self.collection,
             batch_size=min(chunk_size, _MAX_ROWS),
             filter="",
-            output_fields=["id", "vector", "metadata"],
+            output_fields=["id", "vector", "metadata"] if with_metadata else ["id", "vector"],
             strict_float32=True,  # vectors as NumPy arrays instead of lists of floats
             **_STRONG,
         )
@@ -203,7 +203,7 @@ class MilvusStore:
                 yield Chunk(
                     ids=[r["id"] for r in rows],
                     vectors=_stack([r["vector"] for r in rows], self.dim),
-                    metadata=[json.loads(r["metadata"]) for r in rows],
+                    metadata=[json.loads(r["metadata"]) for r in rows] if with_metadata else [],
                 )
         finally:
             pages.close()
@@ -248,7 +248,7 @@ class MilvusStore:
         if not self._rpc("has_collection", name):
             index_type = "FLAT" if self.is_lite else "HNSW"
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_CHARS, is_primary=True)
+            schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)

@@ -19,14 +19,13 @@ import numpy as np
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
     SourceSummary,
-    _show,
     read_hf_records,
     read_records,
     scan_hf_source,
     scan_source,
 )
 from textal.embed import Encoder, resolve_model
-from textal.errors import TextalError
+from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
 from textal.model.automl import AutoClassifier
@@ -231,13 +230,13 @@ class Workspace:
         for r in rows:
             if r.id not in stored:
                 raise TextalError(
-                    f"{path}: row {r.row}: unknown id {_show(r.id)} (not in the store)"
+                    f"{path}: row {r.row}: unknown id {show_value(r.id)} (not in the store)"
                 )
         if self.config.labels:
             for r in rows:
                 if r.label not in self.config.labels:
                     raise TextalError(
-                        f"{path}: row {r.row}: unknown label {_show(r.label)} "
+                        f"{path}: row {r.row}: unknown label {show_value(r.label)} "
                         f"(labels: {', '.join(self.config.labels)})"
                     )
         new = [NewLabel(r.id, r.label) for r in rows]
@@ -261,13 +260,13 @@ class Workspace:
         stored = self.store.existing_ids(ids)
         for item_id in ids:
             if item_id not in stored:
-                raise TextalError(f"{where}: unknown id {_show(item_id)} (not in the store)")
+                raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
 
     def _check_labels(self, labels: list[str], *, where: str) -> None:
         for label in labels:
             if self.config.labels and label not in self.config.labels:
                 raise TextalError(
-                    f"{where}: unknown label {_show(label)} "
+                    f"{where}: unknown label {show_value(label)} "
                     f"(labels: {', '.join(self.config.labels)})"
                 )
 
