@@ -36,6 +36,10 @@ run() {
   esac
 }
 
-for name in "${@:-uci-amazon uci-yelp uci-imdb cr trec ag_news sst2}"; do
-  for n in $name; do run "$n"; done
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2)
+fi
+for name in "${names[@]}"; do
+  run "$name"
 done

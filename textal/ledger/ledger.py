@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,6 +335,16 @@ class Ledger:
         return {row[0] for row in self._conn.execute("SELECT DISTINCT item_id FROM selections")}
 
     # -- plumbing -------------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the ledger, whatever other connections commit meanwhile
+        (one read transaction; in WAL mode writers are not blocked by it)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
 
     def _write(self) -> _Transaction:
         return _Transaction(self._conn)

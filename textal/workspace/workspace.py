@@ -285,8 +285,11 @@ class Workspace:
         When the last round got no labels since it was made and asked for the same batch, it is
         still open: its batch is written again instead of a duplicate round being recorded.
         """
-        last = self.ledger.last_round()
-        last_seq = self.ledger.last_seq()
+        with self.ledger.snapshot():  # so last_seq names exactly the labels trained on
+            last = self.ledger.last_round()
+            last_seq = self.ledger.last_seq()
+            labels = self.ledger.current_labels()
+            ambiguous = self.ledger.ambiguous_items()
         if (
             last is not None
             and last.last_seq == last_seq
@@ -295,13 +298,12 @@ class Workspace:
             return self._export_round(last, reused=True)
         if self.store.count() == 0:
             raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
-        labels = self.ledger.current_labels()
         plan = plan_round(
             self.store,
             labels,
             strategy=strategy,
             batch_size=batch_size,
-            exclude=self.ledger.ambiguous_items(),
+            exclude=ambiguous,
             max_class_share=max_class_share,
             seed=seed,
             stop_ids=self._stop_ids(),
