@@ -115,7 +115,7 @@ class Workspace:
         override its config for this session only.
         """
         root = workspace_path(path)
-        config = read_config(root)
+        config = stored = read_config(root)
         encoder = None
         if config is None:
             if not create:
@@ -144,7 +144,8 @@ class Workspace:
         except BaseException:
             ledger.close()
             raise
-        write_config(root, config)
+        if config != stored:  # new, or new labels: read-only opens never rewrite the config
+            write_config(root, config)
         workspace = cls(root, config, store, ledger)
         workspace._encoder = encoder
         return workspace
