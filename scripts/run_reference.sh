@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # The reference results of docs/results.md: every strategy, 10 seeds, 25 + 20 x 25 labels, on the
-# datasets of ../shared/data (see its README.md). Run from the repository root:
+# datasets of ../shared/data (see its README.md), then two variants. Run from the repository root:
 #
-#   bash scripts/run_reference.sh            # all datasets, smallest first
+#   bash scripts/run_reference.sh            # everything, smallest dataset first
 #   bash scripts/run_reference.sh trec cr    # only these
 #
 # Each dataset is embedded once into $WS/simulations/<name>-all-MiniLM-L6-v2/ (re-runs reuse it);
 # its summary.md, curves.csv, curves.json and curves.png land there, and the plot is copied to
-# docs/sim-<name>.png. Set TEXTAL to run another entry point (default: python -m textal).
+# docs/sim-<name>.png. The variants write into a subfolder of their dataset's folder.
+# Set TEXTAL to run another entry point (default: python -m textal).
 set -euo pipefail
 
 DATA=${DATA:-../shared/data}
 WS=${WS:-textal-workspace}
 TEXTAL=${TEXTAL:-python -m textal}
-COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20
-        --strategies margin,entropy,least-confidence,committee,random)
+MODEL_SLUG=all-MiniLM-L6-v2
+COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20)
+ALL=margin,entropy,least-confidence,committee,random
 
-simulate() {  # name, then the data arguments
+CR=(--data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2)
+TREC=(--data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv")
+
+simulate() {  # name, then the data arguments: all strategies, plot copied to docs/
   local name=$1
   shift
-  $TEXTAL simulate "${COMMON[@]}" --name "$name" "$@"
-  cp "$WS/simulations/$name-all-MiniLM-L6-v2/curves.png" "docs/sim-$name.png"
+  $TEXTAL simulate "${COMMON[@]}" --strategies "$ALL" --name "$name" "$@"
+  cp "$WS/simulations/$name-$MODEL_SLUG/curves.png" "docs/sim-$name.png"
+}
+
+variant() {  # dataset name, subfolder, then the data and variant arguments: margin vs random
+  local name=$1 sub=$2
+  shift 2
+  $TEXTAL simulate "${COMMON[@]}" --strategies margin,random --name "$name" \
+    --out "$WS/simulations/$name-$MODEL_SLUG/$sub" "$@"
 }
 
 run() {
@@ -28,17 +40,19 @@ run() {
     uci-amazon) simulate uci-amazon --data "$DATA/uci_sentiment_labelled/amazon.csv" --test-fraction 0.2 ;;
     uci-yelp) simulate uci-yelp --data "$DATA/uci_sentiment_labelled/yelp.csv" --test-fraction 0.2 ;;
     uci-imdb) simulate uci-imdb --data "$DATA/uci_sentiment_labelled/imdb.csv" --test-fraction 0.2 ;;
-    cr) simulate cr --data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2 ;;
-    trec) simulate trec --data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv" ;;
+    cr) simulate cr "${CR[@]}" ;;
+    trec) simulate trec "${TREC[@]}" ;;
     ag_news) simulate ag_news --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
     sst2) simulate sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
-    *) echo "unknown dataset $1" >&2; exit 2 ;;
+    cr-max-class-share) variant cr max-class-share-0.5 "${CR[@]}" --max-class-share 0.5 ;;
+    trec-cold-start) variant trec initial-cold-start "${TREC[@]}" --initial cold-start ;;
+    *) echo "unknown run $1" >&2; exit 2 ;;
   esac
 }
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2)
+  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 cr-max-class-share trec-cold-start)
 fi
 for name in "${names[@]}"; do
   run "$name"

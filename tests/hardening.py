@@ -112,14 +112,14 @@ def stored_ids(ws: Workspace) -> list[str]:
 
 
 def gold_of(ws: Workspace, ids: list[str]) -> dict[str, str]:
+    """Each item's gold label, from the store's metadata."""
     return {item.id: item.metadata["gold"] for item in ws.store.get(ids)}
 
 
-def write_label_file(path: Path, labels: dict[str, str], *, bom: bool = False) -> Path:
-    with open(path, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\r\n" if bom else "\n")
-        writer.writerow(["id", "label"])
-        writer.writerows(labels.items())
+def write_label_file(path: Path, labels: dict[str, str]) -> Path:
+    """An ``id,label`` CSV file of ``labels``."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("id", "label"), *labels.items()])
     return path
 
 
@@ -137,7 +137,8 @@ class State:
 
 
 def state(root: Path) -> State:
-    config = (root / CONFIG_NAME).read_bytes()  # read first: opening rewrites it (same bytes)
+    """The :class:`State` of the workspace at ``root``."""
+    config = (root / CONFIG_NAME).read_bytes()
     batches = tuple(
         (p.name, p.read_bytes()) for p in sorted((root / "batches").glob("*")) if p.is_file()
     )

@@ -11,10 +11,14 @@ How the processes share a workspace depends on the store, so each case runs wher
   each), which is how the thread case runs.
 * The round's snapshot is also tested deterministically: another connection imports labels at
   every store call the round makes, the worst interleaving there is.
+* Files that commands rewrite (the config when labels are learned, a batch when a round is
+  re-exported, an export) are written by two threads at once: each must come out whole.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import subprocess
 import threading
 import uuid
@@ -35,18 +39,21 @@ from tests.hardening import (
     textal_command,
     write_label_file,
 )
+from textal.embed.encoder import DEFAULT_MODEL
 from textal.ledger import Ledger, NewLabel
 from textal.workspace import Workspace
+from textal.workspace.batch_files import write_atomic_rows
+from textal.workspace.config import WorkspaceConfig, read_config, write_config
 from textal.workspace.workspace import LEDGER_NAME
 
-YELP = "uci_sentiment_labelled/yelp.csv"
+YELP_EMBEDDED = "uci_sentiment_labelled/yelp.csv"
 POOL = 200
 STORE_CALLS = ("count", "existing_ids", "get", "get_vectors", "search", "iterate")
 
 
 @pytest.fixture(scope="module")
 def pool(embedded_dataset):
-    return real_pool(embedded_dataset(YELP), POOL)
+    return real_pool(embedded_dataset(YELP_EMBEDDED), POOL)
 
 
 def _flip(label: str) -> str:
@@ -80,6 +87,7 @@ def _check_both_imported_once(root: Path, a: dict, b: dict) -> None:
     assert {i: current[i] for i in a | b} == last
 
 
+@pytest.mark.server
 def test_two_imports_and_a_round_in_three_processes(pool, lite_server, tmp_path):
     collection = f"t_{uuid.uuid4().hex[:12]}"
     root = build_workspace(tmp_path / "ws", lite_server.uri, *pool, collection=collection)
@@ -102,15 +110,22 @@ def test_two_imports_and_a_round_in_three_processes(pool, lite_server, tmp_path)
 def test_two_imports_in_threads_sharing_milvus_lite(pool, tmp_path):
     root = build_workspace(tmp_path / "ws", STORES["lite"], *pool)
     file_a, file_b, a, b = _two_overlapping_files(root, tmp_path)
-    start = threading.Barrier(2)
+    # Each thread opens its own Workspace (a ledger connection belongs to its thread), one after
+    # the other: milvus-lite 3.2's server manager fails a thread that opens a directory while
+    # another thread is still starting the server for it (reported).
+    opening = threading.Lock()
+    start = threading.Barrier(2, timeout=60)
     errors: list[BaseException] = []
 
     def label(path: Path) -> None:
         try:
-            with Workspace.open(root, create=False) as ws:
+            with opening:
+                ws = Workspace.open(root, create=False)
+            with ws:
                 start.wait()
                 ws.import_labels(path, annotator=path.stem)
         except BaseException as exc:
+            start.abort()
             errors.append(exc)
 
     threads = [threading.Thread(target=label, args=(p,)) for p in (file_a, file_b)]
@@ -173,3 +188,32 @@ def _interleaved(hook, method):
         return method(*args, **kwargs)
 
     return call
+
+
+def test_files_rewritten_by_two_writers_at_once_stay_whole(tmp_path):
+    """Commands rewrite the config (new labels) and batch files (a reused round): two doing so at
+    once must neither move each other's temporary file away nor mix their contents."""
+    batch = tmp_path / "batches" / "round-1.csv"
+    rows = {w: [{"id": f"{w}-{i}", "text": "a review " * 30} for i in range(100)] for w in "ab"}
+    configs = {w: WorkspaceConfig(DEFAULT_MODEL, 384, labels=(w,)) for w in "ab"}
+    errors: list[BaseException] = []
+
+    def write(writer: str) -> None:
+        try:
+            for _ in range(30):
+                write_atomic_rows(batch, ["id", "text"], rows[writer])
+                write_config(tmp_path, configs[writer])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with open(batch, encoding="utf-8", newline="") as f:
+        assert list(csv.DictReader(f)) in (rows["a"], rows["b"])
+    with open(batch.with_suffix(".jsonl"), encoding="utf-8") as f:
+        assert [json.loads(line) for line in f] in (rows["a"], rows["b"])
+    assert read_config(tmp_path) in configs.values()

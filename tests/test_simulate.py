@@ -55,6 +55,7 @@ def test_curves_have_one_point_per_round_and_labels_grow_by_the_batch(amazon):
     assert [p.labels for p in run] == [10, 20, 30, 40, 50]
     assert [p.round for p in run] == [0, 1, 2, 3, 4]
     assert all(sum(p.labeled.values()) == p.labels for p in run)
+    assert run[-1].accuracy > 0.75  # real predictions on the right test items, chance is 0.5
     assert all(0 <= p.accuracy <= 1 and set(p.recall) == {"negative", "positive"} for p in run)
     assert all(p.select_s is not None for p in run[:-1]) and run[-1].select_s is None
 
@@ -82,7 +83,7 @@ def test_parallel_runs_equal_runs_in_this_process(amazon):
         ("committee", 0), ("random", 0), ("committee", 1), ("random", 1),
     ]  # fmt: skip
     assert ref_forked.labels == ref_serial.labels == 240
-    assert ref_forked.accuracy == ref_serial.accuracy
+    assert ref_forked.accuracy == ref_serial.accuracy > 0.8
 
 
 def test_rare_class_absent_from_the_initial_labels_does_not_crash(embedded_dataset, tmp_path):

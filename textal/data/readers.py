@@ -466,7 +466,8 @@ def _jsonl_rows(
         try:
             obj = json.loads(line, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
-            raise TextalError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
+            problem = e.msg.removesuffix(" at")  # "Unterminated string starting at"
+            raise TextalError(f"{where}: invalid JSON ({problem} at column {e.colno})") from None
         except _DuplicateKey as e:
             raise TextalError(f"{where}: key {show_value(str(e.args[0]))} appears twice") from None
         if not isinstance(obj, dict):

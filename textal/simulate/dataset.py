@@ -189,10 +189,13 @@ def open_simulation_data(
     if not test_records:
         raise TextalError(f"the test set ({test.describe()}) is empty")
 
-    encoder = Encoder(model) if meta is None else None
-    dim = encoder.dim if encoder is not None else int(meta["dim"])
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_meta(directory, {"spec": spec, "dim": dim})
+    if meta is None:
+        encoder = Encoder(model)
+        dim = encoder.dim
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_meta(directory, {"spec": spec, "dim": dim})
+    else:
+        encoder, dim = None, int(meta["dim"])
 
     store = _open_pool_store(directory, store_kind, dim)
     try:

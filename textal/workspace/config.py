@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,10 +71,14 @@ def read_config(workspace: Path) -> WorkspaceConfig | None:
 
 
 def write_config(workspace: Path, config: WorkspaceConfig) -> None:
-    """Write atomically: a crash leaves the old config or the new one, never half of one."""
+    """Write atomically: a crash leaves the old config or the new one, never half of one.
+
+    Each writer has its own temporary file: two commands writing the config at the same time
+    (both learning new labels, say) must not move each other's file away.
+    """
     workspace.mkdir(parents=True, exist_ok=True)
     path = workspace / CONFIG_NAME
-    tmp = path.with_suffix(".toml.tmp")
+    tmp = path.with_name(f"{CONFIG_NAME}.{os.getpid()}-{threading.get_ident()}.tmp")
     tmp.write_text(config.to_toml(), encoding="utf-8")
     os.replace(tmp, path)
 

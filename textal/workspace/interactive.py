@@ -21,10 +21,14 @@ def label_interactively(
     ws: Workspace,
     *,
     annotator: str,
-    read: Callable[[str], str] = input,
+    read: Callable[[str], str] | None = None,
     write: Callable[[str], None] = print,
 ) -> int:
-    """Walk the open batch; returns how many items were labeled or marked this session."""
+    """Walk the open batch; returns how many items were labeled or marked this session.
+
+    ``read`` defaults to the builtin ``input`` as it is when called (not when imported).
+    """
+    read = read or input
     names = list(ws.config.labels)
     if not names:
         raise TextalError(
