@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from textal import __version__
+from textal.argtypes import positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import STRATEGIES
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "With no labels yet, a representative cold-start batch is chosen.",
     )
     _workspace_options(round_)
-    round_.add_argument("--batch-size", type=_positive_int, default=20, help="(default: 20)")
+    round_.add_argument("--batch-size", type=positive_int, default=20, help="(default: 20)")
     round_.add_argument(
         "--strategy",
         choices=sorted(STRATEGIES),
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     round_.add_argument(
         "--max-class-share",
-        type=_share,
+        type=share,
         metavar="F",
         help="cap any predicted class at this share of the batch, e.g. 0.5",
     )
@@ -131,20 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
     simulate_cli.add_parser(commands)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError("must be in (0, 1]")
-    return value
 
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Workspace:

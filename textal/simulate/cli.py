@@ -10,6 +10,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
+from textal.argtypes import positive_int, share
 from textal.errors import TextalError
 from textal.simulate.dataset import STORE_KINDS, Source, TestSpec, open_simulation_data
 from textal.simulate.oracle import INITIAL_KINDS, Protocol, run_all
@@ -83,10 +84,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=DEFAULT_STRATEGIES,
         help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)",
     )
-    runs.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
-    runs.add_argument("--init", type=_positive_int, default=25, help="initial labels (default: 25)")
-    runs.add_argument("--batch-size", type=_positive_int, default=25, help="(default: 25)")
-    runs.add_argument("--rounds", type=_positive_int, default=20, help="(default: 20)")
+    runs.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 (default: 5)")
+    runs.add_argument("--init", type=positive_int, default=25, help="initial labels (default: 25)")
+    runs.add_argument("--batch-size", type=positive_int, default=25, help="(default: 25)")
+    runs.add_argument("--rounds", type=positive_int, default=20, help="(default: 20)")
     runs.add_argument(
         "--initial",
         choices=INITIAL_KINDS,
@@ -95,32 +96,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     runs.add_argument(
         "--max-class-share",
-        type=_share,
+        type=share,
         metavar="F",
         help="cap any predicted class at this share of each batch, as in `textal round`",
     )
     runs.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="parallel runs with --store memory (default: the number of CPUs)",
     )
     runs.add_argument("--out", metavar="DIR", help="results folder (default: the cache folder)")
     return parser
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _share(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError("must be in (0, 1]")
-    return value
 
 
 def _strategies(text: str) -> list[str]:
