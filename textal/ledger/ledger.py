@@ -25,6 +25,10 @@ BUSY_TIMEOUT_MS = 60_000
 # Event kinds: a label, the undo of a label, or "people could not decide".
 LABEL, UNLABEL, AMBIGUOUS = "label", "unlabel", "ambiguous"
 
+# Explicit column lists, so that a migration adding a column never shifts what reads return.
+_EVENT_COLUMNS = "seq, item_id, kind, label, annotator, source, created_at"
+_ROUND_COLUMNS = "round, created_at, strategy, batch_size, last_seq, model, cv_score, report"
+
 _SCHEMA_V1 = """
 CREATE TABLE label_events (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -231,7 +235,8 @@ class Ledger:
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             for row in self._conn.execute(
-                "SELECT e.* FROM label_events e JOIN (SELECT item_id, max(seq) AS seq"
+                f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"
+                " FROM label_events e JOIN (SELECT item_id, max(seq) AS seq"
                 f" FROM label_events WHERE item_id IN ({marks}) GROUP BY item_id) m"
                 " ON e.seq = m.seq",
                 part,
@@ -264,10 +269,11 @@ class Ledger:
     def history(self, item_id: str | None = None) -> list[LabelEvent]:
         """All label events, oldest first (of one item when ``item_id`` is given)."""
         if item_id is None:
-            rows = self._conn.execute("SELECT * FROM label_events ORDER BY seq")
+            rows = self._conn.execute(f"SELECT {_EVENT_COLUMNS} FROM label_events ORDER BY seq")
         else:
             rows = self._conn.execute(
-                "SELECT * FROM label_events WHERE item_id = ? ORDER BY seq", (item_id,)
+                f"SELECT {_EVENT_COLUMNS} FROM label_events WHERE item_id = ? ORDER BY seq",
+                (item_id,),
             )
         return [LabelEvent(*row) for row in rows]
 
@@ -312,11 +318,13 @@ class Ledger:
         """Every recorded round, oldest first."""
         return [
             RoundRecord(*row[:7], json.loads(row[7]))
-            for row in self._conn.execute("SELECT * FROM rounds ORDER BY round")
+            for row in self._conn.execute(f"SELECT {_ROUND_COLUMNS} FROM rounds ORDER BY round")
         ]
 
     def last_round(self) -> RoundRecord | None:
-        rounds = self._conn.execute("SELECT * FROM rounds ORDER BY round DESC LIMIT 1").fetchall()
+        rounds = self._conn.execute(
+            f"SELECT {_ROUND_COLUMNS} FROM rounds ORDER BY round DESC LIMIT 1"
+        ).fetchall()
         return RoundRecord(*rounds[0][:7], json.loads(rounds[0][7])) if rounds else None
 
     def selections(self, round_number: int) -> list[Selection]:

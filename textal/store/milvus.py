@@ -85,6 +85,9 @@ _TRANSIENT_CODES = frozenset({2, 8, _NOT_LOADED, 503})
 # runs inside this process, so it stops (and unlocks the directory) when the last store closes.
 _lite_users: Counter[str] = Counter()
 _lite_guard = threading.Lock()
+# milvus-lite's server manager races when two threads open one data directory at once (the
+# second gets "Open local milvus failed"): opens of Lite files are serialised in this process.
+_lite_opening = threading.Lock()
 
 
 class MilvusStore:
@@ -241,7 +244,8 @@ class MilvusStore:
                 raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
         _claim_lite(self._lite_path)
         try:
-            return MilvusClient(uri=self._lite_path, timeout=self.timeout)
+            with _lite_opening:
+                return MilvusClient(uri=self._lite_path, timeout=self.timeout)
         except MilvusException as e:
             _release_lite(self._lite_path)
             self._lite_path = None
