@@ -205,7 +205,11 @@ def plan_round(
         chosen = cold_start(vectors, batch_size, rng) if len(ids) else []
         why = _why(vectors[list(chosen)], labeled_ids, labeled_vectors, label_list)
         picks = [Pick(ids[k], None, None, [], w) for k, w in zip(chosen, why, strict=True)]
-        report.update(cold_start=True, seconds=round(time.perf_counter() - started, 3))
+        seconds = round(time.perf_counter() - started, 3)
+        report.update(
+            cold_start=True,
+            seconds={"fit": 0.0, "score": 0.0, "select": seconds, "total": seconds},
+        )
         return RoundPlan(picks, "cold-start", None, None, None, report=report)
 
     model = AutoClassifier(time_budget_s=time_budget_s, random_state=seed)

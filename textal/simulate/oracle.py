@@ -120,11 +120,9 @@ def evaluate(
 
 
 def _plan_seconds(plan: RoundPlan) -> tuple[float, float]:
-    """(fit, score + select) seconds of a plan; a cold-start plan reports only its total."""
+    """(fit, score + select) seconds of a plan."""
     seconds = plan.report["seconds"]
-    if isinstance(seconds, dict):
-        return float(seconds["fit"]), float(seconds["score"] + seconds["select"])
-    return 0.0, float(seconds)
+    return float(seconds["fit"]), float(seconds["score"] + seconds["select"])
 
 
 def _point(
