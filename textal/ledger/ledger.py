@@ -244,27 +244,22 @@ class Ledger:
                 found[row[1]] = LabelEvent(*row)
         return found
 
+    def _latest_of_kind(self, kind: str) -> list[tuple[str, str | None]]:
+        """``(item_id, label)`` of every item whose latest event has ``kind``."""
+        return self._conn.execute(
+            "SELECT e.item_id, e.label FROM label_events e JOIN (SELECT item_id,"
+            " max(seq) AS seq FROM label_events GROUP BY item_id) m ON e.seq = m.seq"
+            " WHERE e.kind = ?",
+            (kind,),
+        ).fetchall()
+
     def current_labels(self) -> dict[str, str]:
         """``{item_id: label}`` for every item whose latest event is a label."""
-        return {
-            item_id: label
-            for item_id, label in self._conn.execute(
-                "SELECT e.item_id, e.label FROM label_events e JOIN (SELECT item_id,"
-                " max(seq) AS seq FROM label_events GROUP BY item_id) m ON e.seq = m.seq"
-                " WHERE e.kind = 'label'"
-            )
-        }
+        return dict(self._latest_of_kind(LABEL))
 
     def ambiguous_items(self) -> set[str]:
         """Items whose latest event marks them ambiguous; rounds do not ask about them again."""
-        return {
-            item_id
-            for (item_id,) in self._conn.execute(
-                "SELECT e.item_id FROM label_events e JOIN (SELECT item_id,"
-                " max(seq) AS seq FROM label_events GROUP BY item_id) m ON e.seq = m.seq"
-                " WHERE e.kind = 'ambiguous'"
-            )
-        }
+        return {item_id for item_id, _ in self._latest_of_kind(AMBIGUOUS)}
 
     def history(self, item_id: str | None = None) -> list[LabelEvent]:
         """All label events, oldest first (of one item when ``item_id`` is given)."""

@@ -215,8 +215,7 @@ class Workspace:
         Unknown ids and, when the workspace has a label set, unknown labels are refused.
         """
         pairs = list(labels)
-        self._check_known([item_id for item_id, _ in pairs], where=source)
-        self._check_labels([label for _, label in pairs], where=source)
+        self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
         return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
 
     def import_labels(self, path: str | Path, *, annotator: str | None = None) -> tuple[int, int]:
@@ -227,19 +226,7 @@ class Workspace:
         """
         path = Path(path)
         rows = read_label_rows(path)
-        stored = self.store.existing_ids([r.id for r in rows])
-        for r in rows:
-            if r.id not in stored:
-                raise TextalError(
-                    f"{path}: row {r.row}: unknown id {show_value(r.id)} (not in the store)"
-                )
-        if self.config.labels:
-            for r in rows:
-                if r.label not in self.config.labels:
-                    raise TextalError(
-                        f"{path}: row {r.row}: unknown label {show_value(r.label)} "
-                        f"(labels: {', '.join(self.config.labels)})"
-                    )
+        self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
         new = [NewLabel(r.id, r.label) for r in rows]
         return self._record(new, annotator or "import", f"file:{path.name}")
 
@@ -257,19 +244,20 @@ class Workspace:
             write_config(self.path, self.config)
         return result
 
-    def _check_known(self, ids: list[str], *, where: str) -> None:
-        stored = self.store.existing_ids(ids)
-        for item_id in ids:
+    def _refuse_unknown(self, entries: list[tuple[str, str, str]]) -> None:
+        """Refuse ``(where, item_id, label)`` entries naming an id not in the store (checked
+        first, in one store query), or a label outside the workspace's label set."""
+        stored = self.store.existing_ids([item_id for _, item_id, _ in entries])
+        for where, item_id, _ in entries:
             if item_id not in stored:
                 raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
-
-    def _check_labels(self, labels: list[str], *, where: str) -> None:
-        for label in labels:
-            if self.config.labels and label not in self.config.labels:
-                raise TextalError(
-                    f"{where}: unknown label {show_value(label)} "
-                    f"(labels: {', '.join(self.config.labels)})"
-                )
+        if self.config.labels:
+            for where, _, label in entries:
+                if label not in self.config.labels:
+                    raise TextalError(
+                        f"{where}: unknown label {show_value(label)} "
+                        f"(labels: {', '.join(self.config.labels)})"
+                    )
 
     # -- rounds ---------------------------------------------------------------------------
 
