@@ -1,10 +1,10 @@
 """Ingest throughput against bare ``SentenceTransformer.encode`` on the same texts.
 
 Each measurement runs in its own subprocess (so peak RSS is its own), side by side in one run:
-bare encode, ingest into the in-memory store, ingest into Milvus Lite, bare encode again (to show
-the machine's drift). Usage::
+bare encode, ingest into the in-memory store, ingest into Milvus Lite, repeated ``--repeat`` times
+in turn so that the machine's drift falls on every mode alike; ratios are of the medians. Usage::
 
-    python scripts/bench_ingest.py --rows 5000            # SST-2 train rows from ../shared/data
+    python scripts/bench_ingest.py --rows 5000 --repeat 3   # SST-2 train rows from ../shared/data
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ def measure(mode: str, rows: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the three modes")
     parser.add_argument("--mode", help=argparse.SUPPRESS)  # internal: one measurement
     args = parser.parse_args()
     if args.mode:
@@ -76,8 +78,9 @@ def main() -> None:
         return
     if not DATA.exists():
         sys.exit(f"no data at {DATA}: put the shared datasets beside the checkout")
+    modes = ["bare", "memory", "lite"]
     results = []
-    for mode in ["bare", "memory", "lite", "bare"]:
+    for mode in modes * args.repeat:
         out = subprocess.run(
             [sys.executable, __file__, "--rows", str(args.rows), "--mode", mode],
             check=True,
@@ -85,12 +88,16 @@ def main() -> None:
             text=True,
         ).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
-    bare = min(r["seconds"] for r in results if r["mode"] == "bare")
-    print(f"{'mode':<8} {'rows':>6} {'seconds':>8} {'items/s':>8} {'vs bare':>8} {'peak RSS':>9}")
-    for r in results:
+    median = {m: statistics.median(r["seconds"] for r in results if r["mode"] == m) for m in modes}
+    peak = {m: max(r["peak_rss_mib"] for r in results if r["mode"] == m) for m in modes}
+    rows = results[0]["rows"]
+    header = ("mode", "rows", "runs (s)", "median", "items/s", "vs bare", "peak RSS")
+    print("{:<8} {:>6} {:>24} {:>7} {:>8} {:>8} {:>9}".format(*header))
+    for m in modes:
+        runs = " ".join(f"{r['seconds']:.2f}" for r in results if r["mode"] == m)
         print(
-            f"{r['mode']:<8} {r['rows']:>6} {r['seconds']:>8.2f} {r['rows'] / r['seconds']:>8.0f}"
-            f" {r['seconds'] / bare:>8.3f} {r['peak_rss_mib']:>6.0f} MiB"
+            f"{m:<8} {rows:>6} {runs:>24} {median[m]:>7.2f} {rows / median[m]:>8.0f}"
+            f" {median[m] / median['bare']:>8.3f} {peak[m]:>6.0f} MiB"
         )
 
 

@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--stores", default="memory,lite")
-    parser.add_argument("--strategy", default="margin")
+    parser.add_argument("--strategy", default="margin-density")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: "store:size"
     args = parser.parse_args()
     if args.one:

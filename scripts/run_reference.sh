@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The reference results of docs/results.md: every strategy, 10 seeds, 25 + 20 x 25 labels, on the
-# datasets of ../shared/data (see its README.md), then two variants. Run from the repository root:
+# datasets of ../shared/data (see its README.md), then three variants. Run from the repository root:
 #
 #   bash scripts/run_reference.sh            # everything, smallest dataset first
 #   bash scripts/run_reference.sh trec cr    # only these
@@ -16,7 +16,7 @@ WS=${WS:-textal-workspace}
 TEXTAL=${TEXTAL:-python -m textal}
 MODEL_SLUG=all-MiniLM-L6-v2
 COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20)
-ALL=margin,entropy,least-confidence,committee,random
+ALL=margin-density,margin,entropy,least-confidence,committee,random
 
 CR=(--data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2)
 TREC=(--data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv")
@@ -28,10 +28,10 @@ simulate() {  # name, then the data arguments: all strategies, plot copied to do
   cp "$WS/simulations/$name-$MODEL_SLUG/curves.png" "docs/sim-$name.png"
 }
 
-variant() {  # dataset name, subfolder, then the data and variant arguments: margin vs random
+variant() {  # dataset name, subfolder, then the data and variant arguments: default vs random
   local name=$1 sub=$2
   shift 2
-  $TEXTAL simulate "${COMMON[@]}" --strategies margin,random --name "$name" \
+  $TEXTAL simulate "${COMMON[@]}" --strategies margin-density,random --name "$name" \
     --out "$WS/simulations/$name-$MODEL_SLUG/$sub" "$@"
 }
 
@@ -46,13 +46,14 @@ run() {
     sst2) simulate sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
     cr-max-class-share) variant cr max-class-share-0.5 "${CR[@]}" --max-class-share 0.5 ;;
     trec-cold-start) variant trec initial-cold-start "${TREC[@]}" --initial cold-start ;;
+    cr-30-seeds) variant cr seeds-30 "${CR[@]}" --seeds 30 ;;
     *) echo "unknown run $1" >&2; exit 2 ;;
   esac
 }
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 cr-max-class-share trec-cold-start)
+  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 cr-max-class-share trec-cold-start cr-30-seeds)
 fi
 for name in "${names[@]}"; do
   run "$name"

@@ -9,6 +9,8 @@ import pytest
 
 from textal.model.automl import AutoClassifier
 from textal.strategy.scores import (
+    DEFAULT_STRATEGY,
+    DENSITY_WEIGHTED,
     STRATEGIES,
     committee_disagreement,
     entropy,
@@ -136,7 +138,15 @@ def yelp_model(embedded_dataset):
 
 def test_strategies_registry(yelp_model):
     model, X, _ = yelp_model
-    assert set(STRATEGIES) == {"margin", "entropy", "least-confidence", "committee", "random"}
+    assert set(STRATEGIES) == {
+        "margin-density",
+        "margin",
+        "entropy",
+        "least-confidence",
+        "committee",
+        "random",
+    }
+    assert DEFAULT_STRATEGY in STRATEGIES and set(STRATEGIES) >= DENSITY_WEIGHTED
     rng = np.random.default_rng(0)
     for name, strategy in STRATEGIES.items():
         s = strategy(model, X, rng)

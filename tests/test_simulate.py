@@ -22,6 +22,7 @@ from textal.simulate.dataset import SimulationData, stratified_split
 from textal.simulate.metrics import area_under_curve, labels_to_reach, paired_difference
 from textal.simulate.oracle import Protocol, initial_labels, run_all, simulate_run
 from textal.store import open_store
+from textal.strategy.scores import STRATEGIES
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AMAZON = DATA_DIR / "uci_sentiment_labelled" / "amazon.csv"
@@ -94,7 +95,7 @@ def test_rare_class_absent_from_the_initial_labels_does_not_crash(embedded_datas
     data = make_data(X[rows], y[rows], test_X, test_y, tmp_path)
     protocol = Protocol(init=12, batch_size=10, rounds=3)
     assert "ABBR" not in initial_labels(data, protocol, seed=0).values()
-    for strategy in ["margin", "entropy", "least-confidence", "committee", "random"]:
+    for strategy in STRATEGIES:
         run = simulate_run(data, strategy, 0, protocol)
         assert [p.labels for p in run] == [12, 22, 32, 42]
         assert "ABBR" not in run[0].labeled

@@ -147,3 +147,26 @@ def test_class_share_cap(workspace_dir):
         capped = ws.round(batch_size=10, strategy="entropy", max_class_share=0.5)
         predicted = [s.predicted for s in capped.selections]
         assert max(predicted.count(c) for c in set(predicted)) <= 5
+
+
+def _store_density(ws: Workspace, ids: list[str]) -> np.ndarray:
+    """Each item's mean similarity to its 10 nearest other stored items, by brute force."""
+    all_vectors = np.concatenate([chunk.vectors for chunk in ws.store.iterate(4096)])
+    sims = ws.store.get_vectors(ids) @ all_vectors.T
+    return np.sort(sims, axis=1)[:, -11:-1].mean(axis=1)  # the largest is the item itself
+
+
+def test_margin_density_asks_about_typical_reviews(workspace_dir):
+    with Workspace.open(workspace_dir) as ws:
+        _label_batch(ws, ws.round(batch_size=20))
+        labels = ws.ledger.current_labels()
+        plain = plan_round(ws.store, labels, strategy="margin", batch_size=20)
+        dense = plan_round(ws.store, labels, strategy="margin-density", batch_size=20)
+        dense_ids = [p.item_id for p in dense.picks]
+        assert len(set(dense_ids)) == 20 and not set(dense_ids) & set(labels)
+        density = _store_density(ws, dense_ids)
+        # Each pick's score is its margin times its density in the store.
+        margins = STRATEGIES["margin"](dense.model, ws.store.get_vectors(dense_ids), None)
+        np.testing.assert_allclose([p.score for p in dense.picks], margins * density, rtol=1e-4)
+        plain_density = _store_density(ws, [p.item_id for p in plain.picks])
+        assert density.mean() > plain_density.mean() + 0.02, (density.mean(), plain_density.mean())

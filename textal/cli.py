@@ -14,7 +14,7 @@ from textal import __version__
 from textal.argtypes import positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
-from textal.strategy.scores import STRATEGIES
+from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
 from textal.workspace import Workspace
 
@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     round_.add_argument("--batch-size", type=positive_int, default=20, help="(default: 20)")
     round_.add_argument(
         "--strategy",
-        choices=sorted(STRATEGIES),
-        default="margin",
-        help="ambiguity score (default: margin)",
+        choices=list(STRATEGIES),
+        default=DEFAULT_STRATEGY,
+        help=f"ambiguity score (default: {DEFAULT_STRATEGY}, the margin between the two likeliest "
+        "labels weighted by how typical the review is of its neighbours)",
     )
     round_.add_argument(
         "--max-class-share",

@@ -18,8 +18,9 @@ import numpy as np
 from textal.model.automl import AutoClassifier
 from textal.store.base import VectorStore
 from textal.strategy.coldstart import cold_start
+from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
-from textal.strategy.scores import STRATEGIES
+from textal.strategy.scores import DEFAULT_STRATEGY, DENSITY_WEIGHTED, STRATEGIES
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -110,15 +111,15 @@ def _top_candidates(
             top = np.arange(len(all_ids))
         best_ids = [all_ids[k] for k in top]
         best_vectors, best_scores = all_vectors[top], all_scores[top]
-    # Highest score first; ties by id so the order never depends on chunking.
-    order = sorted(range(len(best_ids)), key=lambda k: (-best_scores[k], best_ids[k]))
-    return (
-        [best_ids[k] for k in order],
-        best_vectors[order],
-        best_scores[order],
-        stop,
-        scored,
-    )
+    return (*_best_first(best_ids, best_vectors, best_scores), stop, scored)
+
+
+def _best_first(
+    ids: list[str], vectors: np.ndarray, scores: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Candidates sorted by descending score; ties by id, so the order never depends on chunking."""
+    order = sorted(range(len(ids)), key=lambda k: (-scores[k], ids[k]))
+    return [ids[k] for k in order], vectors[order], scores[order]
 
 
 def _sample_unlabeled(
@@ -161,7 +162,7 @@ def plan_round(
     store: VectorStore,
     labels: Mapping[str, str],
     *,
-    strategy: str = "margin",
+    strategy: str = DEFAULT_STRATEGY,
     batch_size: int = 20,
     exclude: set[str] | None = None,
     max_class_share: float | None = None,
@@ -221,6 +222,11 @@ def plan_round(
     ids, vectors, scores, stop, scored = _top_candidates(
         store, model, strategy, skip, keep, rng, chunk_size, stop_fraction
     )
+    if strategy in DENSITY_WEIGHTED and ids:
+        hits = store.search(vectors, top_k=DENSITY_NEIGHBORS + 1)
+        ids, vectors, scores = _best_first(
+            ids, vectors, weighted(scores, neighbor_density(ids, hits))
+        )
     if stop_ids is not None:
         still = [i for i in stop_ids if i not in skip]
         if still:

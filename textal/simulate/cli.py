@@ -18,7 +18,7 @@ from textal.simulate.report import write_results
 from textal.strategy.scores import STRATEGIES
 from textal.workspace.config import read_config, workspace_path
 
-DEFAULT_STRATEGIES = "margin,entropy,least-confidence,committee,random"
+DEFAULT_STRATEGIES = ",".join(STRATEGIES)
 
 DESCRIPTION = """\
 Simulate active learning on labeled data: an oracle reveals gold labels in place of people, and

@@ -10,7 +10,8 @@ breaks ties by ascending position, so equal scores (e.g. two items with margin 1
 in which the store streamed them; the whole ranking is deterministic given the inputs.
 
 ``STRATEGIES`` maps the CLI strategy names to callables ``(model, X, rng) -> scores (n,)`` that the
-round applies chunk by chunk.
+round applies chunk by chunk. The round then weights the top candidates of the strategies in
+``DENSITY_WEIGHTED`` by their density in the store (:mod:`textal.strategy.density`).
 """
 
 from __future__ import annotations
@@ -142,9 +143,16 @@ def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generato
 
 
 STRATEGIES: dict[str, Strategy] = {
+    "margin-density": _single(margin),
     "margin": _single(margin),
     "entropy": _single(entropy),
     "least-confidence": _single(least_confidence),
     "committee": _committee,
     "random": _random,
 }
+
+#: What ``textal round`` and ``Workspace.round`` use unless told otherwise (see docs/results.md).
+DEFAULT_STRATEGY = "margin-density"
+
+#: Strategies whose top candidates the round re-ranks by score x density.
+DENSITY_WEIGHTED = frozenset({"margin-density"})

@@ -2,7 +2,7 @@
 
 >>> ws = Workspace.open("textal-workspace", model=None)       # doctest: +SKIP
 >>> ws.ingest("reviews.csv")                                  # doctest: +SKIP
->>> result = ws.round(batch_size=20, strategy="margin")       # doctest: +SKIP
+>>> result = ws.round(batch_size=20)                          # doctest: +SKIP
 >>> ws.import_labels(result.csv_path, annotator="ana")        # doctest: +SKIP
 """
 
@@ -32,6 +32,7 @@ from textal.model.automl import AutoClassifier
 from textal.round.plan import RoundPlan, plan_round
 from textal.round.stopping import agreement, is_stable
 from textal.store import VectorStore, open_store
+from textal.strategy.scores import DEFAULT_STRATEGY
 from textal.workspace.batch_files import write_atomic_rows
 from textal.workspace.config import (
     DEFAULT_COLLECTION,
@@ -265,7 +266,7 @@ class Workspace:
         self,
         *,
         batch_size: int = 20,
-        strategy: str = "margin",
+        strategy: str = DEFAULT_STRATEGY,
         max_class_share: float | None = None,
         seed: int = 0,
     ) -> RoundResult:
