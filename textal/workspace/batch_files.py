@@ -17,14 +17,14 @@ def write_atomic_rows(path: Path, header: Sequence[str], rows: Iterable[dict]) -
     (``path.with_suffix('.jsonl')``, values verbatim). Each file appears whole or not at all."""
     rows = list(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    csv_tmp = _private_tmp(path)
+    csv_tmp = private_tmp(path)
     with open(csv_tmp, "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _csv_cell(row.get(k)) for k in header})
     jsonl = path.with_suffix(".jsonl")
-    jsonl_tmp = _private_tmp(jsonl)
+    jsonl_tmp = private_tmp(jsonl)
     with open(jsonl_tmp, "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -32,7 +32,7 @@ def write_atomic_rows(path: Path, header: Sequence[str], rows: Iterable[dict]) -
     os.replace(jsonl_tmp, jsonl)
 
 
-def _private_tmp(path: Path) -> Path:
+def private_tmp(path: Path) -> Path:
     """A temporary file beside ``path`` that no other process or thread writes at the same time."""
     return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
 

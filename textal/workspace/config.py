@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from textal.errors import TextalError
+from textal.workspace.batch_files import private_tmp
 
 CONFIG_NAME = "textal.toml"
 DEFAULT_WORKSPACE = "textal-workspace"
@@ -78,7 +78,7 @@ def write_config(workspace: Path, config: WorkspaceConfig) -> None:
     """
     workspace.mkdir(parents=True, exist_ok=True)
     path = workspace / CONFIG_NAME
-    tmp = path.with_name(f"{CONFIG_NAME}.{os.getpid()}-{threading.get_ident()}.tmp")
+    tmp = private_tmp(path)
     tmp.write_text(config.to_toml(), encoding="utf-8")
     os.replace(tmp, path)
 
