@@ -21,7 +21,7 @@ from tests.fixtures_data import DATA_DIR
 from textal.cli import main
 from textal.data.ids import content_id
 from textal.embed.encoder import DEFAULT_MODEL
-from textal.ledger import LABEL, LabelEvent, Ledger, RoundRecord, Selection
+from textal.ledger import LABEL, LabelEvent, Ledger, RoundRecord, Selection, labels_digest
 from textal.workspace import Workspace
 from textal.workspace.config import (
     CONFIG_NAME,
@@ -167,6 +167,7 @@ def labels_as_of(history: list[LabelEvent], last_seq: int) -> dict[str, str]:
 def check_round_snapshot(ledger: Ledger, record: RoundRecord) -> None:
     """The round trained on exactly the labels of the events up to its ``last_seq``."""
     expected = labels_as_of(ledger.history(), record.last_seq)
-    assert record.report["labeled"] == len(expected), (record.round, record.last_seq)
-    assert record.report["label_counts"] == dict(Counter(expected.values())), record.round
+    assert record.report.labeled == len(expected), (record.round, record.last_seq)
+    assert record.report.label_counts == dict(Counter(expected.values())), record.round
+    assert record.trained_on == labels_digest(expected), record.round
     assert not {s.item_id for s in ledger.selections(record.round)} & set(expected)

@@ -1,13 +1,17 @@
 """The Python API end to end on real reviews, the real model, and both stores."""
 
 import csv
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.workspaces import AMAZON, gold_labels
 from textal.errors import TextalError
+from textal.ledger import COLD_START, RoundParams
 from textal.round.plan import plan_round
+from textal.round.stopping import agreement
 from textal.strategy.scores import STRATEGIES
 from textal.workspace import Workspace
 
@@ -35,14 +39,14 @@ def test_ingest_twice_stores_each_item_once(workspace_dir):
 def test_cold_start_then_rounds(workspace_dir):
     with Workspace.open(workspace_dir) as ws:
         first = ws.round(batch_size=20)
-        assert first.round.report["cold_start"]
+        assert first.round.report.cold_start
         assert len({s.item_id for s in first.selections}) == 20
         _label_batch(ws, first)
 
         second = ws.round(batch_size=20, strategy="margin")
         ids = [s.item_id for s in second.selections]
-        assert not second.round.report["cold_start"]
-        assert second.round.model
+        assert not second.round.report.cold_start
+        assert second.round.report.model
         assert len(ids) == 20 and len(set(ids)) == 20
         assert not set(ids) & set(ws.ledger.current_labels())
         # The batch file people fill holds the same items, with their text and a why.
@@ -170,3 +174,94 @@ def test_margin_density_asks_about_typical_reviews(workspace_dir):
         np.testing.assert_allclose([p.score for p in dense.picks], margins * density, rtol=1e-4)
         plain_density = _store_density(ws, [p.item_id for p in plain.picks])
         assert density.mean() > plain_density.mean() + 0.02, (density.mean(), plain_density.mean())
+
+
+@pytest.fixture
+def memory_workspace(amazon_template, tmp_path) -> Path:
+    """A private copy of the ingested amazon workspace on the memory store."""
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template["memory"], root)
+    return root
+
+
+BASE = {"batch_size": 10, "strategy": "margin", "max_class_share": None, "seed": 0}
+CHANGED = {"batch_size": 12, "strategy": "entropy", "max_class_share": 0.2, "seed": 7}
+
+
+@pytest.mark.parametrize("name", list(CHANGED))
+def test_a_changed_setting_never_re_exports_a_batch_made_with_other_settings(
+    memory_workspace, name
+):
+    with Workspace.open(memory_workspace) as ws:
+        _label_batch(ws, ws.round(batch_size=20))
+        first = ws.round(**BASE)
+        asked = {**BASE, name: CHANGED[name]}
+        second = ws.round(**asked)
+        assert not second.reused and second.round.round == first.round.round + 1
+        assert second.round.params == RoundParams(**asked)
+        assert [s.item_id for s in second.selections] == [
+            s.item_id for s in ws.ledger.selections(second.round.round)
+        ]
+        # The same settings again re-use the new round; the first stays, marked superseded.
+        assert ws.round(**asked).reused
+        assert ws.ledger.rounds()[first.round.round - 1].superseded_by == second.round.round
+        assert [s.item_id for s in ws.ledger.selections(first.round.round)] == [
+            s.item_id for s in first.selections
+        ]
+        picks = second.selections
+        if name == "batch_size":
+            assert len(picks) == 12
+        if name == "max_class_share":  # at most ceil(0.2 * 10) = 2 per predicted class
+            predicted = [s.predicted for s in picks]
+            assert max(predicted.count(c) for c in set(predicted)) <= 2
+        if name in ("seed", "strategy"):
+            assert second.round.report.selected_by == asked["strategy"]
+
+
+def test_a_cold_start_round_records_what_it_did_and_what_was_asked(memory_workspace):
+    with Workspace.open(memory_workspace) as ws:
+        first = ws.round(batch_size=5, strategy="entropy", seed=3)
+        assert first.round.report.selected_by == COLD_START and first.round.report.cold_start
+        assert first.round.params == RoundParams("entropy", 5, None, 3)
+        assert all(s.score is None and s.top2 == () for s in first.selections)
+        again = ws.round(batch_size=5, strategy="entropy", seed=4)
+        assert not again.reused and again.round.params.seed == 4
+
+
+def test_rounds_on_the_same_labels_add_no_stopping_evidence(memory_workspace):
+    """The faking of the issue: rounds of 21, 22, 23 with no new label must not say "stable"."""
+    with Workspace.open(memory_workspace) as ws:
+        result = ws.round(batch_size=20)
+        for _ in range(4):  # 80 labels
+            _label_batch(ws, result)
+            result = ws.round(batch_size=20)
+        before = ws.status()
+        fakes = [ws.round(batch_size=size) for size in (21, 22, 23)]
+        assert all(not f.reused and f.round.report.agreement is None for f in fakes)
+        # Their models are the last one again: under the old rule this read as stable.
+        last = ws.ledger.stop_predictions(result.round.round)
+        assert all(agreement(last, ws.ledger.stop_predictions(f.round.round)) == 1.0 for f in fakes)
+        status = ws.status()
+        assert not status.stable
+        assert (status.agreement, status.stable) == (before.agreement, before.stable)
+
+
+def most_negative(proba: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """A scorer of one's own: ask first about what the model finds most negative."""
+    assert vectors.shape == (len(proba), 384)
+    return proba[:, 0]  # classes are sorted: negative, positive
+
+
+def test_your_own_scorer_picks_the_batch(memory_workspace):
+    with Workspace.open(memory_workspace) as ws:
+        _label_batch(ws, ws.round(batch_size=20))
+        result = ws.round(batch_size=10, scorer=most_negative)
+        assert result.round.params.strategy == "custom:most_negative"
+        assert all(s.predicted == "negative" for s in result.selections)
+        for s in result.selections:  # the recorded score is the scorer's
+            assert s.score == pytest.approx(
+                dict((c.label, c.probability) for c in s.top2)["negative"], abs=1e-4
+            )
+        assert not ws.round(batch_size=10, scorer=most_negative).reused
+        with pytest.raises(ValueError, match="not both"):
+            ws.round(strategy="margin", scorer=most_negative)

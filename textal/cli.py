@@ -14,6 +14,7 @@ from textal import __version__
 from textal.argtypes import positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
+from textal.store import credentials_from_env
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
 from textal.workspace import Workspace
@@ -149,6 +150,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Workspace:
         collection=args.collection,
         labels=labels,
         create=create,
+        credentials=credentials_from_env(os.environ),
     )
 
 
@@ -205,11 +207,11 @@ def _cmd_round(args: argparse.Namespace) -> None:
     r = result.round
     if result.reused:
         print(f"round {r.round} is still open (no labels since); its batch was written again")
-    kind = "cold-start batch" if r.report.get("cold_start") else f"{r.strategy} batch"
+    kind = "cold-start batch" if r.report.cold_start else f"{r.params.strategy} batch"
     print(f"round {r.round}: {kind} of {len(result.selections)} -> {result.csv_path}")
-    if r.model:
-        cv = "n/a" if r.cv_score is None else f"{r.cv_score:.3f}"
-        print(f"model {r.model}, cross-validated score {cv}")
+    if r.report.model:
+        cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
+        print(f"model {r.report.model}, cross-validated score {cv}")
     print(f"fill the label column, then: textal label {result.csv_path}")
 
 

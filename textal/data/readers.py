@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -359,7 +360,6 @@ def _text_lines(fh: IO[bytes]) -> Iterator[str]:
 def _csv_rows(
     fh: IO[bytes], path: Path, columns: Sequence[str], delimiter: str
 ) -> Iterator[tuple[int, list[str]]]:
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     reader = csv.reader(_text_lines(fh), delimiter=delimiter, strict=True)
     row = 1
     header = _next_csv_row(reader, path, row)
@@ -386,10 +386,22 @@ def _csv_rows(
         yield row, [fields[i] for i in index]
 
 
+@contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """csv's field size limit is process-wide: raise it to ``limit`` only while a row is parsed."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
 def _next_csv_row(reader: Any, path: Path, row: int) -> list[str] | None:
     start_line = reader.line_num + 1
     try:
-        return next(reader)
+        with _csv_field_limit(CSV_FIELD_LIMIT):
+            return next(reader)
     except StopIteration:
         return None
     except _BadBytes as e:

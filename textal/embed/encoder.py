@@ -56,7 +56,10 @@ class Encoder:
         except Exception as exc:  # any load failure is a setting the user must fix
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TextalError(f"cannot load embedding model {model!r}: {reason}") from exc
-        self.dim: int = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise TextalError(f"embedding model {model!r} does not state its dimension")
+        self.dim: int = int(dim)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; returns float32 of shape ``(len(texts), dim)`` with unit-norm rows."""

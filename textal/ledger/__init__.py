@@ -1,23 +1,34 @@
 """Human knowledge: label events, rounds and selections in SQLite."""
 
-from textal.ledger.ledger import (
-    AMBIGUOUS,
-    LABEL,
-    UNLABEL,
-    LabelEvent,
-    Ledger,
-    NewLabel,
+from textal.ledger.ledger import AMBIGUOUS, LABEL, UNLABEL, LabelEvent, Ledger, NewLabel
+from textal.ledger.records import (
+    COLD_START,
+    ClassProbability,
+    LeaderboardEntry,
+    Neighbor,
+    RoundParams,
     RoundRecord,
+    RoundReport,
     Selection,
+    Timings,
+    labels_digest,
 )
 
 __all__ = [
     "AMBIGUOUS",
+    "COLD_START",
     "LABEL",
     "UNLABEL",
+    "ClassProbability",
     "LabelEvent",
+    "LeaderboardEntry",
     "Ledger",
+    "Neighbor",
     "NewLabel",
+    "RoundParams",
     "RoundRecord",
+    "RoundReport",
     "Selection",
+    "Timings",
+    "labels_digest",
 ]

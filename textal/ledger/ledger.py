@@ -8,18 +8,33 @@ transaction; concurrent writers wait for each other (``busy_timeout``) instead o
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from textal.errors import TextalError
+from textal.ledger.records import (
+    ClassProbability,
+    LeaderboardEntry,
+    Neighbor,
+    RoundParams,
+    RoundRecord,
+    RoundReport,
+    Selection,
+    Timings,
+)
+from textal.ledger.schema_v2 import (
+    ROUND_INSERT,
+    SELECTION_INSERT,
+    execute_script,
+    migrate_v1_to_v2,
+)
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
@@ -27,7 +42,12 @@ LABEL, UNLABEL, AMBIGUOUS = "label", "unlabel", "ambiguous"
 
 # Explicit column lists, so that a migration adding a column never shifts what reads return.
 _EVENT_COLUMNS = "seq, item_id, kind, label, annotator, source, created_at"
-_ROUND_COLUMNS = "round, created_at, strategy, batch_size, last_seq, model, cv_score, report"
+_ROUND_COLUMNS = (
+    "r.round, r.created_at, r.strategy, r.batch_size, r.max_class_share, r.seed, r.last_seq,"
+    " r.trained_on, r.selected_by, r.labeled, r.model, r.cv_score, r.scored,"
+    " r.suppressed_by_neighbors, r.suppressed_by_radius, r.capped, r.fit_s, r.score_s,"
+    " r.select_s, r.total_s, r.agreement"
+)
 
 _SCHEMA_V1 = """
 CREATE TABLE label_events (
@@ -62,8 +82,9 @@ CREATE TABLE selections (
 );
 """
 
-# Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1.
-MIGRATIONS: dict[int, str] = {}
+# Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
+# function run inside the migration transaction.
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: migrate_v1_to_v2}
 
 
 @dataclass(frozen=True)
@@ -86,38 +107,6 @@ class NewLabel:
     item_id: str
     label: str | None
     kind: str = LABEL
-
-
-@dataclass(frozen=True)
-class Selection:
-    """One item of a round's batch; ``reason`` is JSON-serialisable (top-2 probs, neighbours)."""
-
-    rank: int
-    item_id: str
-    score: float | None
-    predicted: str | None
-    reason: dict
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """A recorded round. ``last_seq`` is the newest label event the round was trained on."""
-
-    round: int
-    created_at: str
-    strategy: str
-    batch_size: int
-    last_seq: int
-    model: str | None
-    cv_score: float | None
-    report: dict
-
-
-def _execute_script(conn: sqlite3.Connection, script: str) -> None:
-    """Run ``;``-separated DDL inside the open transaction (``executescript`` would commit it)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
 
 
 def _now() -> str:
@@ -162,7 +151,11 @@ class Ledger:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self._migrate(conn, version if tables else 0)
+        try:
+            self._migrate(conn, version if tables else 0)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
@@ -173,11 +166,15 @@ class Ledger:
             # Re-read under the write lock: another process may have migrated meanwhile.
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if current == 0:
-                _execute_script(conn, _SCHEMA_V1)
+                execute_script(conn, _SCHEMA_V1)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 current = 1
             while current < SCHEMA_VERSION:
-                _execute_script(conn, MIGRATIONS[current])
+                step = MIGRATIONS[current]
+                if callable(step):
+                    step(conn)
+                else:
+                    execute_script(conn, step)
                 current += 1
             conn.execute(f"PRAGMA user_version = {current}")
             conn.execute("COMMIT")
@@ -217,13 +214,13 @@ class Ledger:
                     continue
                 if latest is None and row.kind == UNLABEL:
                     continue
-                cur = self._conn.execute(
+                (seq,) = self._conn.execute(
                     "INSERT INTO label_events (item_id, kind, label, annotator, source, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
                     (row.item_id, row.kind, row.label, annotator, source, now),
-                )
+                ).fetchone()
                 current[row.item_id] = LabelEvent(
-                    cur.lastrowid, row.item_id, row.kind, row.label, annotator, source, now
+                    seq, row.item_id, row.kind, row.label, annotator, source, now
                 )
                 recorded += 1
         return recorded, len(rows) - recorded
@@ -255,7 +252,7 @@ class Ledger:
 
     def current_labels(self) -> dict[str, str]:
         """``{item_id: label}`` for every item whose latest event is a label."""
-        return dict(self._latest_of_kind(LABEL))
+        return {item_id: label for item_id, label in self._latest_of_kind(LABEL) if label}
 
     def ambiguous_items(self) -> set[str]:
         """Items whose latest event marks them ambiguous; rounds do not ask about them again."""
@@ -281,53 +278,155 @@ class Ledger:
     def record_round(
         self,
         *,
-        strategy: str,
-        batch_size: int,
+        params: RoundParams,
+        report: RoundReport,
         last_seq: int,
-        model: str | None,
-        cv_score: float | None,
-        report: dict,
+        trained_on: str,
         selections: Sequence[Selection],
+        stop_predictions: Mapping[str, str] | None = None,
+        new_stop_set: Sequence[str] = (),
     ) -> RoundRecord:
-        """Record a round and its batch atomically; returns it with its number."""
+        """Record a round, its batch and its stop-set predictions atomically; returns it with its
+        number. ``new_stop_set`` is the stop set when this round drew it (the first trained one).
+        """
         now = _now()
         with self._write():
             number = self._conn.execute("SELECT coalesce(max(round), 0) + 1 FROM rounds").fetchone()
             number = number[0]
+            t = report.timings
             self._conn.execute(
-                "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (number, now, strategy, batch_size, last_seq, model, cv_score, json.dumps(report)),
+                ROUND_INSERT,
+                (
+                    number, now, params.strategy, params.batch_size, params.max_class_share,
+                    params.seed, last_seq, trained_on, report.selected_by, report.labeled,
+                    report.model, report.cv_score, report.scored, report.suppressed_by_neighbors,
+                    report.suppressed_by_radius, report.capped, t.fit, t.score, t.select, t.total,
+                    report.agreement,
+                ),
+            )  # fmt: skip
+            self._conn.executemany(
+                "INSERT INTO round_label_counts VALUES (?, ?, ?)",
+                [(number, label, count) for label, count in report.label_counts.items()],
             )
             self._conn.executemany(
-                "INSERT INTO selections VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO round_leaderboard VALUES (?, ?, ?, ?, ?)",
+                [(number, k, e.name, e.mean, e.std) for k, e in enumerate(report.leaderboard)],
+            )
+            self._conn.executemany(
+                SELECTION_INSERT, [_selection_row(number, s) for s in selections]
+            )
+            self._conn.executemany(
+                "INSERT INTO selection_why VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (number, s.rank, s.item_id, s.score, s.predicted, json.dumps(s.reason))
+                    (number, s.rank, k, n.item_id, n.label, n.similarity)
                     for s in selections
+                    for k, n in enumerate(s.why)
                 ],
             )
-        return RoundRecord(
-            number, now, strategy, batch_size, last_seq, model, cv_score, dict(report)
-        )
+            self._conn.executemany(
+                "INSERT INTO stop_predictions VALUES (?, ?, ?)",
+                [(number, i, label) for i, label in (stop_predictions or {}).items()],
+            )
+            if new_stop_set:
+                first = self._conn.execute("SELECT coalesce(max(position), -1) + 1 FROM stop_set")
+                start = first.fetchone()[0]
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO stop_set VALUES (?, ?, ?)",
+                    [(start + k, i, number) for k, i in enumerate(new_stop_set)],
+                )
+            (record,) = self._read_rounds("WHERE r.round = ?", (number,))
+        return record
 
     def rounds(self) -> list[RoundRecord]:
         """Every recorded round, oldest first."""
-        return [
-            RoundRecord(*row[:7], json.loads(row[7]))
-            for row in self._conn.execute(f"SELECT {_ROUND_COLUMNS} FROM rounds ORDER BY round")
-        ]
+        return self._read_rounds()
 
     def last_round(self) -> RoundRecord | None:
-        rounds = self._conn.execute(
-            f"SELECT {_ROUND_COLUMNS} FROM rounds ORDER BY round DESC LIMIT 1"
+        rounds = self._read_rounds("WHERE r.round = (SELECT max(round) FROM rounds)")
+        return rounds[0] if rounds else None
+
+    def _read_rounds(self, where: str = "", args: Sequence[object] = ()) -> list[RoundRecord]:
+        """Rounds matching ``where`` (over alias ``r``), oldest first, with their lists.
+
+        A round is superseded by the next one when that was made before any label event arrived
+        (so it was asked with other settings: the same settings re-use the open round).
+        """
+        rows = self._conn.execute(
+            f"SELECT {_ROUND_COLUMNS}, n.round FROM rounds r LEFT JOIN rounds n"
+            " ON n.round = (SELECT min(round) FROM rounds WHERE round > r.round)"
+            f" AND n.last_seq = r.last_seq {where} ORDER BY r.round",
+            args,
         ).fetchall()
-        return RoundRecord(*rounds[0][:7], json.loads(rounds[0][7])) if rounds else None
+        if not rows:
+            return []
+        numbers = [row[0] for row in rows]
+        counts: dict[int, dict[str, int]] = {n: {} for n in numbers}
+        board: dict[int, list[LeaderboardEntry]] = {n: [] for n in numbers}
+        span = "round BETWEEN ? AND ?"
+        bounds = (numbers[0], numbers[-1])
+        for number, label, count in self._conn.execute(
+            f"SELECT round, label, count FROM round_label_counts WHERE {span}"
+            " ORDER BY round, rowid",
+            bounds,
+        ):
+            if number in counts:
+                counts[number][label] = count
+        for number, name, mean, std in self._conn.execute(
+            f"SELECT round, name, mean, std FROM round_leaderboard WHERE {span}"
+            " ORDER BY round, position",
+            bounds,
+        ):
+            if number in board:
+                board[number].append(LeaderboardEntry(name, mean, std))
+        records = []
+        for row in rows:
+            (number, created_at, strategy, batch_size, share, seed, last_seq, trained_on) = row[:8]
+            (selected_by, labeled, model, cv_score, scored, by_neighbors, by_radius) = row[8:15]
+            (capped, fit_s, score_s, select_s, total_s, agreement, superseded_by) = row[15:]
+            report = RoundReport(
+                selected_by=selected_by,
+                labeled=labeled,
+                label_counts=counts[number],
+                model=model,
+                cv_score=cv_score,
+                leaderboard=tuple(board[number]),
+                scored=scored,
+                suppressed_by_neighbors=by_neighbors,
+                suppressed_by_radius=by_radius,
+                capped=capped,
+                timings=Timings(fit_s, score_s, select_s, total_s),
+                agreement=agreement,
+            )
+            params = RoundParams(strategy, batch_size, share, seed)
+            records.append(
+                RoundRecord(number, created_at, params, last_seq, trained_on, report, superseded_by)
+            )
+        return records
 
     def selections(self, round_number: int) -> list[Selection]:
         """The batch of round ``round_number``, by rank."""
+        why: dict[int, list[Neighbor]] = {}
+        for rank, item_id, label, similarity in self._conn.execute(
+            "SELECT rank, item_id, label, similarity FROM selection_why WHERE round = ?"
+            " ORDER BY rank, position",
+            (round_number,),
+        ):
+            why.setdefault(rank, []).append(Neighbor(item_id, label, similarity))
         return [
-            Selection(rank, item_id, score, predicted, json.loads(reason))
-            for rank, item_id, score, predicted, reason in self._conn.execute(
-                "SELECT rank, item_id, score, predicted, reason FROM selections"
+            Selection(
+                rank,
+                item_id,
+                score,
+                predicted,
+                tuple(
+                    ClassProbability(label, p)
+                    for label, p in ((top1, p1), (top2, p2))
+                    if label is not None
+                ),
+                tuple(why.get(rank, ())),
+            )
+            for rank, item_id, score, predicted, top1, p1, top2, p2 in self._conn.execute(
+                "SELECT rank, item_id, score, predicted, top1, p1, top2, p2 FROM selections"
                 " WHERE round = ? ORDER BY rank",
                 (round_number,),
             )
@@ -336,6 +435,20 @@ class Ledger:
     def selected_items(self) -> set[str]:
         """Every item ever put in a batch."""
         return {row[0] for row in self._conn.execute("SELECT DISTINCT item_id FROM selections")}
+
+    def stop_set(self) -> list[str]:
+        """The fixed items whose predictions feed the stopping signal (empty until drawn)."""
+        return [
+            row[0] for row in self._conn.execute("SELECT item_id FROM stop_set ORDER BY position")
+        ]
+
+    def stop_predictions(self, round_number: int) -> dict[str, str]:
+        """Round ``round_number``'s model's predictions on the stop set."""
+        return dict(
+            self._conn.execute(
+                "SELECT item_id, predicted FROM stop_predictions WHERE round = ?", (round_number,)
+            ).fetchall()
+        )
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -351,6 +464,11 @@ class Ledger:
 
     def _write(self) -> _Transaction:
         return _Transaction(self._conn)
+
+
+def _selection_row(number: int, s: Selection) -> tuple[object, ...]:
+    top = [(c.label, c.probability) for c in s.top2[:2]] + [(None, None)] * (2 - len(s.top2[:2]))
+    return (number, s.rank, s.item_id, s.score, s.predicted, *top[0], *top[1])
 
 
 class _Transaction:

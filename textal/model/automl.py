@@ -152,7 +152,7 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         splitter = StratifiedKFold(self.n_cv_folds_, shuffle=True, random_state=self.random_state)
         folds = list(splitter.split(X, y))
         models = [_logreg(CANDIDATE_CS[0], warm_start=True) for _ in folds]
-        results = []
+        results: list[tuple[float, float, float]] = []
         for C in CANDIDATE_CS:
             if results and perf_counter() - start > self.time_budget_s:
                 break
@@ -187,3 +187,13 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         """Each member's probabilities: (n, d) -> (m, n, c), columns in ``classes_`` order."""
         X = self._check_X(X)
         return np.stack([m.predict_proba(X) for m in self.committee_])
+
+
+def fit_on_labels(
+    X: np.ndarray, y: np.ndarray, *, seed: int = 0, time_budget_s: float = 10.0
+) -> AutoClassifier | None:
+    """The model a round trains: :class:`AutoClassifier` on X (n, d) and y (n,), CV seeded by
+    ``seed``; ``None`` with fewer than two classes (nothing to classify: cold start)."""
+    if len(set(np.asarray(y).tolist())) < 2:
+        return None
+    return AutoClassifier(time_budget_s=time_budget_s, random_state=seed).fit(X, y)

@@ -10,17 +10,28 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from textal.model.automl import AutoClassifier
+from textal.ledger.records import (
+    COLD_START,
+    ClassProbability,
+    LeaderboardEntry,
+    Neighbor,
+    RoundParams,
+    RoundReport,
+    Selection,
+    Timings,
+    labels_digest,
+)
+from textal.model.automl import AutoClassifier, fit_on_labels
 from textal.store.base import VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
-from textal.strategy.scores import DEFAULT_STRATEGY, DENSITY_WEIGHTED, STRATEGIES
+from textal.strategy.scores import DEFAULT_STRATEGY, DENSITY_WEIGHTED, STRATEGIES, Strategy
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -40,34 +51,31 @@ def neighborhood_size(pool: int, batch_size: int) -> int:
     return int(np.clip(pool // max(batch_size, 1), 10, MAX_NEIGHBORS))
 
 
+#: Your own ambiguity score: ``(proba (n, c), vectors (n, d)) -> scores (n,)``, higher = ask first.
+#: ``proba`` columns follow the model's sorted classes; ``vectors`` are unit-length embeddings.
+Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
-class Pick:
-    """One item of the batch. ``top2`` holds ``(class, probability)`` pairs, best first."""
-
-    item_id: str
-    score: float | None
-    predicted: str | None
-    top2: list[tuple[str, float]]
-    why: list[tuple[str, str, float]]  # nearest labeled (item id, label, similarity)
-
-
-@dataclass
 class RoundPlan:
-    """The outcome of :func:`plan_round`; ``report`` is JSON-serialisable."""
+    """The outcome of :func:`plan_round`: what was asked, the batch, the report, and (for the
+    caller's own use) the fitted model and its stop-set predictions. ``trained_on`` fingerprints
+    the labels (:func:`textal.ledger.labels_digest`); ``drew_stop_set`` is true when this round
+    drew a new stop set (``stop_ids`` was None), whose ids are then ``stop_predictions``' keys."""
 
-    picks: list[Pick]
-    strategy: str
-    model_name: str | None
-    cv_score: float | None
-    model: AutoClassifier | None
+    params: RoundParams
+    picks: list[Selection]
+    report: RoundReport
+    trained_on: str
+    model: AutoClassifier | None = None
     stop_predictions: dict[str, str] = field(default_factory=dict)
-    report: dict = field(default_factory=dict)
+    drew_stop_set: bool = False
 
 
 def _top_candidates(
     store: VectorStore,
     model: AutoClassifier,
-    strategy: str,
+    score_fn: Strategy,
     skip: set[str],
     keep: int,
     rng: np.random.Generator,
@@ -79,7 +87,6 @@ def _top_candidates(
 
     The stop set is drawn here (a stable hash of the id below ``stop_fraction``) only when
     ``stop_fraction`` > 0; later rounds pass the same ids to :func:`plan_round` instead."""
-    score_fn = STRATEGIES[strategy]
     threshold = int(stop_fraction * 2**32)
     best_ids: list[str] = []
     best_vectors = np.empty((0, store.dim), dtype=np.float32)
@@ -147,15 +154,127 @@ def _sample_unlabeled(
 
 def _why(
     vectors: np.ndarray, labeled_ids: list[str], labeled_vectors: np.ndarray, labels: list[str]
-) -> list[list[tuple[str, str, float]]]:
+) -> list[tuple[Neighbor, ...]]:
+    """Step "why": each row's :data:`N_WHY` nearest labeled items."""
     if not labeled_ids:
-        return [[] for _ in range(len(vectors))]
+        return [() for _ in range(len(vectors))]
     sims = vectors @ labeled_vectors.T
     nearest = np.argsort(-sims, axis=1)[:, :N_WHY]
     return [
-        [(labeled_ids[j], labels[j], round(float(sims[r, j]), 4)) for j in row]
+        tuple(Neighbor(labeled_ids[j], labels[j], round(float(sims[r, j]), 4)) for j in row)
         for r, row in enumerate(nearest)
     ]
+
+
+class _Clock:
+    """Step "timing": seconds since the round started, at each named mark."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
+
+    def timings(self) -> Timings:
+        total = round(self.last - self.started, 3)
+        return Timings(
+            self.laps.get("fit", 0.0), self.laps.get("score", 0.0), self.laps["select"], total
+        )
+
+
+@dataclass(frozen=True)
+class _Labeled:
+    """The labels a round trains on, with their vectors."""
+
+    ids: list[str]
+    labels: list[str]
+    vectors: np.ndarray
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.labels))
+
+
+def _scoring_function(strategy: str, scorer: Scorer | None) -> Strategy:
+    """The chunk scorer ``(model, X, rng) -> scores`` of a strategy name or a custom scorer."""
+    if scorer is None:
+        return STRATEGIES[strategy]
+
+    def custom(model: AutoClassifier, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return scorer(model.predict_proba(X), X)
+
+    return custom
+
+
+def _cold_start_step(
+    store: VectorStore,
+    known: _Labeled,
+    trained_on: str,
+    params: RoundParams,
+    skip: set[str],
+    rng: np.random.Generator,
+    chunk_size: int,
+    clock: _Clock,
+) -> RoundPlan:
+    """Step "cold start": representative, mutually distant items from a sample of the pool."""
+    ids, vectors = _sample_unlabeled(store, skip, COLD_START_SAMPLE, rng, chunk_size)
+    chosen = cold_start(vectors, params.batch_size, rng) if ids else np.empty(0, np.intp)
+    why = _why(vectors[list(chosen)], known.ids, known.vectors, known.labels)
+    picks = [
+        Selection(rank, ids[k], None, None, (), w)
+        for rank, (k, w) in enumerate(zip(chosen, why, strict=True), start=1)
+    ]
+    clock.lap("select")
+    report = RoundReport(COLD_START, len(known.ids), known.counts, timings=clock.timings())
+    return RoundPlan(params, picks, report, trained_on)
+
+
+def _density_step(
+    store: VectorStore, ids: list[str], vectors: np.ndarray, scores: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Step "density": re-rank the top candidates by score x density in the store."""
+    if not ids:
+        return ids, vectors, scores
+    hits = store.search(vectors, top_k=DENSITY_NEIGHBORS + 1)
+    return _best_first(ids, vectors, weighted(scores, neighbor_density(ids, hits)))
+
+
+def _stop_set_step(
+    store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str], skip: set[str]
+) -> dict[str, str]:
+    """Step "stop set": predict the fixed stop set's still-unlabeled items."""
+    still = [i for i in stop_ids if i not in skip]
+    if not still:
+        return {}
+    return dict(zip(still, map(str, model.predict(store.get_vectors(still))), strict=True))
+
+
+def _picks(
+    ids: list[str],
+    scores: np.ndarray,
+    proba: np.ndarray,
+    classes: list[str],
+    picked: list[int],
+    why: list[tuple[Neighbor, ...]],
+) -> list[Selection]:
+    """The selected candidates as ranked selections with their top-2 classes."""
+    picks = []
+    for rank, (k, w) in enumerate(zip(picked, why, strict=True), start=1):
+        top = np.argsort(-proba[k])[:2]
+        picks.append(
+            Selection(
+                rank,
+                ids[k],
+                float(scores[k]),
+                classes[int(np.argmax(proba[k]))],
+                tuple(ClassProbability(classes[c], round(float(proba[k, c]), 4)) for c in top),
+                w,
+            )
+        )
+    return picks
 
 
 def plan_round(
@@ -170,117 +289,91 @@ def plan_round(
     chunk_size: int = CHUNK_SIZE,
     time_budget_s: float = 10.0,
     stop_ids: Sequence[str] | None = None,
+    scorer: Scorer | None = None,
 ) -> RoundPlan:
     """Fit a model on ``labels``, score every other stored item, select a diverse batch.
 
     Parameters
     ----------
     labels : ``{item_id: label}``; every id must be stored.
-    strategy : a key of :data:`textal.strategy.scores.STRATEGIES`.
+    strategy : a key of :data:`textal.strategy.scores.STRATEGIES`, or with ``scorer`` the name
+        recorded for it.
     exclude : items never to select (e.g. marked ambiguous), besides the labeled ones.
     max_class_share : cap on any predicted class's share of the batch (None: no cap).
     seed : seeds the random strategy, the model's CV splits and cold start.
     stop_ids : the stop set of earlier rounds, predicted again for the stopping signal; when
         ``None`` about :data:`STOP_SET_SIZE` items are drawn by a stable hash of their ids.
+    scorer : your own ambiguity score ``(proba, vectors) -> scores`` (see :data:`Scorer`), used
+        instead of the strategy's; the candidates then go through the same diverse selection.
 
     With fewer than two labeled classes there is nothing to train: a cold-start batch of
     representative, mutually distant items is selected instead.
     """
-    if strategy not in STRATEGIES:
+    if scorer is None and strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    started = time.perf_counter()
+    params = RoundParams(strategy, batch_size, max_class_share, seed)
+    trained_on = labels_digest(labels)
+    clock = _Clock()
     rng = np.random.default_rng(seed)
     skip = set(labels) | set(exclude or ())
-    labeled_ids = list(labels)
-    label_list = [labels[i] for i in labeled_ids]
-    labeled_vectors = (
-        store.get_vectors(labeled_ids)
-        if labeled_ids
-        else np.empty((0, store.dim), dtype=np.float32)
+    ids = list(labels)
+    known = _Labeled(
+        ids,
+        [labels[i] for i in ids],
+        store.get_vectors(ids) if ids else np.empty((0, store.dim), dtype=np.float32),
     )
-    counts = dict(Counter(label_list))
-    report: dict = {"label_counts": counts, "labeled": len(labeled_ids)}
-
-    if len(counts) < 2:
-        ids, vectors = _sample_unlabeled(store, skip, COLD_START_SAMPLE, rng, chunk_size)
-        chosen = cold_start(vectors, batch_size, rng) if len(ids) else []
-        why = _why(vectors[list(chosen)], labeled_ids, labeled_vectors, label_list)
-        picks = [Pick(ids[k], None, None, [], w) for k, w in zip(chosen, why, strict=True)]
-        seconds = round(time.perf_counter() - started, 3)
-        report.update(
-            cold_start=True,
-            seconds={"fit": 0.0, "score": 0.0, "select": seconds, "total": seconds},
-        )
-        return RoundPlan(picks, "cold-start", None, None, None, report=report)
-
-    model = AutoClassifier(time_budget_s=time_budget_s, random_state=seed)
-    model.fit(labeled_vectors, np.asarray(label_list))
-    fitted = time.perf_counter()
+    model = fit_on_labels(
+        known.vectors, np.asarray(known.labels), seed=seed, time_budget_s=time_budget_s
+    )
+    if model is None:
+        return _cold_start_step(store, known, trained_on, params, skip, rng, chunk_size, clock)
+    clock.lap("fit")
     pool = store.count()
     stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
-    ids, vectors, scores, stop, scored = _top_candidates(
-        store, model, strategy, skip, keep, rng, chunk_size, stop_fraction
-    )
-    if strategy in DENSITY_WEIGHTED and ids:
-        hits = store.search(vectors, top_k=DENSITY_NEIGHBORS + 1)
-        ids, vectors, scores = _best_first(
-            ids, vectors, weighted(scores, neighbor_density(ids, hits))
-        )
+    cand_ids, vectors, scores, stop, scored = _top_candidates(
+        store, model, _scoring_function(strategy, scorer), skip, keep, rng, chunk_size,
+        stop_fraction,
+    )  # fmt: skip
+    if scorer is None and strategy in DENSITY_WEIGHTED:
+        cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
     if stop_ids is not None:
-        still = [i for i in stop_ids if i not in skip]
-        if still:
-            stop = dict(zip(still, map(str, model.predict(store.get_vectors(still))), strict=True))
-    scored_at = time.perf_counter()
-    proba = model.predict_proba(vectors) if len(ids) else np.empty((0, len(model.classes_)))
+        stop = _stop_set_step(store, model, stop_ids, skip)
+    clock.lap("score")
     classes = [str(c) for c in model.classes_]
-    predicted = [classes[k] for k in proba.argmax(axis=1)] if len(ids) else []
+    proba = model.predict_proba(vectors) if cand_ids else np.empty((0, len(classes)))
     batch = select_diverse(
-        ids,
+        cand_ids,
         vectors,
-        store,
+        store.search,
         batch_size,
-        labeled_vectors=labeled_vectors,
-        predicted=predicted,
+        labeled_vectors=known.vectors,
+        predicted=[classes[k] for k in proba.argmax(axis=1)],
         max_class_share=max_class_share,
         n_neighbors=neighborhood_size(pool, batch_size),
     )
-    why = _why(vectors[batch.picked], labeled_ids, labeled_vectors, label_list)
-    picks = []
-    for k, w in zip(batch.picked, why, strict=True):
-        top = np.argsort(-proba[k])[:2]
-        picks.append(
-            Pick(
-                ids[k],
-                float(scores[k]),
-                predicted[k],
-                [(classes[c], round(float(proba[k, c]), 4)) for c in top],
-                w,
-            )
-        )
-    done = time.perf_counter()
-    report.update(
-        cold_start=False,
+    why = _why(vectors[batch.picked], known.ids, known.vectors, known.labels)
+    picks = _picks(cand_ids, scores, proba, classes, batch.picked, why)
+    clock.lap("select")
+    report = RoundReport(
+        selected_by=strategy,
+        labeled=len(known.ids),
+        label_counts=known.counts,
         model=model.best_name_,
         cv_score=None if np.isnan(model.cv_score_) else float(model.cv_score_),
-        leaderboard=[list(row) for row in model.leaderboard_],
+        leaderboard=tuple(LeaderboardEntry(*row) for row in model.leaderboard_),
         scored=scored,
         suppressed_by_neighbors=batch.suppressed_by_neighbors,
         suppressed_by_radius=batch.suppressed_by_radius,
         capped=batch.capped,
-        seconds={
-            "fit": round(fitted - started, 3),
-            "score": round(scored_at - fitted, 3),
-            "select": round(done - scored_at, 3),
-            "total": round(done - started, 3),
-        },
+        timings=clock.timings(),
     )
     return RoundPlan(
+        params,
         picks,
-        strategy,
-        model.best_name_,
-        report["cv_score"],
+        report,
+        trained_on,
         model,
         stop_predictions=stop,
-        report=report,
+        drew_stop_set=stop_ids is None,
     )

@@ -60,11 +60,13 @@ class Source:
 
     def read(self) -> tuple[list[Record], int]:
         """The rows that have a gold label, in source order, and the number without one."""
-        columns = dict(text_column=self.text_column, label_column=self.label_column)
+        text, label = self.text_column, self.label_column
         if self.path is not None:
-            records = read_records(self.path, **columns)
+            records = read_records(self.path, text_column=text, label_column=label)
         elif self.dataset is not None:
-            records = read_hf_records(self.dataset, split=self.split, **columns)
+            records = read_hf_records(
+                self.dataset, split=self.split, text_column=text, label_column=label
+            )
         else:
             raise TextalError("give the labeled data: --data FILE or --dataset NAME")
         labeled, unlabeled = [], 0

@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from textal.model.automl import AutoClassifier
+from textal.model.automl import AutoClassifier, fit_on_labels
 from textal.round.plan import RoundPlan, plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import Scores, score_predictions
@@ -96,15 +96,6 @@ def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[
     raise ValueError(f"initial must be one of {INITIAL_KINDS}, got {protocol.initial!r}")
 
 
-def fit_model(
-    X: np.ndarray, y: np.ndarray, seed: int, time_budget_s: float
-) -> AutoClassifier | None:
-    """The model ``plan_round`` fits, on X (n, d) and y (n,); ``None`` with fewer than 2 classes."""
-    if len(set(y.tolist())) < 2:
-        return None
-    return AutoClassifier(time_budget_s=time_budget_s, random_state=seed).fit(X, y)
-
-
 def evaluate(
     model: AutoClassifier | None, labels: Mapping[str, str], data: SimulationData
 ) -> Scores:
@@ -121,8 +112,8 @@ def evaluate(
 
 def _plan_seconds(plan: RoundPlan) -> tuple[float, float]:
     """(fit, score + select) seconds of a plan."""
-    seconds = plan.report["seconds"]
-    return float(seconds["fit"]), float(seconds["score"] + seconds["select"])
+    seconds = plan.report.timings
+    return seconds.fit, seconds.score + seconds.select
 
 
 def _point(
@@ -187,11 +178,11 @@ def simulate_run(
         started = time.perf_counter()
         ids = list(labels)
         y = np.array([labels[i] for i in ids])
-        model = fit_model(
+        model = fit_on_labels(
             data.store.get_vectors(ids),
             y,
-            seed * 1000 + protocol.rounds + 1,
-            protocol.time_budget_s,
+            seed=seed * 1000 + protocol.rounds + 1,
+            time_budget_s=protocol.time_budget_s,
         )
         fit_s = time.perf_counter() - started
         points.append(_point(data, strategy, seed, protocol.rounds, labels, model, fit_s, None))
@@ -210,7 +201,7 @@ def full_data_reference(data: SimulationData, time_budget_s: float = 10.0) -> Re
             chunks.append(np.array(chunk.vectors))
         y = np.array([data.oracle[i] for i in ids])
         started = time.perf_counter()
-        model = fit_model(np.concatenate(chunks), y, 0, time_budget_s)
+        model = fit_on_labels(np.concatenate(chunks), y, seed=0, time_budget_s=time_budget_s)
         fit_s = time.perf_counter() - started
         if model is None:
             raise ValueError("the pool has a single class: nothing to classify")

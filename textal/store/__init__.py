@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
-import os
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from textal.errors import TextalError
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.memory import MemoryStore
 
-__all__ = ["Chunk", "Item", "VectorStore", "open_store"]
+__all__ = [
+    "Chunk",
+    "Item",
+    "MilvusCredentials",
+    "VectorStore",
+    "credentials_from_env",
+    "open_store",
+    "quiet_milvus_client_logs",
+]
+
+
+@dataclass(frozen=True)
+class MilvusCredentials:
+    """How to authenticate to a Milvus server: a ``token`` (``user:password`` or an API key),
+    or ``user`` and ``password``. Never shown in messages."""
+
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return "MilvusCredentials(...)"
+
+
+def credentials_from_env(env: Mapping[str, str]) -> MilvusCredentials:
+    """Credentials from ``TEXTAL_MILVUS_TOKEN``, or ``TEXTAL_MILVUS_USER`` and
+    ``TEXTAL_MILVUS_PASSWORD``, in ``env`` (the CLI passes ``os.environ``)."""
+    return MilvusCredentials(
+        token=env.get("TEXTAL_MILVUS_TOKEN") or None,
+        user=env.get("TEXTAL_MILVUS_USER") or None,
+        password=env.get("TEXTAL_MILVUS_PASSWORD") or None,
+    )
+
+
+def quiet_milvus_client_logs() -> None:
+    """Silence pymilvus's own logging: stores report each failure as one ``TextalError`` line,
+    and pymilvus would also log a warning on every query_iterator ("failed to get mvccTs") and
+    tracebacks of failed RPCs. Imports pymilvus (whose import configures its logger), so the
+    workspace calls it only before opening a Milvus store."""
+    import pymilvus  # noqa: F401
+
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 
 def open_store(
@@ -18,13 +61,13 @@ def open_store(
     *,
     collection: str = "textal_items",
     workspace: Path | None = None,
+    credentials: MilvusCredentials | None = None,
 ) -> VectorStore:
     """Open (creating if needed) the store that ``uri`` names.
 
     * ``memory``: in memory, gone when closed;
     * ``memory:DIR``: in memory, persisted to ``DIR``;
-    * ``http://host:port`` or ``https://...``: a Milvus server; credentials come from
-      ``TEXTAL_MILVUS_TOKEN``, or ``TEXTAL_MILVUS_USER`` and ``TEXTAL_MILVUS_PASSWORD``;
+    * ``http://host:port`` or ``https://...``: a Milvus server, with ``credentials`` if given;
     * anything else: a Milvus Lite path ending in ``.db``.
 
     Relative paths are taken relative to ``workspace`` (default: the current directory).
@@ -44,12 +87,8 @@ def open_store(
             "http(s)://host:port or a Milvus Lite path ending in .db"
         )
     if uri.startswith(("http://", "https://")):
+        given = credentials or MilvusCredentials()
         return MilvusStore(
-            uri,
-            dim,
-            collection,
-            token=os.environ.get("TEXTAL_MILVUS_TOKEN") or None,
-            user=os.environ.get("TEXTAL_MILVUS_USER") or None,
-            password=os.environ.get("TEXTAL_MILVUS_PASSWORD") or None,
+            uri, dim, collection, token=given.token, user=given.user, password=given.password
         )
     return MilvusStore(str(base / Path(uri).expanduser()), dim, collection)

@@ -161,9 +161,9 @@ class MemoryStore:
 
     def _write(self, new: _batch.Batch) -> None:
         """Append ``new`` to the files of a persisted store; on failure, cut both files back."""
-        files = (self._vector_file, self._item_file)
-        if files[0] is None or files[1] is None:
+        if self._vector_file is None or self._item_file is None:
             return
+        files = (self._vector_file, self._item_file)
         lines = "".join(
             f'{{"id":{_json(i)},"text":{_json(t)},"metadata":{m}}}\n'
             for i, t, m in zip(new.ids, new.texts, new.metadata, strict=True)
@@ -189,7 +189,9 @@ class MemoryStore:
             rows.append(row)
         return rows
 
-    def _append(self, ids: list[str], vectors: np.ndarray, texts: list[str], metadata: list[str]):
+    def _append(
+        self, ids: list[str], vectors: np.ndarray, texts: list[str], metadata: list[str]
+    ) -> None:
         need = self._n + len(ids)
         if need > len(self._vectors):
             grown = np.empty((max(need, 2 * len(self._vectors)), self.dim), dtype=np.float32)
@@ -246,7 +248,9 @@ class MemoryStore:
         """Read the complete records of both files; cut a torn tail off either."""
         row_bytes = 4 * self.dim
         stored_rows = vector_path.stat().st_size // row_bytes if vector_path.exists() else 0
-        ids, texts, metadata = [], [], []
+        ids: list[str] = []
+        texts: list[str] = []
+        metadata: list[str] = []
         good_bytes = 0
         if item_path.exists():
             with open(item_path, "rb") as f:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import threading
 import time
@@ -48,10 +47,6 @@ from pymilvus import DataType, MilvusClient, MilvusException
 from textal.errors import TextalError
 from textal.store import _batch
 from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES, Chunk, Item
-
-# The store reports each failure itself, as one TextalError line; pymilvus would also log a
-# warning on every query_iterator ("failed to get mvccTs") and tracebacks of failed RPCs.
-logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 T = TypeVar("T")
 

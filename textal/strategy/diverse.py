@@ -1,19 +1,22 @@
 """Diverse batches: walk candidates from most ambiguous down, suppressing each pick's neighbourhood.
 
-Batched nearest-neighbour queries against the store give each pick's ``n_neighbors`` nearest
-stored items. Accepting a candidate suppresses those neighbours for the rest of this batch,
-and any candidate whose cosine similarity to an accepted or labeled item reaches ``radius`` is
-skipped, so twenty near-duplicate reviews cost one question, not twenty.
+Batched nearest-neighbour queries (a callable the caller passes in, usually the store's
+``search``) give each pick's ``n_neighbors`` nearest stored items. Accepting a candidate
+suppresses those neighbours for the rest of this batch, and any candidate whose cosine similarity
+to an accepted or labeled item reaches ``radius`` is skipped, so twenty near-duplicate reviews
+cost one question, not twenty.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from textal.store.base import VectorStore
+#: ``(vectors (n, d), top_k) -> for each row, up to top_k (id, cosine similarity), best first``:
+#: the signature of :meth:`textal.store.base.VectorStore.search`.
+NeighborSearch = Callable[[np.ndarray, int], list[list[tuple[str, float]]]]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def _max_similarity(queries: np.ndarray, others: np.ndarray, chunk: int = 65_536
 def select_diverse(
     ids: Sequence[str],
     vectors: np.ndarray,
-    store: VectorStore,
+    search: NeighborSearch,
     batch_size: int,
     *,
     labeled_vectors: np.ndarray | None = None,
@@ -52,7 +55,8 @@ def select_diverse(
     Parameters
     ----------
     ids, vectors : candidates, most ambiguous first; ``vectors`` has shape (n, d), unit rows.
-    store : where the neighbour queries go (a few batched ``search`` calls).
+    search : nearest-neighbour queries over the whole pool, e.g. ``store.search`` (called a few
+        times, each with a batch of query rows).
     labeled_vectors : (m, d) vectors of labeled items; candidates within ``radius`` are skipped.
     predicted, max_class_share : when both are given, at most ``ceil(share * batch_size)`` picks
         share one predicted class, so rare classes get asked about.
@@ -85,12 +89,12 @@ def select_diverse(
         ):
             by_radius += 1
             return False
-        if cap is not None and per_class.get(predicted[i], 0) >= cap:
+        if cap is not None and predicted is not None and per_class.get(predicted[i], 0) >= cap:
             capped += 1
             return False
         return True
 
-    # Tentatively take as many candidates as slots are left, ask the store for all their
+    # Tentatively take as many candidates as slots are left, ask for all their
     # neighbourhoods in one call, then confirm them in order: a later one falls if an earlier
     # one's neighbourhood holds it. Usually two or three calls fill the batch.
     cursor = 0
@@ -102,14 +106,14 @@ def select_diverse(
             else:
                 tentative.append(cursor)
             cursor += 1
-        hits = store.search(vectors[tentative], top_k=n_neighbors + 1) if tentative else []
+        hits = search(vectors[tentative], n_neighbors + 1) if tentative else []
         for i, neighbors in zip(tentative, hits, strict=True):
             if ids[i] in suppressed:
                 by_neighbors += 1
             elif passes_local_rules(i):
                 picked_vectors[len(picked)] = vectors[i]
                 picked.append(i)
-                if cap is not None:
+                if cap is not None and predicted is not None:
                     per_class[predicted[i]] = per_class.get(predicted[i], 0) + 1
                 suppressed.update(hit_id for hit_id, _ in neighbors)
     if len(picked) < batch_size:

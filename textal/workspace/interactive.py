@@ -48,8 +48,9 @@ def label_interactively(
         write(f"[{position + 1}/{len(queue)}] {terminal_safe(items[selection.item_id].text)}")
         if selection.predicted:
             write(f"  model says: {terminal_safe(selection.predicted)}")
-        for _nid, label, sim in selection.reason.get("why", []):
-            write(f"  similar labeled review ({sim:.2f}) was {terminal_safe(label)}")
+        for near in selection.why:
+            label = terminal_safe(near.label)
+            write(f"  similar labeled review ({near.similarity:.2f}) was {label}")
         try:
             key = read(f"{choices}  ·  {KEYS_HELP} > ").strip().lower()
         except EOFError:

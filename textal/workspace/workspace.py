@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +27,20 @@ from textal.data.readers import (
 from textal.embed import Encoder, resolve_model
 from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport, ingest_records
-from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
-from textal.model.automl import AutoClassifier
-from textal.round.plan import RoundPlan, plan_round
+from textal.ledger import (
+    AMBIGUOUS,
+    LABEL,
+    UNLABEL,
+    Ledger,
+    NewLabel,
+    RoundParams,
+    RoundRecord,
+    Selection,
+)
+from textal.model.automl import fit_on_labels
+from textal.round.plan import RoundPlan, Scorer, plan_round
 from textal.round.stopping import agreement, is_stable
-from textal.store import VectorStore, open_store
+from textal.store import MilvusCredentials, VectorStore, open_store, quiet_milvus_client_logs
 from textal.strategy.scores import DEFAULT_STRATEGY
 from textal.workspace.batch_files import write_atomic_rows
 from textal.workspace.config import (
@@ -106,6 +115,7 @@ class Workspace:
         collection: str | None = None,
         labels: Sequence[str] = (),
         create: bool = True,
+        credentials: MilvusCredentials | None = None,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
@@ -113,7 +123,7 @@ class Workspace:
         (default all-MiniLM-L6-v2), ``store_uri`` its store (default a Milvus Lite file inside it;
         ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server).
         An existing workspace refuses another ``model``; ``store_uri``/``collection`` given here
-        override its config for this session only.
+        override its config for this session only, and ``credentials`` authenticate to a server.
         """
         root = workspace_path(path)
         config = stored = read_config(root)
@@ -140,7 +150,11 @@ class Workspace:
         ledger = Ledger(root / LEDGER_NAME)
         try:
             store = _open_workspace_store(
-                root, config, store_uri or config.store_uri, collection or config.collection
+                root,
+                config,
+                store_uri or config.store_uri,
+                collection or config.collection,
+                credentials,
             )
         except BaseException:
             ledger.close()
@@ -190,13 +204,28 @@ class Workspace:
         The whole source is validated first, so a bad row anywhere stores nothing. Returns the
         ingest report and the source summary (rows, skipped empty texts, duplicates, gold labels).
         """
-        columns = dict(text_column=text_column, id_column=id_column, label_column=label_column)
         if dataset is not None:
-            summary = scan_hf_source(dataset, split=split, **columns)
-            records = read_hf_records(dataset, split=split, **columns)
+            summary = scan_hf_source(
+                dataset,
+                split=split,
+                text_column=text_column,
+                id_column=id_column,
+                label_column=label_column,
+            )
+            records = read_hf_records(
+                dataset,
+                split=split,
+                text_column=text_column,
+                id_column=id_column,
+                label_column=label_column,
+            )
         elif path is not None:
-            summary = scan_source(path, **columns)
-            records = read_records(path, **columns)
+            summary = scan_source(
+                path, text_column=text_column, id_column=id_column, label_column=label_column
+            )
+            records = read_records(
+                path, text_column=text_column, id_column=id_column, label_column=label_column
+            )
         else:
             raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
         report = ingest_records(records, self.encoder, self.store, total=summary.rows)
@@ -266,24 +295,39 @@ class Workspace:
         self,
         *,
         batch_size: int = 20,
-        strategy: str = DEFAULT_STRATEGY,
+        strategy: str | None = None,
         max_class_share: float | None = None,
         seed: int = 0,
+        scorer: Scorer | None = None,
     ) -> RoundResult:
         """Train, score, select a diverse batch, record it and write it for people.
 
-        When the last round got no labels since it was made and asked for the same batch, it is
-        still open: its batch is written again instead of a duplicate round being recorded.
+        ``strategy`` names a built-in score (default :data:`DEFAULT_STRATEGY`); ``scorer`` is
+        your own instead, ``(proba, vectors) -> scores`` (higher = ask first), recorded as
+        strategy ``custom:<its name>``.
+
+        The last round is still open while no label event arrived since it was made: asked again
+        with exactly the same settings, its batch is written again. Asked with any other setting,
+        a new round is recorded and the open one is marked superseded in the history (its items
+        are free again, so the new round may pick some of them).
         """
+        if scorer is not None and strategy is not None:
+            raise ValueError("give a strategy name or your own scorer, not both")
+        if scorer is not None:
+            strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
+        params = RoundParams(strategy or DEFAULT_STRATEGY, batch_size, max_class_share, seed)
         with self.ledger.snapshot():  # so last_seq names exactly the labels trained on
-            last = self.ledger.last_round()
+            rounds = self.ledger.rounds()
             last_seq = self.ledger.last_seq()
             labels = self.ledger.current_labels()
             ambiguous = self.ledger.ambiguous_items()
+            stop_ids = self.ledger.stop_set()
+        last = rounds[-1] if rounds else None
         if (
-            last is not None
+            scorer is None  # a function cannot be compared with the one used before
+            and last is not None
             and last.last_seq == last_seq
-            and (last.strategy, last.batch_size) == (strategy, batch_size)
+            and last.params == params
         ):
             return self._export_round(last, reused=True)
         if self.store.count() == 0:
@@ -291,63 +335,56 @@ class Workspace:
         plan = plan_round(
             self.store,
             labels,
-            strategy=strategy,
+            strategy=params.strategy,
             batch_size=batch_size,
             exclude=ambiguous,
             max_class_share=max_class_share,
             seed=seed,
-            stop_ids=self._stop_ids(),
+            stop_ids=stop_ids or None,
+            scorer=scorer,
         )
-        report = dict(plan.report)
-        report["stop_predictions"] = plan.stop_predictions
-        report["agreement"] = self._agreement(last, plan)
+        report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
-            strategy=strategy,
-            batch_size=batch_size,
-            last_seq=last_seq,
-            model=plan.model_name,
-            cv_score=plan.cv_score,
+            params=plan.params,
             report=report,
-            selections=_selections(plan),
+            last_seq=last_seq,
+            trained_on=plan.trained_on,
+            selections=plan.picks,
+            stop_predictions=plan.stop_predictions,
+            new_stop_set=list(plan.stop_predictions) if plan.drew_stop_set else (),
         )
         return self._export_round(record, reused=False)
 
-    def _stop_ids(self) -> list[str] | None:
-        """The stop set drawn by the first trained round, reused so it stays fixed."""
-        for record in self.ledger.rounds():
-            if record.report.get("stop_predictions"):
-                return list(record.report["stop_predictions"])
-        return None
-
-    @staticmethod
-    def _agreement(last: RoundRecord | None, plan: RoundPlan) -> float | None:
-        if last is None or not plan.stop_predictions:
+    def _agreement(self, rounds: list[RoundRecord], plan: RoundPlan) -> float | None:
+        """Kappa with the previous trained round's stop-set predictions; ``None`` without one,
+        or when it was trained on these very labels (the same labels are no new evidence)."""
+        trained = [r for r in rounds if not r.report.cold_start]
+        if not trained or plan.report.cold_start or trained[-1].trained_on == plan.trained_on:
             return None
-        return agreement(last.report.get("stop_predictions", {}), plan.stop_predictions)
+        return agreement(self.ledger.stop_predictions(trained[-1].round), plan.stop_predictions)
 
     def _export_round(self, record: RoundRecord, *, reused: bool) -> RoundResult:
         selections = self.ledger.selections(record.round)
-        reasons = [s.reason for s in selections]
-        neighbour_ids = list({n[0] for r in reasons for n in r.get("why", [])})
+        neighbour_ids = list({n.item_id for s in selections for n in s.why})
         texts = {item.id: item.text for item in self.store.get(neighbour_ids)}
         items = {item.id: item for item in self.store.get([s.item_id for s in selections])}
         rows = []
         for s in selections:
-            top2 = s.reason.get("top2", [])
+            top = [*s.top2, None, None]
             rows.append(
                 {
                     "id": s.item_id,
                     "label": "",
                     "text": items[s.item_id].text,
                     "predicted": s.predicted,
-                    "top1": top2[0][0] if top2 else None,
-                    "p1": top2[0][1] if top2 else None,
-                    "top2": top2[1][0] if len(top2) > 1 else None,
-                    "p2": top2[1][1] if len(top2) > 1 else None,
+                    "top1": top[0].label if top[0] else None,
+                    "p1": top[0].probability if top[0] else None,
+                    "top2": top[1].label if top[1] else None,
+                    "p2": top[1].probability if top[1] else None,
                     "score": s.score,
                     "why": " | ".join(
-                        f"{label} ({sim:.2f}): {_snippet(texts.get(nid, ''))}"
-                        for nid, label, sim in s.reason.get("why", [])
+                        f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}"
+                        for n in s.why
                     ),
                 }
             )
@@ -369,7 +406,7 @@ class Workspace:
         labels = self.ledger.current_labels()
         rounds = self.ledger.rounds()
         last = rounds[-1] if rounds else None
-        kappas = [r.report.get("agreement") for r in rounds if not r.report.get("cold_start")]
+        kappas = _evidence(rounds)
         return Status(
             workspace=self.path,
             model=self.config.model,
@@ -379,8 +416,8 @@ class Workspace:
             label_counts=dict(sorted(Counter(labels.values()).items())),
             ambiguous=len(self.ledger.ambiguous_items()),
             rounds=len(rounds),
-            last_model=last.model if last else None,
-            last_cv_score=last.cv_score if last else None,
+            last_model=last.report.model if last else None,
+            last_cv_score=last.report.cv_score if last else None,
             agreement=kappas[-1] if kappas else None,
             stable=is_stable(kappas),
         )
@@ -393,7 +430,7 @@ class Workspace:
         history = {e.item_id: e for e in self.ledger.history() if e.kind == LABEL}
         if not predictions:
             items = self.store.get(list(labels))
-            rows = [
+            rows: list[dict[str, object]] = [
                 {
                     "id": item.id,
                     "text": item.text,
@@ -405,12 +442,12 @@ class Workspace:
             ]
             write_atomic_rows(path, ["id", "text", "label", "annotator", "labeled_at"], rows)
             return len(rows)
-        if len(set(labels.values())) < 2:
-            raise TextalError("predictions need labels of at least two classes")
         ids = list(labels)
-        model = AutoClassifier().fit(
-            self.store.get_vectors(ids), np.asarray([labels[i] for i in ids])
-        )
+        y = np.asarray([labels[i] for i in ids])
+        vectors = self.store.get_vectors(ids) if ids else np.empty((0, self.config.dim), np.float32)
+        model = fit_on_labels(vectors, y)
+        if model is None:
+            raise TextalError("predictions need labels of at least two classes")
         rows = []
         for chunk in self.store.iterate():
             proba = model.predict_proba(chunk.vectors)
@@ -431,24 +468,34 @@ class Workspace:
 
 
 def _open_workspace_store(
-    root: Path, config: WorkspaceConfig, uri: str, collection: str
+    root: Path,
+    config: WorkspaceConfig,
+    uri: str,
+    collection: str,
+    credentials: MilvusCredentials | None,
 ) -> VectorStore:
     if uri == "memory":
         uri = f"memory:{MEMORY_STORE_DIR}"  # relative to the workspace
-    return open_store(uri, config.dim, collection=collection, workspace=root)
+    if not uri.startswith("memory"):
+        quiet_milvus_client_logs()
+    return open_store(
+        uri, config.dim, collection=collection, workspace=root, credentials=credentials
+    )
 
 
-def _selections(plan: RoundPlan) -> list[Selection]:
-    return [
-        Selection(
-            rank=rank,
-            item_id=pick.item_id,
-            score=pick.score,
-            predicted=pick.predicted,
-            reason={"top2": pick.top2, "why": pick.why, "cold_start": plan.model is None},
-        )
-        for rank, pick in enumerate(plan.picks, start=1)
-    ]
+def _evidence(rounds: Sequence[RoundRecord]) -> list[float | None]:
+    """The stopping signal's agreements, oldest first: one per trained round whose labels differ
+    from the previous trained round's. A round on the same labels (another batch size, strategy
+    or seed) compares a model with itself: no evidence, so it does not count."""
+    kappas: list[float | None] = []
+    previous: RoundRecord | None = None
+    for record in rounds:
+        if record.report.cold_start:
+            continue
+        if previous is not None and record.trained_on != previous.trained_on:
+            kappas.append(record.report.agreement)
+        previous = record
+    return kappas
 
 
 def _snippet(text: str) -> str:
