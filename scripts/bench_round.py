@@ -11,6 +11,7 @@ runs in its own subprocess, so its peak RSS is its own; filling the store is not
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -66,7 +67,7 @@ def measure(store_kind: str, size: int, strategy: str) -> dict:
         "size": size,
         "fill_s": round(fill_seconds, 1),
         "round_s": round(seconds, 2),
-        "parts": plan.report["seconds"],
+        "parts": dataclasses.asdict(plan.report.timings),
         "rss_after_fill_mib": round(rss_filled),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

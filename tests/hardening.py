@@ -14,8 +14,10 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.fixtures_data import DATA_DIR
 from textal.cli import main
@@ -33,6 +35,13 @@ from textal.workspace.config import (
 REPO = Path(__file__).resolve().parents[1]
 YELP = DATA_DIR / "uci_sentiment_labelled" / "yelp.csv"
 STORES = {"memory": "memory", "lite": "milvus.db"}  # workspace store URIs: memory:DIR, Milvus Lite
+
+
+def store_params() -> list[Any]:
+    """``STORES`` as test parameters: Milvus Lite in the slow lane (opening it takes seconds)."""
+    return ["memory", pytest.param("lite", marks=pytest.mark.slow)]
+
+
 LABELS = ("negative", "positive")
 
 

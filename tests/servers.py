@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textal.store import VectorStore, open_store
+from textal.store import MilvusCredentials, VectorStore, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -351,7 +351,12 @@ class Backend:
     token: str = ""
 
 
-BACKENDS = ("memory", "lite", "lite-tcp", "milvus235")
+BACKENDS = (
+    "memory",
+    "lite",
+    pytest.param("lite-tcp", marks=pytest.mark.slow),  # servers start in seconds
+    pytest.param("milvus235", marks=pytest.mark.slow),
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -374,21 +379,20 @@ def store_uri(backend: Backend) -> str:
 
 
 @pytest.fixture
-def make_store(
-    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[int], VectorStore]]:
+def make_store(backend: Backend, tmp_path: Path) -> Iterator[Callable[[int], VectorStore]]:
     """``make_store(dim)`` opens this test's own store (a fresh collection on servers).
 
     Calling it again reopens the same store; every store it opened is closed at the end, and
     the collection is dropped from a shared server.
     """
     collection = f"t_{uuid.uuid4().hex[:16]}"
-    if backend.token:
-        monkeypatch.setenv("TEXTAL_MILVUS_TOKEN", backend.token)
+    credentials = MilvusCredentials(token=backend.token) if backend.token else None
     opened: list[VectorStore] = []
 
     def make(dim: int) -> VectorStore:
-        store = open_store(backend.uri, dim, collection=collection, workspace=tmp_path)
+        store = open_store(
+            backend.uri, dim, collection=collection, workspace=tmp_path, credentials=credentials
+        )
         opened.append(store)
         return store
 

@@ -29,6 +29,7 @@ from tests.hardening import (
     gold_of,
     run_cli,
     state,
+    store_params,
     stored_ids,
     write_sample,
 )
@@ -44,27 +45,32 @@ Maker = Callable[[Path, list[str]], bytes]  # (file path, unlabeled ids) -> the 
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory) -> dict[str, Path]:
-    """Per store: 60 Yelp reviews, two rounds, ten gold labels, label set negative/positive."""
+def templates(tmp_path_factory) -> Callable[[str], Path]:
+    """Per store, made on first use: 60 Yelp reviews, two rounds, ten gold labels, label set
+    negative/positive."""
     require_shared_data()
     sample = write_sample(tmp_path_factory.mktemp("data") / "sample.csv", SAMPLE_ROWS)
-    roots = {}
-    for kind, uri in STORES.items():
-        root = tmp_path_factory.mktemp(f"bad-input-{kind}") / "ws"
-        with Workspace.open(root, store_uri=uri, labels=LABELS) as ws:
-            ws.ingest(sample, label_column="label")
-            first = ws.round(batch_size=10)
-            ids = [s.item_id for s in first.selections]
-            ws.add_labels(gold_of(ws, ids).items(), annotator="ana")
-            ws.round(batch_size=5)
-        roots[kind] = root
-    return roots
+    roots: dict[str, Path] = {}
+
+    def template(kind: str) -> Path:
+        if kind not in roots:
+            root = tmp_path_factory.mktemp(f"bad-input-{kind}") / "ws"
+            with Workspace.open(root, store_uri=STORES[kind], labels=LABELS) as ws:
+                ws.ingest(sample, label_column="label")
+                first = ws.round(batch_size=10)
+                ids = [s.item_id for s in first.selections]
+                ws.add_labels(gold_of(ws, ids).items(), annotator="ana")
+                ws.round(batch_size=5)
+            roots[kind] = root
+        return roots[kind]
+
+    return template
 
 
-@pytest.fixture(params=list(STORES))
+@pytest.fixture(params=store_params())
 def workspace(request, templates, tmp_path) -> Path:
     root = tmp_path / "ws"
-    shutil.copytree(templates[request.param], root)
+    shutil.copytree(templates(request.param), root)
     return root
 
 
@@ -338,7 +344,7 @@ def test_bom_crlf_and_blank_rows_simply_work(capsys, workspace, tmp_path):
 @pytest.fixture(scope="module")
 def api_workspace(templates, tmp_path_factory):
     root = tmp_path_factory.mktemp("property") / "ws"
-    shutil.copytree(templates["memory"], root)
+    shutil.copytree(templates("memory"), root)
     with Workspace.open(root, create=False) as ws:
         yield ws, sorted(stored_ids(ws)), tmp_path_factory.mktemp("property-files")
 

@@ -46,6 +46,8 @@ from textal.workspace.batch_files import write_atomic_rows
 from textal.workspace.config import WorkspaceConfig, read_config, write_config
 from textal.workspace.workspace import LEDGER_NAME
 
+pytestmark = pytest.mark.slow  # several processes and real stores at once
+
 YELP_EMBEDDED = "uci_sentiment_labelled/yelp.csv"
 POOL = 200
 STORE_CALLS = ("count", "existing_ids", "get", "get_vectors", "search", "iterate")

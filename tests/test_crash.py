@@ -60,6 +60,8 @@ from textal.textsafe import undo_spreadsheet_safe
 from textal.workspace import Workspace
 from textal.workspace.workspace import LEDGER_NAME
 
+pytestmark = pytest.mark.slow  # processes are killed at many points
+
 SEED = 20_061  # every random kill point derives from it: a failure can be replayed
 REPEATS = 4  # kills per test of label and round
 INGEST_REPEATS = 3  # each ingest child loads the model: seconds
@@ -165,7 +167,6 @@ def check_ingested(root: Path, source_ids: set[str]) -> int:
     return len(ids)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("store", list(STORES))
 def test_kill_during_ingest(store, tmp_path, capsys):
     require_shared_data()

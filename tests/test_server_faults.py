@@ -23,8 +23,10 @@ from tests.servers import (
     unavailable,
 )
 from textal.errors import TextalError
-from textal.store import open_store
+from textal.store import MilvusCredentials, open_store
 from textal.store.milvus import MilvusStore
+
+pytestmark = pytest.mark.slow  # servers are started, killed and restarted
 
 DIM = 16
 N = 12_000
@@ -133,12 +135,11 @@ def test_add_rides_out_a_quick_restart(tmp_path):
         server.stop()
 
 
-def test_an_unreachable_server_is_named_quickly_without_credentials(monkeypatch):
+def test_an_unreachable_server_is_named_quickly_without_credentials():
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    monkeypatch.setenv("TEXTAL_MILVUS_TOKEN", "root:s3cret-token")
     started = time.monotonic()
     with pytest.raises(TextalError, match=f"cannot reach Milvus at {uri}") as error:
-        open_store(uri, DIM)
+        open_store(uri, DIM, credentials=MilvusCredentials(token="root:s3cret-token"))
     assert time.monotonic() - started < 5
     assert "s3cret" not in str(error.value)
 

@@ -74,6 +74,7 @@ def test_same_seed_same_curve_and_strategies_share_the_initial_labels(amazon):
     assert without_times(random) != without_times(margin)
 
 
+@pytest.mark.slow
 def test_parallel_runs_equal_runs_in_this_process(amazon):
     protocol = Protocol(init=10, batch_size=10, rounds=2)
     strategies = ["committee", "random"]
@@ -159,7 +160,7 @@ def simulate_args(
     return parser.parse_args(argv)
 
 
-@pytest.mark.parametrize("store", ["memory", "milvus"])
+@pytest.mark.parametrize("store", ["memory", pytest.param("milvus", marks=pytest.mark.slow)])
 def test_simulate_command_writes_summary_points_and_plot(tmp_path, capsys, store):
     if not AMAZON.exists():
         pytest.skip(f"real data file {AMAZON} absent (see ../shared/data/README.md)")

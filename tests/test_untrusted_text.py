@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening import REPO, STORES, YELP, run_cli
+from tests.hardening import REPO, STORES, YELP, run_cli, store_params
 from tests.workspaces import require_shared_data
 from textal.textsafe import undo_spreadsheet_safe
 from textal.workspace import Workspace
@@ -83,7 +83,7 @@ def _check_jsonl(path: Path, texts: dict[str, str]) -> list[dict]:
     return rows
 
 
-@pytest.fixture(scope="module", params=list(STORES))
+@pytest.fixture(scope="module", params=store_params())
 def hostile_template(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     require_shared_data()
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
