@@ -7,6 +7,8 @@ import pytest
 
 from textal.strategy.coldstart import cold_start
 
+pytestmark = pytest.mark.slow  # k-means on 5,452 TREC questions, ten times
+
 TREC = "trec/train.csv"
 
 

@@ -160,7 +160,8 @@ def simulate_args(
     return parser.parse_args(argv)
 
 
-@pytest.mark.parametrize("store", ["memory", pytest.param("milvus", marks=pytest.mark.slow)])
+@pytest.mark.slow  # embeds a dataset and runs the whole command
+@pytest.mark.parametrize("store", ["memory", "milvus"])
 def test_simulate_command_writes_summary_points_and_plot(tmp_path, capsys, store):
     if not AMAZON.exists():
         pytest.skip(f"real data file {AMAZON} absent (see ../shared/data/README.md)")
