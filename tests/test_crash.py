@@ -258,9 +258,9 @@ def check_rounds(root: Path) -> int:
         assert [r.round for r in rounds] == list(range(1, len(rounds) + 1))
         for record in rounds:
             selected = [s.item_id for s in ledger.selections(record.round)]
-            assert len(selected) == len(set(selected)) == record.batch_size
+            assert len(selected) == len(set(selected)) == record.params.batch_size
             assert [s.rank for s in ledger.selections(record.round)] == list(
-                range(1, record.batch_size + 1)
+                range(1, record.params.batch_size + 1)
             )
             check_round_snapshot(ledger, record)
             check_batch_files(root, record.round, selected, last=record == rounds[-1])
