@@ -9,15 +9,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
+    Record,
     SourceSummary,
     read_hf_records,
     read_records,
@@ -28,21 +32,23 @@ from textal.embed import Encoder, resolve_model
 from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
-from textal.model.automl import AutoClassifier
-from textal.round.plan import RoundPlan, plan_round
 from textal.round.stopping import agreement, is_stable
-from textal.store import VectorStore, open_store
+from textal.store import VectorStore, check_store_uri, open_store, store_identity
 from textal.strategy.scores import DEFAULT_STRATEGY
-from textal.workspace.batch_files import write_atomic_rows
+from textal.workspace.batch_files import row_file_paths, write_atomic_rows
 from textal.workspace.config import (
     DEFAULT_COLLECTION,
     DEFAULT_STORE_URI,
     WorkspaceConfig,
+    check_label_names,
     read_config,
     with_labels,
     workspace_path,
     write_config,
 )
+
+if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
+    from textal.round.plan import RoundPlan
 
 LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
@@ -64,6 +70,26 @@ class RoundResult:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A source checked in full before anything is created or loaded: ``summary`` counts its
+    rows; ``records()`` streams them (validating again as they come)."""
+
+    summary: SourceSummary
+    records: Callable[[], Iterator[Record]]
+
+
+@dataclass(frozen=True)
+class LabelImport:
+    """What importing a label file did. ``overridden`` counts, per annotator, the current labels
+    the file changed; ``label_set`` is the label set the file fixed (empty when one existed)."""
+
+    recorded: int
+    unchanged: int
+    overridden: dict[str, int]
+    label_set: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Status:
     """What ``textal status`` shows."""
 
@@ -81,6 +107,27 @@ class Status:
     stable: bool
 
 
+def check_source(
+    path: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    split: str = "train",
+    text_column: str = "text",
+    id_column: str | None = None,
+    label_column: str | None = None,
+) -> Source:
+    """Validate a whole file (``path``) or Hugging Face ``dataset`` split, keeping only counts:
+    run before a workspace is created or a model loaded, so a bad source changes nothing."""
+    columns = dict(text_column=text_column, id_column=id_column, label_column=label_column)
+    if dataset is not None:
+        summary = scan_hf_source(dataset, split=split, **columns)
+        return Source(summary, lambda: read_hf_records(dataset, split=split, **columns))
+    if path is not None:
+        summary = scan_source(path, **columns)
+        return Source(summary, lambda: read_records(path, **columns))
+    raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
+
+
 class Workspace:
     """A labeling project: config, store, ledger and batch files under one directory.
 
@@ -93,6 +140,7 @@ class Workspace:
         self.store = store
         self.ledger = ledger
         self._encoder: Encoder | None = None
+        self.labels_added: tuple[str, ...] = ()  # names this open added to the label set
 
     # -- opening --------------------------------------------------------------------------
 
@@ -106,49 +154,76 @@ class Workspace:
         collection: str | None = None,
         labels: Sequence[str] = (),
         create: bool = True,
+        move_store: bool = False,
+        read_only: bool = False,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
         A new workspace is created when ``create`` is true: ``model`` picks its embedding model
         (default all-MiniLM-L6-v2), ``store_uri`` its store (default a Milvus Lite file inside it;
-        ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server).
-        An existing workspace refuses another ``model``; ``store_uri``/``collection`` given here
-        override its config for this session only.
+        ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server). Every
+        setting is checked before anything is created; a failed creation removes what it made.
+
+        An existing workspace refuses another ``model``, and is bound to its store: another
+        ``store_uri`` or ``collection`` is refused unless ``move_store`` is true, which records
+        the new one in its config. ``labels`` are added to its label set. ``read_only`` opens
+        write nothing, and also work where the workspace's directory is read-only.
         """
         root = workspace_path(path)
+        if root.exists() and not root.is_dir():
+            raise TextalError(
+                f"workspace {root} is a file, not a directory: give another --workspace"
+            )
+        if store_uri is not None:
+            check_store_uri(store_uri)
+        names = check_label_names(labels)
         config = stored = read_config(root)
         encoder = None
         if config is None:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
-            encoder = Encoder(model)
+            _check_writable(root)
+            encoder = Encoder(
+                model
+            )  # the model fixes the dimension: loaded once all else is checked
             config = WorkspaceConfig(
                 model=encoder.model_id,
                 dim=encoder.dim,
                 store_uri=store_uri or DEFAULT_STORE_URI,
                 collection=collection or DEFAULT_COLLECTION,
-                labels=tuple(dict.fromkeys(labels)),
+                labels=names,
             )
-        elif model is not None and resolve_model(model)[0] != config.model:
-            raise TextalError(
-                f"workspace {root} embeds with {config.model} (dim {config.dim}); "
-                f"refusing --model {model}: use another --workspace for another model"
-            )
-        elif labels:
-            config = with_labels(config, list(labels))
-        root.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger(root / LEDGER_NAME)
+        else:
+            if model is not None and resolve_model(model)[0] != config.model:
+                raise TextalError(
+                    f"workspace {root} embeds with {config.model} (dim {config.dim}); "
+                    f"refusing --model {model}: use another --workspace for another model"
+                )
+            config = _bind_store(root, config, store_uri, collection, move=move_store)
+            if names:
+                config = with_labels(config, list(names))
+            read_only = read_only and config == stored
+            if not read_only:
+                _check_writable(root)
+        undo = _make_dir(root) if stored is None else None
+        frozen = stored is not None and not _writable(root)  # a read-only open of a read-only dir
         try:
-            store = _open_workspace_store(
-                root, config, store_uri or config.store_uri, collection or config.collection
-            )
+            ledger = Ledger(root / LEDGER_NAME, read_only=frozen)
+            try:
+                store = _open_workspace_store(root, config, read_only=frozen)
+            except BaseException:
+                ledger.close()
+                raise
+            if config != stored:  # new, moved or new labels: read-only opens never rewrite it
+                write_config(root, config)
         except BaseException:
-            ledger.close()
+            if undo is not None:
+                undo()
             raise
-        if config != stored:  # new, or new labels: read-only opens never rewrite the config
-            write_config(root, config)
         workspace = cls(root, config, store, ledger)
         workspace._encoder = encoder
+        old = stored.labels if stored is not None else ()
+        workspace.labels_added = tuple(n for n in config.labels if n not in old)
         return workspace
 
     def close(self) -> None:
@@ -177,7 +252,7 @@ class Workspace:
 
     def ingest(
         self,
-        path: str | Path | None = None,
+        path: str | Path | Source | None = None,
         *,
         dataset: str | None = None,
         split: str = "train",
@@ -185,22 +260,32 @@ class Workspace:
         id_column: str | None = None,
         label_column: str | None = None,
     ) -> tuple[IngestReport, SourceSummary]:
-        """Embed and store every new item of a file (``path``) or Hugging Face ``dataset``.
+        """Embed and store every new item of a file (``path``), a Hugging Face ``dataset``, or a
+        :class:`Source` from :func:`check_source` (which takes the other arguments).
 
-        The whole source is validated first, so a bad row anywhere stores nothing. Returns the
-        ingest report and the source summary (rows, skipped empty texts, duplicates, gold labels).
+        The whole source is validated first, so a bad row anywhere stores nothing. The model is
+        loaded only when an item is new. Returns the ingest report and the source summary (rows,
+        skipped empty texts, duplicates, gold labels).
         """
-        columns = dict(text_column=text_column, id_column=id_column, label_column=label_column)
-        if dataset is not None:
-            summary = scan_hf_source(dataset, split=split, **columns)
-            records = read_hf_records(dataset, split=split, **columns)
-        elif path is not None:
-            summary = scan_source(path, **columns)
-            records = read_records(path, **columns)
-        else:
-            raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
-        report = ingest_records(records, self.encoder, self.store, total=summary.rows)
-        return report, summary
+        source = (
+            path
+            if isinstance(path, Source)
+            else check_source(
+                path,
+                dataset=dataset,
+                split=split,
+                text_column=text_column,
+                id_column=id_column,
+                label_column=label_column,
+            )
+        )
+        report = ingest_records(
+            source.records(),
+            lambda: self.encoder,
+            self.store,
+            total=source.summary.rows,
+        )
+        return report, source.summary
 
     # -- labels ---------------------------------------------------------------------------
 
@@ -219,17 +304,28 @@ class Workspace:
         self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
         return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
 
-    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> tuple[int, int]:
+    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> LabelImport:
         """Apply a filled-in batch file or ``id,label`` file, all or nothing.
 
-        Rows with an empty label are skipped (not labeled yet). An unknown id or label is refused
-        with its row number and nothing of the file is applied.
+        Rows with an empty label are skipped (not labeled yet). An unknown id or label, or one id
+        given two labels, is refused with its row numbers and nothing of the file is applied. The
+        result says whose current labels the file changed, and the label set it fixed if the
+        workspace had none.
         """
         path = Path(path)
         rows = read_label_rows(path)
         self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
+        latest = {e.item_id: e for e in self.ledger.history()}
+        overridden = Counter(
+            latest[r.id].annotator
+            for r in {r.id: r for r in rows}.values()
+            if r.id in latest and latest[r.id].kind == LABEL and latest[r.id].label != r.label
+        )
+        had_labels = bool(self.config.labels)
         new = [NewLabel(r.id, r.label) for r in rows]
-        return self._record(new, annotator or "import", f"file:{path.name}")
+        recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}")
+        fixed = self.config.labels if not had_labels and self.config.labels else ()
+        return LabelImport(recorded, unchanged, dict(sorted(overridden.items())), fixed)
 
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""
@@ -243,6 +339,7 @@ class Workspace:
         if not self.config.labels and seen:
             self.config = with_labels(self.config, sorted(set(seen)))
             write_config(self.path, self.config)
+            self.labels_added = self.config.labels
         return result
 
     def _refuse_unknown(self, entries: list[tuple[str, str, str]]) -> None:
@@ -286,8 +383,16 @@ class Workspace:
             and (last.strategy, last.batch_size) == (strategy, batch_size)
         ):
             return self._export_round(last, reused=True)
-        if self.store.count() == 0:
+        count = self.store.count()
+        if count == 0:
             raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
+        if count <= len(labels) + len(ambiguous):
+            raise TextalError(
+                f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
+                f"ambiguous ({len(ambiguous)}); no round was recorded"
+            )
+        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+
         plan = plan_round(
             self.store,
             labels,
@@ -389,6 +494,7 @@ class Workspace:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
         JSONL; returns the number of rows written."""
         path = Path(path)
+        row_file_paths(path)  # refuse an unwritable target before any work
         labels = self.ledger.current_labels()
         history = {e.item_id: e for e in self.ledger.history() if e.kind == LABEL}
         if not predictions:
@@ -407,6 +513,8 @@ class Workspace:
             return len(rows)
         if len(set(labels.values())) < 2:
             raise TextalError("predictions need labels of at least two classes")
+        from textal.model.automl import AutoClassifier  # scikit-learn: only when predicting
+
         ids = list(labels)
         model = AutoClassifier().fit(
             self.store.get_vectors(ids), np.asarray([labels[i] for i in ids])
@@ -430,12 +538,79 @@ class Workspace:
         return len(rows)
 
 
-def _open_workspace_store(
-    root: Path, config: WorkspaceConfig, uri: str, collection: str
-) -> VectorStore:
-    if uri == "memory":
-        uri = f"memory:{MEMORY_STORE_DIR}"  # relative to the workspace
-    return open_store(uri, config.dim, collection=collection, workspace=root)
+def _store_uri(uri: str) -> str:
+    """A workspace's ``memory`` store is persisted in it, as ``memory:memory-store``."""
+    return f"memory:{MEMORY_STORE_DIR}" if uri == "memory" else uri
+
+
+def _open_workspace_store(root: Path, config: WorkspaceConfig, *, read_only: bool) -> VectorStore:
+    return open_store(
+        _store_uri(config.store_uri),
+        config.dim,
+        collection=config.collection,
+        workspace=root,
+        read_only=read_only,
+    )
+
+
+def _bind_store(
+    root: Path, config: WorkspaceConfig, uri: str | None, collection: str | None, *, move: bool
+) -> WorkspaceConfig:
+    """``config``, or with ``move`` the config naming the store given: a workspace opens only the
+    store it recorded, since another one would silently show other items (or none)."""
+    wanted = replace(
+        config, store_uri=uri or config.store_uri, collection=collection or config.collection
+    )
+    old, new = (
+        store_identity(_store_uri(c.store_uri), c.collection, workspace=root)
+        for c in (config, wanted)
+    )
+    if old == new:
+        return config  # the same store, however it was spelled
+    if not move:
+        raise TextalError(
+            f"workspace {root} is bound to store {old}; refusing {new}: give --move-store to "
+            "record the new store as the workspace's (after moving its items there)"
+        )
+    return wanted
+
+
+def _writable(root: Path) -> bool:
+    """Whether textal may create and replace files in ``root`` (or where it will be made)."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    return os.access(existing, os.W_OK)
+
+
+def _check_writable(root: Path) -> None:
+    if _writable(root):
+        return
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    why = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "no permission"
+    raise TextalError(
+        f"workspace {root} cannot be written ({why}): nothing was changed; `textal status` "
+        "and `textal export FILE` still work on it"
+    )
+
+
+def _make_dir(root: Path) -> Callable[[], None]:
+    """Make ``root``; return what undoes it: remove the directories made, or in a directory
+    that existed, the entries added since."""
+    missing = [p for p in (root, *root.parents) if not p.exists()]
+    before = set() if missing else set(os.listdir(root))
+    root.mkdir(parents=True, exist_ok=True)
+
+    def undo() -> None:
+        if missing:
+            shutil.rmtree(missing[-1], ignore_errors=True)
+            return
+        for name in set(os.listdir(root)) - before:
+            entry = root / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    return undo
 
 
 def _selections(plan: RoundPlan) -> list[Selection]:
