@@ -103,6 +103,24 @@ def atomic_files(
         _fsync_dir(directory)
 
 
+def disk_problem(path: Path) -> str | None:
+    """``"no space left on the device"`` or ``"read-only file system"`` when that is so of the
+    file system holding ``path`` (or its nearest existing parent), else ``None``: it turns a
+    library's "disk I/O error" into something a person can act on."""
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    try:
+        fs = os.statvfs(existing)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    if fs.f_bavail == 0:
+        return "no space left on the device"
+    return None
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make the renames in ``directory`` durable (skipped where a directory cannot be synced)."""
     try:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textal.errors import TextalError
+from textal.fsio import disk_problem
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
 SCHEMA_VERSION = 1
@@ -167,9 +168,9 @@ class Ledger:
             conn.close()
             if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
                 raise TextalError(f"{self.path} is not a textal ledger ({exc})") from exc
+            why = disk_problem(self.path) or "check the disk and the permissions"
             raise TextalError(
-                f"cannot open ledger {self.path} ({exc}): check the disk and permissions; "
-                "nothing in it was changed"
+                f"cannot open ledger {self.path} ({exc}): {why}; nothing in it was changed"
             ) from exc
         if tables and app_id != APPLICATION_ID:
             conn.close()

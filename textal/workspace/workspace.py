@@ -30,6 +30,7 @@ from textal.data.readers import (
 )
 from textal.embed import Encoder, resolve_model
 from textal.errors import TextalError, show_value
+from textal.fsio import disk_problem
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
 from textal.round.stopping import agreement, is_stable
@@ -206,7 +207,10 @@ class Workspace:
             if not read_only:
                 _check_writable(root)
         undo = _make_dir(root) if stored is None else None
-        frozen = stored is not None and not _writable(root)  # a read-only open of a read-only dir
+        # A read-only open where nothing can be written (read-only file system, full disk).
+        frozen = (
+            read_only and stored is not None and (not _writable(root) or bool(disk_problem(root)))
+        )
         try:
             ledger = Ledger(root / LEDGER_NAME, read_only=frozen)
             try:
@@ -582,10 +586,9 @@ def _writable(root: Path) -> bool:
 
 
 def _check_writable(root: Path) -> None:
-    if _writable(root):
+    why = disk_problem(root) or (None if _writable(root) else "no permission")
+    if why is None:
         return
-    existing = next(p for p in (root, *root.parents) if p.exists())
-    why = "read-only file system" if os.statvfs(existing).f_flag & os.ST_RDONLY else "no permission"
     raise TextalError(
         f"workspace {root} cannot be written ({why}): nothing was changed; `textal status` "
         "and `textal export FILE` still work on it"
