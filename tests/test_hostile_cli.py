@@ -17,13 +17,13 @@ import shutil
 import socket
 import stat
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures_data import embedded_dataset  # noqa: F401 - fixture
 from tests.hardening import (
     build_workspace,
     child_env,
@@ -119,7 +119,7 @@ def mounted(*args: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def template(embedded_dataset, tmp_path_factory) -> Path:  # noqa: F811
+def template(embedded_dataset, tmp_path_factory) -> Path:
     """40 Yelp reviews in a memory store; 10 labeled by ana; label set negative, positive."""
     texts, vectors, gold = real_pool(embedded_dataset("uci_sentiment_labelled/yelp.csv"), POOL)
     root = build_workspace(
@@ -198,7 +198,8 @@ def test_workspace_that_is_a_file(tmp_path, ws):
     path.write_text("my notes\n")
     data = tmp_path / "data.csv"
     data.write_text("text\nfresh bread\n")
-    for command in (["ingest", "--data", data], ["status"], ["init"]):
+    simulate = ["simulate", "--data", data, "--test-fraction", "0.5"]
+    for command in (["ingest", "--data", data], ["status"], ["init"], simulate):
         refused([*command, "--workspace", path], "is a file, not a directory", tmp_path)
 
 
@@ -256,6 +257,17 @@ def test_a_workspace_is_bound_to_its_store(ws, tmp_path):
     out = accepted(["status", "--workspace", ws, "--milvus-uri", lite, "--move-store"])
     assert "items       0" in out
     assert read_config(ws).store_uri == str(lite)
+
+
+@pytest.mark.server
+def test_a_server_uri_from_the_environment(embedded_dataset, lite_server, tmp_path):
+    pool = real_pool(embedded_dataset("uci_sentiment_labelled/yelp.csv"), POOL)
+    collection = f"t_{uuid.uuid4().hex[:12]}"
+    root = build_workspace(tmp_path / "ws", lite_server.uri, *pool, collection=collection)
+    same = {"TEXTAL_MILVUS_URI": lite_server.uri + "/"}  # spelled differently, the same server
+    assert "items       40" in accepted(["status", "--workspace", root], env=same)
+    other = {"TEXTAL_MILVUS_URI": lite_server.uri.rsplit(":", 1)[0] + ":1"}
+    refused(["status", "--workspace", root], "give --move-store", root, env=other)
 
 
 def test_a_memory_workspace_refuses_another_store_kind(ws, tmp_path):

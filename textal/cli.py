@@ -187,9 +187,14 @@ def _cmd_init(args: argparse.Namespace) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
+    from textal.store import check_store_uri
+    from textal.workspace.config import workspace_path
     from textal.workspace.workspace import check_source
 
-    source = check_source(  # before a workspace is created or the model loaded
+    workspace_path(args.workspace)  # the cheap checks first: not a file,
+    if args.milvus_uri:
+        check_store_uri(args.milvus_uri)  # a valid URI,
+    source = check_source(  # then the whole source, before anything is created or loaded
         args.data,
         dataset=args.dataset,
         split=args.split,

@@ -49,8 +49,12 @@ class WorkspaceConfig:
 
 
 def workspace_path(path: str | Path | None) -> Path:
-    """``path``, else ``$TEXTAL_WORKSPACE``, else ``./textal-workspace``."""
-    return Path(path or os.environ.get("TEXTAL_WORKSPACE") or DEFAULT_WORKSPACE)
+    """``path``, else ``$TEXTAL_WORKSPACE``, else ``./textal-workspace``; refused when it names
+    something that is not a directory (before any model is loaded or anything created)."""
+    root = Path(path or os.environ.get("TEXTAL_WORKSPACE") or DEFAULT_WORKSPACE)
+    if root.exists() and not root.is_dir():
+        raise TextalError(f"workspace {root} is a file, not a directory: give another --workspace")
+    return root
 
 
 def read_config(workspace: Path) -> WorkspaceConfig | None:

@@ -171,10 +171,6 @@ class Workspace:
         write nothing, and also work where the workspace's directory is read-only.
         """
         root = workspace_path(path)
-        if root.exists() and not root.is_dir():
-            raise TextalError(
-                f"workspace {root} is a file, not a directory: give another --workspace"
-            )
         if store_uri is not None:
             check_store_uri(store_uri)
         names = check_label_names(labels)
