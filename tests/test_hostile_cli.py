@@ -318,6 +318,11 @@ def test_full_disk(template, tmp_path):
         assert "nothing" in line and ("was changed" in line or "was lost" in line), line
         refused(["export", "--workspace", root, disk / "out.csv"], "no space left", root)
         assert not (disk / "out.csv").exists() and not list(disk.glob(".*.tmp"))
+        with open(disk / "filler", "r+b") as f:  # room for the checks, not for the files
+            f.truncate(f.seek(0, os.SEEK_END) - 4096)
+        argv = ["export", "--workspace", root, disk / "p.csv", "--predictions"]
+        refused(argv, "no space left", root, tmp_path / "o.csv")
+        assert not (disk / "p.csv").exists() and not list(disk.glob(".*.tmp"))
         assert "labeled     10" in accepted(["status", "--workspace", root])
         assert "wrote 10 rows" in accepted(["export", "--workspace", root, tmp_path / "o.csv"])
         (disk / "filler").unlink()

@@ -299,7 +299,7 @@ def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
     if exc.errno in _NO_SPACE:
         return f"cannot write{where}: no space left ({exc.strerror}); {kept}"
     if exc.errno in _NO_WRITE:
-        return f"cannot write{where}: {exc.strerror}; {kept}"
+        return f"cannot access{where}: {exc.strerror}; {kept}"
     return None
 
 

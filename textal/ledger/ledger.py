@@ -130,8 +130,8 @@ class Ledger:
 
     A file that is not a textal ledger, or one written by a newer textal, is refused with a
     :class:`TextalError` and left untouched. ``read_only`` opens an existing ledger on a
-    read-only file system (SQLite's ``mode=ro``; ``immutable`` when no write-ahead log is left,
-    since nothing can write there anyway).
+    read-only (or full) file system (SQLite's ``mode=ro``; ``immutable`` when the write-ahead log
+    is absent or empty, since nothing can write there anyway).
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False):
@@ -151,7 +151,7 @@ class Ledger:
         if self.read_only:
             wal = Path(f"{self.path}-wal")
             target = f"{self.path.absolute().as_uri()}?mode=ro" + (
-                "" if wal.exists() else "&immutable=1"
+                "" if wal.exists() and wal.stat().st_size else "&immutable=1"
             )
         conn = sqlite3.connect(
             target,

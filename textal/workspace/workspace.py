@@ -180,9 +180,8 @@ class Workspace:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
             _check_writable(root)
-            encoder = Encoder(
-                model
-            )  # the model fixes the dimension: loaded once all else is checked
+            # Loaded last, once everything else is checked: the model fixes the dimension.
+            encoder = Encoder(model)
             config = WorkspaceConfig(
                 model=encoder.model_id,
                 dim=encoder.dim,
@@ -208,7 +207,7 @@ class Workspace:
             read_only and stored is not None and (not _writable(root) or bool(disk_problem(root)))
         )
         try:
-            ledger = Ledger(root / LEDGER_NAME, read_only=frozen)
+            ledger = _open_ledger(root / LEDGER_NAME, frozen=frozen, fallback=read_only)
             try:
                 store = _open_workspace_store(root, config, read_only=frozen)
             except BaseException:
@@ -573,6 +572,17 @@ def _bind_store(
             "record the new store as the workspace's (after moving its items there)"
         )
     return wanted
+
+
+def _open_ledger(path: Path, *, frozen: bool, fallback: bool) -> Ledger:
+    """The ledger, read-only when ``frozen``; with ``fallback``, read-only also when SQLite
+    cannot open it for writing (a disk too full for its shared-memory file, say)."""
+    try:
+        return Ledger(path, read_only=frozen)
+    except TextalError:
+        if frozen or not fallback or not path.exists():
+            raise
+        return Ledger(path, read_only=True)
 
 
 def _writable(root: Path) -> bool:
