@@ -301,6 +301,16 @@ def test_read_only_workspace(ws, tmp_path):
         assert tree(frozen) == before
 
 
+def test_read_only_milvus_lite_workspace(embedded_dataset, tmp_path):
+    pool = real_pool(embedded_dataset("uci_sentiment_labelled/yelp.csv"), POOL)
+    root = build_workspace(tmp_path / "ws", "milvus.db", *pool)
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    with mounted("--bind", "-o", "ro", str(root), str(frozen)):
+        refused(["status", "--workspace", frozen], "Milvus Lite writes to its directory", frozen)
+        refused(["round", "--workspace", frozen], "copy it somewhere writable", frozen)
+
+
 def test_full_disk(template, tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()

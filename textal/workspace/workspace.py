@@ -179,7 +179,7 @@ class Workspace:
         if config is None:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
-            _check_writable(root)
+            _check_writable(root, None)
             # Loaded last, once everything else is checked: the model fixes the dimension.
             encoder = Encoder(model)
             config = WorkspaceConfig(
@@ -200,7 +200,7 @@ class Workspace:
                 config = with_labels(config, list(names))
             read_only = read_only and config == stored
             if not read_only:
-                _check_writable(root)
+                _check_writable(root, config)
         undo = _make_dir(root) if stored is None else None
         # A read-only open where nothing can be written (read-only file system, full disk).
         frozen = (
@@ -591,14 +591,17 @@ def _writable(root: Path) -> bool:
     return os.access(existing, os.W_OK)
 
 
-def _check_writable(root: Path) -> None:
+def _check_writable(root: Path, config: WorkspaceConfig | None) -> None:
     why = disk_problem(root) or (None if _writable(root) else "no permission")
     if why is None:
         return
-    raise TextalError(
-        f"workspace {root} cannot be written ({why}): nothing was changed; `textal status` "
-        "and `textal export FILE` still work on it"
-    )
+    if config is None:
+        still = "give a --workspace where files can be written"
+    elif config.store_uri.startswith(("memory", "http")):
+        still = "`textal status` and `textal export FILE` still work on it"
+    else:  # Milvus Lite writes to its directory even to read
+        still = "copy it somewhere writable to use it"
+    raise TextalError(f"workspace {root} cannot be written ({why}): nothing was changed; {still}")
 
 
 def _make_dir(root: Path) -> Callable[[], None]:
