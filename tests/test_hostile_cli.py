@@ -33,6 +33,7 @@ from tests.hardening import (
     textal_command,
     write_label_file,
 )
+from textal.errors import TextalError
 from textal.workspace import Workspace
 from textal.workspace.config import CONFIG_NAME, read_config, write_config
 
@@ -353,6 +354,15 @@ def test_label_file_giving_one_id_two_labels(ws, tmp_path):
     with open(same, "a", newline="") as f:
         csv.writer(f).writerow([ids[20], "positive"])
     assert "1 labels recorded, 1 unchanged" in accepted(["label", "--workspace", ws, same])
+
+
+def test_api_refuses_one_id_two_labels(ws):
+    ids, _ = ids_and_gold(ws)
+    with Workspace.open(ws, create=False) as w:
+        history = w.ledger.history()
+        with pytest.raises(TextalError, match=r"api: id '.+' is given two labels"):
+            w.add_labels([(ids[20], "positive"), (ids[21], "negative"), (ids[20], "negative")])
+        assert w.ledger.history() == history
 
 
 def test_import_says_whose_labels_it_changes(ws, tmp_path):

@@ -297,9 +297,17 @@ class Workspace:
     ) -> tuple[int, int]:
         """Record ``(item_id, label)`` pairs, all or nothing; returns ``(recorded, unchanged)``.
 
-        Unknown ids and, when the workspace has a label set, unknown labels are refused.
+        Unknown ids, an id given two different labels and, when the workspace has a label set,
+        unknown labels are refused.
         """
         pairs = list(labels)
+        given: dict[str, str] = {}
+        for item_id, label in pairs:
+            if given.setdefault(item_id, label) != label:
+                raise TextalError(
+                    f"{source}: id {show_value(item_id)} is given two labels "
+                    f"({show_value(given[item_id])} and {show_value(label)})"
+                )
         self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
         return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
 
