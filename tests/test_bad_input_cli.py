@@ -367,9 +367,11 @@ def test_label_import_applies_all_or_nothing(api_workspace, rows, bom_crlf):
         )
     history = ws.ledger.history()
     expected = dict(ws.ledger.current_labels())
-    bad = any(i not in ids or label not in LABELS for i, label in pairs)
+    given: dict[str, str] = {}
+    conflict = any(given.setdefault(i, label) != label for i, label in pairs)
+    bad = conflict or any(i not in ids or label not in LABELS for i, label in pairs)
     if bad:
-        with pytest.raises(TextalError, match=r"row \d+: unknown (id|label)"):
+        with pytest.raises(TextalError, match=r"rows? \d+(: unknown (id|label)| and \d+ give)"):
             ws.import_labels(path)
         assert ws.ledger.history() == history
         return
@@ -377,7 +379,8 @@ def test_label_import_applies_all_or_nothing(api_workspace, rows, bom_crlf):
     for item_id, label in pairs:
         changes += expected.get(item_id) != label
         expected[item_id] = label
-    assert ws.import_labels(path) == (changes, len(pairs) - changes)
+    done = ws.import_labels(path)
+    assert (done.recorded, done.unchanged) == (changes, len(pairs) - changes)
     assert ws.ledger.current_labels() == expected
     assert ws.ledger.history()[: len(history)] == history
     assert len(ws.ledger.history()) == len(history) + changes

@@ -90,7 +90,10 @@ def test_header_only_is_an_empty_list(tmp_path: Path) -> None:
 _VALUES = st.text(
     st.characters(exclude_categories=["Cs"], exclude_characters="\0"), min_size=1, max_size=15
 ).filter(lambda s: s == s.strip())
-_PAIRS = st.lists(st.tuples(_VALUES, st.one_of(st.just(""), _VALUES)), max_size=10)
+# One row per id: an id given two different labels is refused (test_conflicting_rows_refused).
+_PAIRS = st.lists(
+    st.tuples(_VALUES, st.one_of(st.just(""), _VALUES)), max_size=10, unique_by=lambda p: p[0]
+)
 _PROPERTY = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -121,3 +124,11 @@ def test_jsonl_round_trip(tmp_path: Path, pairs: list[tuple[str, str]]) -> None:
     path = write(tmp_path / "l.jsonl", "\n".join(lines))
     expected = [LabelRow(row, i, lab) for row, (i, lab) in enumerate(pairs, 1) if lab]
     assert read_label_rows(path) == expected
+
+
+def test_conflicting_rows_refused_repeated_label_kept(tmp_path: Path) -> None:
+    same = write(tmp_path / "same.csv", "id,label\na,pos\nb,neg\na,pos\n")
+    assert [r.row for r in read_label_rows(same)] == [2, 3, 4]
+    other = write(tmp_path / "other.jsonl", '{"id":"a","label":"pos"}\n{"id":"a","label":"neg"}\n')
+    with pytest.raises(TextalError, match=r"other.jsonl: lines 1 and 2 give id 'a' different "):
+        read_label_rows(other)

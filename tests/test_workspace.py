@@ -122,8 +122,10 @@ def test_filled_batch_file_imports(workspace_dir):
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        assert ws.import_labels(result.csv_path, annotator="ana") == (4, 0)
-        assert ws.import_labels(result.csv_path, annotator="ana") == (0, 4)
+        first = ws.import_labels(result.csv_path, annotator="ana")
+        assert (first.recorded, first.unchanged, first.overridden) == (4, 0, {})
+        again = ws.import_labels(result.csv_path, annotator="ana")
+        assert (again.recorded, again.unchanged, again.overridden) == (0, 4, {})
         assert ws.ledger.current_labels() == {r["id"]: gold[r["id"]] for r in rows[:4]}
         assert [s.item_id for s in ws.open_batch()] == [r["id"] for r in rows[4:]]
 

@@ -6,18 +6,22 @@ Every user-fixable problem is a :class:`TextalError`, printed as one ``error:`` 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textal import __version__
 from textal.argtypes import positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
-from textal.store import credentials_from_env
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
-from textal.workspace import Workspace
+
+if TYPE_CHECKING:  # the workspace is imported by the commands that open one, not by --help
+    from textal.workspace import Workspace
 
 EXIT_USAGE = 2
 
@@ -58,6 +62,12 @@ def _workspace_options(parser: argparse.ArgumentParser) -> None:
         "instead of Milvus (default: milvus)",
     )
     parser.add_argument("--collection", help="Milvus collection (default: textal_items)")
+    parser.add_argument(
+        "--move-store",
+        action="store_true",
+        help="record the --milvus-uri/--store/--collection given as the workspace's store "
+        "(a workspace otherwise refuses any store but its own)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,14 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(args: argparse.Namespace, *, create: bool = False) -> Workspace:
+def _open(args: argparse.Namespace, *, create: bool = False, read_only: bool = False) -> Workspace:
+    from textal.store import credentials_from_env
+    from textal.workspace import Workspace
+
     store_uri = args.milvus_uri or ("memory" if args.store == "memory" else None)
-    labels = (
-        [x.strip() for x in args.labels.split(",") if x.strip()]
-        if getattr(args, "labels", None)
-        else []
-    )
-    return Workspace.open(
+    labels = args.labels.split(",") if getattr(args, "labels", None) is not None else []
+    ws = Workspace.open(
         args.workspace,
         model=getattr(args, "model", None),
         store_uri=store_uri,
@@ -151,7 +160,27 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Workspace:
         labels=labels,
         create=create,
         credentials=credentials_from_env(os.environ),
+        move_store=args.move_store,
+        read_only=read_only,
     )
+    _show_label_set(ws)
+    return ws
+
+
+def _show_label_set(ws: Workspace, why: str = "") -> None:
+    """Print the label set when this command set or changed it, and warn on case-only twins."""
+    from textal.workspace.config import case_clashes
+
+    if not ws.labels_added:
+        return
+    names = ", ".join(terminal_safe(n) for n in ws.config.labels)
+    print(f"label set{why}: {names}")
+    for a, b in case_clashes(ws.config.labels):
+        print(
+            f"warning: labels {terminal_safe(a)!r} and {terminal_safe(b)!r} differ only in case "
+            "and count as two classes",
+            file=sys.stderr,
+        )
 
 
 def _cmd_init(args: argparse.Namespace) -> None:
@@ -160,15 +189,23 @@ def _cmd_init(args: argparse.Namespace) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
+    from textal.store import check_store_uri
+    from textal.workspace.config import workspace_path
+    from textal.workspace.workspace import check_source
+
+    workspace_path(args.workspace)  # the cheap checks first: not a file,
+    if args.milvus_uri:
+        check_store_uri(args.milvus_uri)  # a valid URI,
+    source = check_source(  # then the whole source, before anything is created or loaded
+        args.data,
+        dataset=args.dataset,
+        split=args.split,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        label_column=args.label_column,
+    )
     with _open(args, create=True) as ws:
-        report, summary = ws.ingest(
-            args.data,
-            dataset=args.dataset,
-            split=args.split,
-            text_column=args.text_column,
-            id_column=args.id_column,
-            label_column=args.label_column,
-        )
+        report, summary = ws.ingest(source)
         print(
             f"read {report.read} items: {report.added} added, "
             f"{report.already_stored} already stored; skipped {summary.skipped_empty} empty "
@@ -177,7 +214,7 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
-    with _open(args) as ws:
+    with _open(args, read_only=True) as ws:
         s = ws.status()
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
@@ -224,14 +261,48 @@ def _cmd_label(args: argparse.Namespace) -> None:
 
             label_interactively(ws, annotator=args.annotator)
             return
-        recorded, unchanged = ws.import_labels(args.file, annotator=args.annotator)
-    print(f"{args.file}: {recorded} labels recorded, {unchanged} unchanged")
+        done = ws.import_labels(args.file, annotator=args.annotator)
+        if done.label_set:
+            _show_label_set(ws, " (fixed by this first label file)")
+    print(f"{args.file}: {done.recorded} labels recorded, {done.unchanged} unchanged")
+    if done.overridden:
+        whose = ", ".join(f"{n} by {terminal_safe(a)}" for a, n in done.overridden.items())
+        total = sum(done.overridden.values())
+        print(f"changed {total} existing label{'s' * (total != 1)}: {whose}")
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    with _open(args) as ws:
+    with _open(args, read_only=True) as ws:
         n = ws.export(args.file, predictions=args.predictions)
     print(f"wrote {n} rows to {args.file} and its .jsonl")
+
+
+# A write that failed for want of space or permission: the ledger rolled its transaction back and
+# every file is replaced whole or not at all, so what was stored or labeled before is intact.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_WRITE = {errno.EROFS, errno.EACCES, errno.EPERM}
+_SQLITE_PROBLEMS = {
+    "SQLITE_FULL": "no space left on the device",
+    "SQLITE_READONLY": "the file system or file is read-only",
+    "SQLITE_IOERR": "a disk I/O error (is the disk full?)",
+    "SQLITE_CANTOPEN": "the file cannot be opened (permissions or a read-only file system?)",
+}
+
+
+def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
+    """One line for a write the disk refused, or ``None`` for anything else (a bug: re-raised)."""
+    kept = "nothing stored or labeled before was lost; fix it and re-run the command"
+    if isinstance(exc, sqlite3.OperationalError):
+        what = _SQLITE_PROBLEMS.get(getattr(exc, "sqlite_errorname", "") or "")
+        if what is None:
+            return None
+        return f"cannot write the ledger: {what} ({exc}); {kept}"
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno in _NO_SPACE:
+        return f"cannot write{where}: no space left ({exc.strerror}); {kept}"
+    if exc.errno in _NO_WRITE:
+        return f"cannot access{where}: {exc.strerror}; {kept}"
+    return None
 
 
 COMMANDS = {
@@ -251,6 +322,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         COMMANDS[args.command](args)
     except TextalError as exc:
         print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, sqlite3.OperationalError) as exc:
+        problem = _storage_problem(exc)
+        if problem is None:
+            raise
+        print(f"error: {terminal_safe(problem)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: what was stored or labeled is kept; re-run it", file=sys.stderr)

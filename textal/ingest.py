@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -92,7 +92,7 @@ class _StoreWriter:
 
 def ingest_records(
     records: Iterable[Record],
-    encoder: Encoder,
+    encoder: Encoder | Callable[[], Encoder],
     store: VectorStore,
     *,
     total: int | None = None,
@@ -101,7 +101,8 @@ def ingest_records(
     """Embed and store every record whose id is not stored yet.
 
     ``records`` must already be validated (the data layer refuses bad sources before this runs);
-    ``total`` sizes the progress bars. Interrupting and re-running is safe.
+    ``total`` sizes the progress bars. ``encoder`` may be a function returning it: it is then
+    called (loading the model) only when some record is new. Interrupting and re-running is safe.
     """
     report = IngestReport()
     embed_bar = _progress(total, "embedding", 0)
@@ -117,6 +118,8 @@ def ingest_records(
             embed_bar.update(len(chunk) - len(new))
             store_bar.update(len(chunk) - len(new))
             for batch in _chunks(new, batch_size):
+                if not isinstance(encoder, Encoder):
+                    encoder = encoder()
                 vectors = encoder.encode([r.text for r in batch])
                 embed_bar.update(len(batch))
                 writer.put(batch, vectors)

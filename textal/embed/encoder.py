@@ -11,6 +11,7 @@ from textal.errors import TextalError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
+HUB_TIMEOUT_S = 10.0  # one question to the hub before loading a model it must provide
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
@@ -47,12 +48,13 @@ class Encoder:
     def __init__(self, model: str | None = None, batch_size: int = 64, device: str | None = None):
         self.model_id, load_from = resolve_model(model)
         self.batch_size = batch_size
+        cached = load_from != self.model_id or _hub_model_cached(self.model_id)
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every run
-            self._model = SentenceTransformer(load_from, device=device)
+            self._model = SentenceTransformer(load_from, device=device, local_files_only=cached)
         except Exception as exc:  # any load failure is a setting the user must fix
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TextalError(f"cannot load embedding model {model!r}: {reason}") from exc
@@ -73,3 +75,31 @@ class Encoder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _hub_model_cached(name: str) -> bool:
+    """Whether the local Hugging Face cache holds the hub model ``name`` (it is then loaded from
+    there, without asking the hub). When it does not, the hub is asked once, with a short timeout,
+    and a model it lacks or a hub out of reach is refused at once, instead of after the minutes
+    of retries sentence-transformers would spend."""
+    from huggingface_hub import constants, model_info, try_to_load_from_cache
+
+    repos = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    for repo in repos:
+        for filename in ("modules.json", "config.json"):
+            try:
+                if isinstance(try_to_load_from_cache(repo, filename), str):
+                    return True
+            except ValueError:  # not a valid repository id: the hub check below says so
+                pass
+    where = f"embedding model {name!r} is not a local directory and not in the Hugging Face cache"
+    if constants.HF_HUB_OFFLINE:
+        raise TextalError(f"{where}, and HF_HUB_OFFLINE is set")
+    problem = ""
+    for repo in repos:
+        try:
+            model_info(repo, timeout=HUB_TIMEOUT_S)
+            return False
+        except Exception as exc:  # not found, invalid name, or no connection: all end here
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise TextalError(f"{where}, and the hub {constants.ENDPOINT} cannot provide it ({problem})")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from textal.errors import TextalError
+from textal.fsio import disk_problem
 from textal.ledger.records import (
     ClassProbability,
     LeaderboardEntry,
@@ -117,11 +118,14 @@ class Ledger:
     """Open (creating if absent) the ledger at ``path``.
 
     A file that is not a textal ledger, or one written by a newer textal, is refused with a
-    :class:`TextalError` and left untouched.
+    :class:`TextalError` and left untouched. ``read_only`` opens an existing ledger on a
+    read-only (or full) file system (SQLite's ``mode=ro``; ``immutable`` when the write-ahead log
+    is absent or empty, since nothing can write there anyway).
     """
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, read_only: bool = False):
         self.path = Path(path)
+        self.read_only = read_only
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -130,7 +134,20 @@ class Ledger:
             with open(self.path, "rb") as f:
                 if f.read(16) != b"SQLite format 3\x00":
                     raise TextalError(f"{self.path} is not a textal ledger (not a SQLite file)")
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        elif self.read_only:
+            raise TextalError(f"no ledger at {self.path} (the workspace is read-only)")
+        target: str | Path = self.path
+        if self.read_only:
+            wal = Path(f"{self.path}-wal")
+            target = f"{self.path.absolute().as_uri()}?mode=ro" + (
+                "" if wal.exists() and wal.stat().st_size else "&immutable=1"
+            )
+        conn = sqlite3.connect(
+            target,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            uri=self.read_only,
+        )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -138,7 +155,12 @@ class Ledger:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise TextalError(f"{self.path} is not a textal ledger ({exc})") from exc
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                raise TextalError(f"{self.path} is not a textal ledger ({exc})") from exc
+            why = disk_problem(self.path) or "check the disk and the permissions"
+            raise TextalError(
+                f"cannot open ledger {self.path} ({exc}): {why}; nothing in it was changed"
+            ) from exc
         if tables and app_id != APPLICATION_ID:
             conn.close()
             raise TextalError(f"{self.path} is not a textal ledger (another application's file)")
@@ -148,6 +170,14 @@ class Ledger:
                 f"{self.path} has ledger schema {version}, newer than this textal's "
                 f"{SCHEMA_VERSION}: upgrade textal"
             )
+        if self.read_only:
+            if version != SCHEMA_VERSION:
+                conn.close()
+                raise TextalError(
+                    f"{self.path} has ledger schema {version} and needs upgrading, which a "
+                    "read-only workspace does not allow"
+                )
+            return conn
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sklearn.metrics import cohen_kappa_score
-
 STABLE_KAPPA = 0.99
 STABLE_ROUNDS = 3
 
@@ -27,6 +25,8 @@ def agreement(previous: Mapping[str, str], current: Mapping[str, str]) -> float 
     b = [current[i] for i in shared]
     if a == b:
         return 1.0
+    from sklearn.metrics import cohen_kappa_score  # here: `textal status` needs only is_stable
+
     return float(cohen_kappa_score(a, b))
 
 

@@ -9,14 +9,16 @@ import argparse
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textal.argtypes import positive_int, share
 from textal.errors import TextalError
-from textal.simulate.dataset import STORE_KINDS, Source, TestSpec, open_simulation_data
-from textal.simulate.oracle import INITIAL_KINDS, Protocol, run_all
-from textal.simulate.report import write_results
+from textal.simulate.options import INITIAL_KINDS, STORE_KINDS
 from textal.strategy.scores import STRATEGIES
 from textal.workspace.config import read_config, workspace_path
+
+if TYPE_CHECKING:
+    from textal.simulate.dataset import TestSpec
 
 DEFAULT_STRATEGIES = ",".join(STRATEGIES)
 
@@ -122,6 +124,8 @@ def _strategies(text: str) -> list[str]:
 
 
 def _test_spec(args: argparse.Namespace) -> TestSpec:
+    from textal.simulate.dataset import Source, TestSpec
+
     if args.test is not None:
         source = Source(
             path=Path(args.test), text_column=args.text_column, label_column=args.label_column
@@ -142,6 +146,11 @@ def _test_spec(args: argparse.Namespace) -> TestSpec:
 
 def run(args: argparse.Namespace) -> None:
     """Build or reuse the cache, run every (strategy, seed), print and save the summary."""
+    # Imported here: they load scikit-learn and scipy, which `textal --help` must not wait for.
+    from textal.simulate.dataset import Source, open_simulation_data
+    from textal.simulate.oracle import Protocol, run_all
+    from textal.simulate.report import write_results
+
     strategies = _strategies(args.strategies)
     protocol = Protocol(
         init=args.init,

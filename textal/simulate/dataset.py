@@ -29,7 +29,9 @@ from tqdm import tqdm
 from textal.data.readers import Record, read_hf_records, read_records
 from textal.embed import Encoder, resolve_model
 from textal.errors import TextalError
+from textal.fsio import atomic_write
 from textal.ingest import ingest_records
+from textal.simulate.options import STORE_KINDS
 from textal.store import VectorStore, open_store
 
 SIMULATIONS_DIR = "simulations"
@@ -39,7 +41,6 @@ LITE_FILE = "pool.db"
 LITE_COLLECTION = "pool"
 TEST_VECTORS = "test-vectors.npy"
 TEST_ITEMS = "test-items.json"
-STORE_KINDS = ("memory", "milvus")
 _ENCODE_BATCH = 256
 
 
@@ -250,10 +251,10 @@ def _test_set(
             batch = records[start : start + _ENCODE_BATCH]
             vectors[start : start + len(batch)] = encoder.encode([r.text for r in batch])
             bar.update(len(batch))
-    tmp = vectors_path.with_name("test-vectors.tmp.npy")
-    np.save(tmp, vectors, allow_pickle=False)
-    tmp.replace(vectors_path)
-    items_path.write_text(json.dumps({"ids": ids}), encoding="utf-8")
+    with atomic_write(vectors_path, "wb") as f:
+        np.save(f, vectors, allow_pickle=False)
+    with atomic_write(items_path) as f:
+        f.write(json.dumps({"ids": ids}))
     return vectors, labels
 
 
@@ -268,6 +269,5 @@ def _read_meta(directory: Path) -> dict | None:
 
 
 def _write_meta(directory: Path, meta: dict) -> None:
-    tmp = directory / f"{META_FILE}.tmp"
-    tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    tmp.replace(directory / META_FILE)
+    with atomic_write(directory / META_FILE) as f:
+        f.write(json.dumps(meta, indent=2))

@@ -28,8 +28,7 @@ from textal.model.automl import AutoClassifier, fit_on_labels
 from textal.round.plan import RoundPlan, plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import Scores, score_predictions
-
-INITIAL_KINDS = ("random", "cold-start")
+from textal.simulate.options import INITIAL_KINDS
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textal.fsio import atomic_write, check_targets
 from textal.simulate.metrics import Paired, area_under_curve, labels_to_reach, paired_difference
 from textal.simulate.oracle import CurvePoint, Reference
 
@@ -185,7 +186,7 @@ def write_points_csv(
     fields = ["strategy", "seed", "round", "labels", "accuracy", "macro_f1", "model"]
     fields += ["fit_s", "select_s"] + [f"recall:{c}" for c in classes]
     fields += [f"labeled:{c}" for c in classes]
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with atomic_write(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(fields)
         for run in runs:
@@ -211,7 +212,8 @@ def write_json(
         "summary": [asdict(r) for r in rows],
         "points": [asdict(p) for run in runs for p in run],
     }
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+    with atomic_write(path) as f:
+        f.write(json.dumps(document, indent=1, ensure_ascii=False))
 
 
 def plot_curves(
@@ -242,7 +244,8 @@ def plot_curves(
     axes[1].legend(loc="lower right", fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, dpi=110, format="png")
     plt.close(fig)
 
 
@@ -259,8 +262,11 @@ def write_results(
     protocol = settings["protocol"]
     budget = protocol["init"] + protocol["rounds"] * protocol["batch_size"]
     table = format_summary(title, rows, reference, budget)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(table, encoding="utf-8")
+    check_targets(
+        [out / name for name in ("summary.md", "curves.csv", "curves.json", "curves.png")]
+    )
+    with atomic_write(out / "summary.md") as f:
+        f.write(table)
     write_points_csv(out / "curves.csv", runs, classes)
     write_json(out / "curves.json", settings, runs, reference, rows)
     plot_curves(out / "curves.png", title, runs, reference)

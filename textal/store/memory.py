@@ -25,6 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from textal.errors import TextalError
+from textal.fsio import atomic_write
 from textal.store import _batch
 from textal.store.base import Chunk, Item
 
@@ -40,7 +41,9 @@ _GROUP = 32  # items per group in the top-k selection (_block_top_k)
 class MemoryStore:
     """Items held in numpy arrays and lists; search is one exact matrix product per block."""
 
-    def __init__(self, dim: int, path: Path | None = None) -> None:
+    def __init__(self, dim: int, path: Path | None = None, *, read_only: bool = False) -> None:
+        """``read_only`` reads a persisted store on a read-only file system: without its lock,
+        without cutting a torn tail (it is ignored instead); ``add`` is refused."""
         if dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
         self.dim = dim
@@ -56,8 +59,13 @@ class MemoryStore:
         self._adding = threading.Lock()  # one add at a time: ingest adds from a writer thread
         self._vector_file: BinaryIO | None = None
         self._item_file: BinaryIO | None = None
+        self._read_only = read_only
         if path is not None:
-            self._open(Path(path))
+            if read_only:
+                self._check_header(Path(path) / "store.json")
+                self._load(Path(path) / "vectors.f32", Path(path) / "items.jsonl")
+            else:
+                self._open(Path(path))
 
     # -- the protocol -------------------------------------------------------------------------
 
@@ -68,6 +76,8 @@ class MemoryStore:
         texts: Sequence[str],
         metadata: Sequence[dict],
     ) -> int:
+        if self._read_only:
+            raise TextalError(f"memory store {self.path} is read-only: nothing can be added")
         batch = _batch.prepare(ids, vectors, texts, metadata, self.dim)
         with self._adding:
             keep = [i for i, item_id in enumerate(batch.ids) if item_id not in self._rows]
@@ -227,10 +237,11 @@ class MemoryStore:
 
     def _check_header(self, header: Path) -> None:
         if not header.exists():
-            partial = header.with_suffix(".tmp")
+            if self._read_only:
+                return  # an empty store
             info = {"format": _FORMAT, "version": _VERSION, "dim": self.dim}
-            partial.write_text(json.dumps(info))
-            os.replace(partial, header)  # a crash leaves no half-written header
+            with atomic_write(header) as f:  # a crash leaves no half-written header
+                f.write(json.dumps(info))
             return
         try:
             info = json.loads(header.read_text())
@@ -267,7 +278,11 @@ class MemoryStore:
                     metadata.append(json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
                     good_bytes += len(line)
         n = len(ids)
+        if self._read_only and n == 0:
+            return
         for file, size in ((item_path, good_bytes), (vector_path, n * row_bytes)):
+            if self._read_only:
+                break
             with open(file, "ab") as f:
                 if f.tell() > size:
                     f.truncate(size)

@@ -1,5 +1,22 @@
-"""A labeling project in one directory: config, store, ledger, batches. The public Python API."""
+"""A labeling project in one directory: config, store, ledger, batches. The public Python API.
 
-from textal.workspace.workspace import RoundResult, Status, Workspace
+The names are loaded on first use (PEP 562), so that importing ``textal.workspace.config`` (as
+the CLI does at start-up) does not import numpy and the store layer.
+"""
 
-__all__ = ["RoundResult", "Status", "Workspace"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textal.workspace.workspace import LabelImport, RoundResult, Source, Status, Workspace
+
+__all__ = ["LabelImport", "RoundResult", "Source", "Status", "Workspace"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from textal.workspace import workspace
+
+        return getattr(workspace, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,37 +4,41 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from textal.errors import TextalError
+from textal.fsio import atomic_files, check_targets
 from textal.textsafe import spreadsheet_safe
+
+
+def row_file_paths(path: Path) -> tuple[Path, Path]:
+    """The CSV file and the JSONL file beside it that :func:`write_atomic_rows` writes for
+    ``path``; both are checked (:func:`textal.fsio.check_targets`) before anything is computed.
+
+    ``path`` names the CSV file; a name ending in ``.jsonl`` is refused, since the CSV and the
+    JSONL file would then be the same file."""
+    path = Path(path)
+    if path.suffix.casefold() == ".jsonl":
+        raise TextalError(
+            f"refusing to write CSV to {path}: name the .csv file, the .jsonl file is "
+            f"written beside it ({path.with_suffix('.csv').name} and {path.name})"
+        )
+    paths = (path, path.with_suffix(".jsonl"))
+    check_targets(paths)
+    return paths
 
 
 def write_atomic_rows(path: Path, header: Sequence[str], rows: Iterable[dict]) -> None:
     """Write ``rows`` as CSV (cells neutralised against formula injection) and as JSONL beside it
-    (``path.with_suffix('.jsonl')``, values verbatim). Each file appears whole or not at all."""
-    rows = list(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    csv_tmp = private_tmp(path)
-    with open(csv_tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(header), extrasaction="ignore")
+    (``path.with_suffix('.jsonl')``, values verbatim). Both targets are checked before either is
+    written; each file appears whole or not at all (:mod:`textal.fsio`)."""
+    with atomic_files(row_file_paths(path), newline="") as (csv_file, jsonl_file):
+        writer = csv.DictWriter(csv_file, fieldnames=list(header), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _csv_cell(row.get(k)) for k in header})
-    jsonl = path.with_suffix(".jsonl")
-    jsonl_tmp = private_tmp(jsonl)
-    with open(jsonl_tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(csv_tmp, path)
-    os.replace(jsonl_tmp, jsonl)
-
-
-def private_tmp(path: Path) -> Path:
-    """A temporary file beside ``path`` that no other process or thread writes at the same time."""
-    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+            jsonl_file.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _csv_cell(value: object) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from textal.errors import TextalError
-from textal.workspace.batch_files import private_tmp
+from textal.errors import TextalError, show_value
+from textal.fsio import atomic_write
 
 CONFIG_NAME = "textal.toml"
 DEFAULT_WORKSPACE = "textal-workspace"
@@ -48,8 +49,12 @@ class WorkspaceConfig:
 
 
 def workspace_path(path: str | Path | None) -> Path:
-    """``path``, else ``$TEXTAL_WORKSPACE``, else ``./textal-workspace``."""
-    return Path(path or os.environ.get("TEXTAL_WORKSPACE") or DEFAULT_WORKSPACE)
+    """``path``, else ``$TEXTAL_WORKSPACE``, else ``./textal-workspace``; refused when it names
+    something that is not a directory (before any model is loaded or anything created)."""
+    root = Path(path or os.environ.get("TEXTAL_WORKSPACE") or DEFAULT_WORKSPACE)
+    if root.exists() and not root.is_dir():
+        raise TextalError(f"workspace {root} is a file, not a directory: give another --workspace")
+    return root
 
 
 def read_config(workspace: Path) -> WorkspaceConfig | None:
@@ -71,18 +76,37 @@ def read_config(workspace: Path) -> WorkspaceConfig | None:
 
 
 def write_config(workspace: Path, config: WorkspaceConfig) -> None:
-    """Write atomically: a crash leaves the old config or the new one, never half of one.
-
-    Each writer has its own temporary file: two commands writing the config at the same time
-    (both learning new labels, say) must not move each other's file away.
-    """
-    workspace.mkdir(parents=True, exist_ok=True)
-    path = workspace / CONFIG_NAME
-    tmp = private_tmp(path)
-    tmp.write_text(config.to_toml(), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write atomically (:mod:`textal.fsio`): a crash leaves the old config or the new one, never
+    half of one, and two commands writing it at once each use their own temporary file."""
+    with atomic_write(workspace / CONFIG_NAME) as f:
+        f.write(config.to_toml())
 
 
 def with_labels(config: WorkspaceConfig, names: list[str]) -> WorkspaceConfig:
     """``config`` with ``names`` added to its label set (order kept, no duplicates)."""
     return replace(config, labels=tuple(dict.fromkeys([*config.labels, *names])))
+
+
+def check_label_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a label set, refusing empty and repeated names (after stripping spaces)."""
+    labels = tuple(name.strip() for name in names)
+    for position, name in enumerate(labels, start=1):
+        if not name:
+            raise TextalError(f"label {position} of the label set is empty")
+        if name in labels[: position - 1]:
+            raise TextalError(f"label {show_value(name)} is given twice in the label set")
+    return labels
+
+
+def case_clashes(labels: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs of labels that differ only in case (``Positive``, ``positive``): most likely a typo,
+    since they count as two classes."""
+    first: dict[str, str] = {}
+    clashes = []
+    for name in labels:
+        key = name.casefold()
+        if key in first:
+            clashes.append((first[key], name))
+        else:
+            first[key] = name
+    return clashes

@@ -9,15 +9,19 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
+    Record,
     SourceSummary,
     read_hf_records,
     read_records,
@@ -26,6 +30,7 @@ from textal.data.readers import (
 )
 from textal.embed import Encoder, resolve_model
 from textal.errors import TextalError, show_value
+from textal.fsio import disk_problem
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import (
     AMBIGUOUS,
@@ -37,21 +42,30 @@ from textal.ledger import (
     RoundRecord,
     Selection,
 )
-from textal.model.automl import fit_on_labels
-from textal.round.plan import RoundPlan, Scorer, plan_round
 from textal.round.stopping import agreement, is_stable
-from textal.store import MilvusCredentials, VectorStore, open_store, quiet_milvus_client_logs
+from textal.store import (
+    MilvusCredentials,
+    VectorStore,
+    check_store_uri,
+    open_store,
+    quiet_milvus_client_logs,
+    store_identity,
+)
 from textal.strategy.scores import DEFAULT_STRATEGY
-from textal.workspace.batch_files import write_atomic_rows
+from textal.workspace.batch_files import row_file_paths, write_atomic_rows
 from textal.workspace.config import (
     DEFAULT_COLLECTION,
     DEFAULT_STORE_URI,
     WorkspaceConfig,
+    check_label_names,
     read_config,
     with_labels,
     workspace_path,
     write_config,
 )
+
+if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
+    from textal.round.plan import RoundPlan, Scorer
 
 LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
@@ -73,6 +87,26 @@ class RoundResult:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A source checked in full before anything is created or loaded: ``summary`` counts its
+    rows; ``records()`` streams them (validating again as they come)."""
+
+    summary: SourceSummary
+    records: Callable[[], Iterator[Record]]
+
+
+@dataclass(frozen=True)
+class LabelImport:
+    """What importing a label file did. ``overridden`` counts, per annotator, the current labels
+    the file changed; ``label_set`` is the label set the file fixed (empty when one existed)."""
+
+    recorded: int
+    unchanged: int
+    overridden: dict[str, int]
+    label_set: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Status:
     """What ``textal status`` shows."""
 
@@ -90,6 +124,39 @@ class Status:
     stable: bool
 
 
+def check_source(
+    path: str | Path | None = None,
+    *,
+    dataset: str | None = None,
+    split: str = "train",
+    text_column: str = "text",
+    id_column: str | None = None,
+    label_column: str | None = None,
+) -> Source:
+    """Validate a whole file (``path``) or Hugging Face ``dataset`` split, keeping only counts:
+    run before a workspace is created or a model loaded, so a bad source changes nothing."""
+    text, ids, gold = text_column, id_column, label_column
+    if dataset is not None:
+        name = dataset
+        summary = scan_hf_source(
+            name, split=split, text_column=text, id_column=ids, label_column=gold
+        )
+        return Source(
+            summary,
+            lambda: read_hf_records(
+                name, split=split, text_column=text, id_column=ids, label_column=gold
+            ),
+        )
+    if path is not None:
+        file = path
+        summary = scan_source(file, text_column=text, id_column=ids, label_column=gold)
+        return Source(
+            summary,
+            lambda: read_records(file, text_column=text, id_column=ids, label_column=gold),
+        )
+    raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
+
+
 class Workspace:
     """A labeling project: config, store, ledger and batch files under one directory.
 
@@ -102,6 +169,7 @@ class Workspace:
         self.store = store
         self.ledger = ledger
         self._encoder: Encoder | None = None
+        self.labels_added: tuple[str, ...] = ()  # names this open added to the label set
 
     # -- opening --------------------------------------------------------------------------
 
@@ -116,53 +184,77 @@ class Workspace:
         labels: Sequence[str] = (),
         create: bool = True,
         credentials: MilvusCredentials | None = None,
+        move_store: bool = False,
+        read_only: bool = False,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
         A new workspace is created when ``create`` is true: ``model`` picks its embedding model
         (default all-MiniLM-L6-v2), ``store_uri`` its store (default a Milvus Lite file inside it;
-        ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server).
-        An existing workspace refuses another ``model``; ``store_uri``/``collection`` given here
-        override its config for this session only, and ``credentials`` authenticate to a server.
+        ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server). Every
+        setting is checked before anything is created; a failed creation removes what it made.
+
+        An existing workspace refuses another ``model``, and is bound to its store: another
+        ``store_uri`` or ``collection`` is refused unless ``move_store`` is true, which records
+        the new one in its config. ``labels`` are added to its label set. ``read_only`` opens
+        write nothing, and also work where the workspace's directory is read-only. ``credentials``
+        authenticate to a server.
         """
         root = workspace_path(path)
+        if store_uri is not None:
+            check_store_uri(store_uri)
+        names = check_label_names(labels)
         config = stored = read_config(root)
         encoder = None
         if config is None:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
+            _check_writable(root, None)
+            # Loaded last, once everything else is checked: the model fixes the dimension.
             encoder = Encoder(model)
             config = WorkspaceConfig(
                 model=encoder.model_id,
                 dim=encoder.dim,
                 store_uri=store_uri or DEFAULT_STORE_URI,
                 collection=collection or DEFAULT_COLLECTION,
-                labels=tuple(dict.fromkeys(labels)),
+                labels=names,
             )
-        elif model is not None and resolve_model(model)[0] != config.model:
-            raise TextalError(
-                f"workspace {root} embeds with {config.model} (dim {config.dim}); "
-                f"refusing --model {model}: use another --workspace for another model"
-            )
-        elif labels:
-            config = with_labels(config, list(labels))
-        root.mkdir(parents=True, exist_ok=True)
-        ledger = Ledger(root / LEDGER_NAME)
+        else:
+            if model is not None and resolve_model(model)[0] != config.model:
+                raise TextalError(
+                    f"workspace {root} embeds with {config.model} (dim {config.dim}); "
+                    f"refusing --model {model}: use another --workspace for another model"
+                )
+            config = _bind_store(root, config, store_uri, collection, move=move_store)
+            if names:
+                config = with_labels(config, list(names))
+            read_only = read_only and config == stored
+            if not read_only:
+                _check_writable(root, config)
+        undo = _make_dir(root) if stored is None else None
+        # A read-only open where nothing can be written (read-only file system, full disk).
+        frozen = (
+            read_only and stored is not None and (not _writable(root) or bool(disk_problem(root)))
+        )
         try:
-            store = _open_workspace_store(
-                root,
-                config,
-                store_uri or config.store_uri,
-                collection or config.collection,
-                credentials,
-            )
+            ledger = _open_ledger(root / LEDGER_NAME, frozen=frozen, fallback=read_only)
+            try:
+                store = _open_workspace_store(
+                    root, config, read_only=frozen, credentials=credentials
+                )
+            except BaseException:
+                ledger.close()
+                raise
+            if config != stored:  # new, moved or new labels: read-only opens never rewrite it
+                write_config(root, config)
         except BaseException:
-            ledger.close()
+            if undo is not None:
+                undo()
             raise
-        if config != stored:  # new, or new labels: read-only opens never rewrite the config
-            write_config(root, config)
         workspace = cls(root, config, store, ledger)
         workspace._encoder = encoder
+        old = stored.labels if stored is not None else ()
+        workspace.labels_added = tuple(n for n in config.labels if n not in old)
         return workspace
 
     def close(self) -> None:
@@ -191,7 +283,7 @@ class Workspace:
 
     def ingest(
         self,
-        path: str | Path | None = None,
+        path: str | Path | Source | None = None,
         *,
         dataset: str | None = None,
         split: str = "train",
@@ -199,37 +291,32 @@ class Workspace:
         id_column: str | None = None,
         label_column: str | None = None,
     ) -> tuple[IngestReport, SourceSummary]:
-        """Embed and store every new item of a file (``path``) or Hugging Face ``dataset``.
+        """Embed and store every new item of a file (``path``), a Hugging Face ``dataset``, or a
+        :class:`Source` from :func:`check_source` (which takes the other arguments).
 
-        The whole source is validated first, so a bad row anywhere stores nothing. Returns the
-        ingest report and the source summary (rows, skipped empty texts, duplicates, gold labels).
+        The whole source is validated first, so a bad row anywhere stores nothing. The model is
+        loaded only when an item is new. Returns the ingest report and the source summary (rows,
+        skipped empty texts, duplicates, gold labels).
         """
-        if dataset is not None:
-            summary = scan_hf_source(
-                dataset,
+        source = (
+            path
+            if isinstance(path, Source)
+            else check_source(
+                path,
+                dataset=dataset,
                 split=split,
                 text_column=text_column,
                 id_column=id_column,
                 label_column=label_column,
             )
-            records = read_hf_records(
-                dataset,
-                split=split,
-                text_column=text_column,
-                id_column=id_column,
-                label_column=label_column,
-            )
-        elif path is not None:
-            summary = scan_source(
-                path, text_column=text_column, id_column=id_column, label_column=label_column
-            )
-            records = read_records(
-                path, text_column=text_column, id_column=id_column, label_column=label_column
-            )
-        else:
-            raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
-        report = ingest_records(records, self.encoder, self.store, total=summary.rows)
-        return report, summary
+        )
+        report = ingest_records(
+            source.records(),
+            lambda: self.encoder,
+            self.store,
+            total=source.summary.rows,
+        )
+        return report, source.summary
 
     # -- labels ---------------------------------------------------------------------------
 
@@ -242,23 +329,42 @@ class Workspace:
     ) -> tuple[int, int]:
         """Record ``(item_id, label)`` pairs, all or nothing; returns ``(recorded, unchanged)``.
 
-        Unknown ids and, when the workspace has a label set, unknown labels are refused.
+        Unknown ids, an id given two different labels and, when the workspace has a label set,
+        unknown labels are refused.
         """
         pairs = list(labels)
+        given: dict[str, str] = {}
+        for item_id, label in pairs:
+            if given.setdefault(item_id, label) != label:
+                raise TextalError(
+                    f"{source}: id {show_value(item_id)} is given two labels "
+                    f"({show_value(given[item_id])} and {show_value(label)})"
+                )
         self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
         return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
 
-    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> tuple[int, int]:
+    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> LabelImport:
         """Apply a filled-in batch file or ``id,label`` file, all or nothing.
 
-        Rows with an empty label are skipped (not labeled yet). An unknown id or label is refused
-        with its row number and nothing of the file is applied.
+        Rows with an empty label are skipped (not labeled yet). An unknown id or label, or one id
+        given two labels, is refused with its row numbers and nothing of the file is applied. The
+        result says whose current labels the file changed, and the label set it fixed if the
+        workspace had none.
         """
         path = Path(path)
         rows = read_label_rows(path)
         self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
+        latest = {e.item_id: e for e in self.ledger.history()}
+        overridden = Counter(
+            latest[r.id].annotator
+            for r in {r.id: r for r in rows}.values()
+            if r.id in latest and latest[r.id].kind == LABEL and latest[r.id].label != r.label
+        )
+        had_labels = bool(self.config.labels)
         new = [NewLabel(r.id, r.label) for r in rows]
-        return self._record(new, annotator or "import", f"file:{path.name}")
+        recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}")
+        fixed = self.config.labels if not had_labels and self.config.labels else ()
+        return LabelImport(recorded, unchanged, dict(sorted(overridden.items())), fixed)
 
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""
@@ -272,6 +378,7 @@ class Workspace:
         if not self.config.labels and seen:
             self.config = with_labels(self.config, sorted(set(seen)))
             write_config(self.path, self.config)
+            self.labels_added = self.config.labels
         return result
 
     def _refuse_unknown(self, entries: list[tuple[str, str, str]]) -> None:
@@ -330,8 +437,16 @@ class Workspace:
             and last.params == params
         ):
             return self._export_round(last, reused=True)
-        if self.store.count() == 0:
+        count = self.store.count()
+        if count == 0:
             raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
+        if count <= len(labels) + len(ambiguous):
+            raise TextalError(
+                f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
+                f"ambiguous ({len(ambiguous)}); no round was recorded"
+            )
+        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+
         plan = plan_round(
             self.store,
             labels,
@@ -426,6 +541,7 @@ class Workspace:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
         JSONL; returns the number of rows written."""
         path = Path(path)
+        row_file_paths(path)  # refuse an unwritable target before any work
         labels = self.ledger.current_labels()
         history = {e.item_id: e for e in self.ledger.history() if e.kind == LABEL}
         if not predictions:
@@ -442,6 +558,8 @@ class Workspace:
             ]
             write_atomic_rows(path, ["id", "text", "label", "annotator", "labeled_at"], rows)
             return len(rows)
+        from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
+
         ids = list(labels)
         y = np.asarray([labels[i] for i in ids])
         vectors = self.store.get_vectors(ids) if ids else np.empty((0, self.config.dim), np.float32)
@@ -467,20 +585,102 @@ class Workspace:
         return len(rows)
 
 
+def _store_uri(uri: str) -> str:
+    """A workspace's ``memory`` store is persisted in it, as ``memory:memory-store``."""
+    return f"memory:{MEMORY_STORE_DIR}" if uri == "memory" else uri
+
+
 def _open_workspace_store(
     root: Path,
     config: WorkspaceConfig,
-    uri: str,
-    collection: str,
+    *,
+    read_only: bool,
     credentials: MilvusCredentials | None,
 ) -> VectorStore:
-    if uri == "memory":
-        uri = f"memory:{MEMORY_STORE_DIR}"  # relative to the workspace
+    uri = _store_uri(config.store_uri)
     if not uri.startswith("memory"):
         quiet_milvus_client_logs()
     return open_store(
-        uri, config.dim, collection=collection, workspace=root, credentials=credentials
+        uri,
+        config.dim,
+        collection=config.collection,
+        workspace=root,
+        read_only=read_only,
+        credentials=credentials,
     )
+
+
+def _bind_store(
+    root: Path, config: WorkspaceConfig, uri: str | None, collection: str | None, *, move: bool
+) -> WorkspaceConfig:
+    """``config``, or with ``move`` the config naming the store given: a workspace opens only the
+    store it recorded, since another one would silently show other items (or none)."""
+    wanted = replace(
+        config, store_uri=uri or config.store_uri, collection=collection or config.collection
+    )
+    old, new = (
+        store_identity(_store_uri(c.store_uri), c.collection, workspace=root)
+        for c in (config, wanted)
+    )
+    if old == new:
+        return config  # the same store, however it was spelled
+    if not move:
+        raise TextalError(
+            f"workspace {root} is bound to store {old}; refusing {new}: give --move-store to "
+            "record the new store as the workspace's (after moving its items there)"
+        )
+    return wanted
+
+
+def _open_ledger(path: Path, *, frozen: bool, fallback: bool) -> Ledger:
+    """The ledger, read-only when ``frozen``; with ``fallback``, read-only also when SQLite
+    cannot open it for writing (a disk too full for its shared-memory file, say)."""
+    try:
+        return Ledger(path, read_only=frozen)
+    except TextalError:
+        if frozen or not fallback or not path.exists():
+            raise
+        return Ledger(path, read_only=True)
+
+
+def _writable(root: Path) -> bool:
+    """Whether textal may create and replace files in ``root`` (or where it will be made)."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    return os.access(existing, os.W_OK)
+
+
+def _check_writable(root: Path, config: WorkspaceConfig | None) -> None:
+    why = disk_problem(root) or (None if _writable(root) else "no permission")
+    if why is None:
+        return
+    if config is None:
+        still = "give a --workspace where files can be written"
+    elif config.store_uri.startswith(("memory", "http")):
+        still = "`textal status` and `textal export FILE` still work on it"
+    else:  # Milvus Lite writes to its directory even to read
+        still = "copy it somewhere writable to use it"
+    raise TextalError(f"workspace {root} cannot be written ({why}): nothing was changed; {still}")
+
+
+def _make_dir(root: Path) -> Callable[[], None]:
+    """Make ``root``; return what undoes it: remove the directories made, or in a directory
+    that existed, the entries added since."""
+    missing = [p for p in (root, *root.parents) if not p.exists()]
+    before = set() if missing else set(os.listdir(root))
+    root.mkdir(parents=True, exist_ok=True)
+
+    def undo() -> None:
+        if missing:
+            shutil.rmtree(missing[-1], ignore_errors=True)
+            return
+        for name in set(os.listdir(root)) - before:
+            entry = root / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+    return undo
 
 
 def _evidence(rounds: Sequence[RoundRecord]) -> list[float | None]:
