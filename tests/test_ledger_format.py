@@ -18,7 +18,7 @@ from textal.workspace.workspace import LEDGER_NAME
 
 
 def _v1_ledger(path: Path) -> Path:
-    """A ledger at the current schema (1) holding two annotators' labels."""
+    """A ledger at the current schema holding two annotators' labels."""
     with Ledger(path) as ledger:
         ledger.add_labels([NewLabel("a", "pos"), NewLabel("b", "neg")], annotator="ana", source="t")
         ledger.add_labels([NewLabel("a", "neg")], annotator="bo", source="t")
@@ -43,39 +43,44 @@ def _tables(path: Path) -> set[str]:
 
 def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
     path = _v1_ledger(tmp_path / "ledger.sqlite")
-    assert _pragma(path, "user_version") == ledger_module.SCHEMA_VERSION == 1
+    now = ledger_module.SCHEMA_VERSION
+    assert _pragma(path, "user_version") == now
     # Two future versions; the second needs the first's table, so order matters.
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", now + 2)
     monkeypatch.setattr(
         ledger_module,
         "MIGRATIONS",
         {
-            2: "INSERT INTO annotators SELECT DISTINCT annotator FROM label_events",
-            1: "CREATE TABLE annotators (name TEXT PRIMARY KEY)",
+            **ledger_module.MIGRATIONS,
+            now + 1: "INSERT INTO people SELECT DISTINCT annotator FROM label_events",
+            now: "CREATE TABLE people (name TEXT PRIMARY KEY)",
         },
     )
     with Ledger(path) as ledger:
         assert ledger.current_labels() == {"a": "neg", "b": "neg"}
         assert len(ledger.history()) == 3
-    assert _pragma(path, "user_version") == 3
+    assert _pragma(path, "user_version") == now + 2
     assert _pragma(path, "application_id") == ledger_module.APPLICATION_ID
     conn = sqlite3.connect(path)
-    assert sorted(r[0] for r in conn.execute("SELECT name FROM annotators")) == ["ana", "bo"]
+    assert sorted(r[0] for r in conn.execute("SELECT name FROM people")) == ["ana", "bo"]
     conn.close()
     with Ledger(path):  # at the newest version nothing runs again
         pass
-    assert _pragma(path, "user_version") == 3
+    assert _pragma(path, "user_version") == now + 2
 
 
 def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
     path = _v1_ledger(tmp_path / "ledger.sqlite")
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 2)
+    now = ledger_module.SCHEMA_VERSION
+    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", now + 1)
     monkeypatch.setattr(
-        ledger_module, "MIGRATIONS", {1: "CREATE TABLE half (x); INSERT INTO nowhere VALUES (1)"}
+        ledger_module,
+        "MIGRATIONS",
+        {now: "CREATE TABLE half (x); INSERT INTO nowhere VALUES (1)"},
     )
     with pytest.raises(sqlite3.OperationalError, match="nowhere"):
         Ledger(path)
-    assert _pragma(path, "user_version") == 1
+    assert _pragma(path, "user_version") == now
     assert "half" not in _tables(path)
     monkeypatch.undo()
     with Ledger(path) as ledger:
@@ -111,7 +116,11 @@ def _not_sqlite(path: Path) -> None:
 FOREIGN = {
     "not sqlite": (_not_sqlite, "is not a textal ledger (not a SQLite file)"),
     "another application": (_other_application, "another application's file"),
-    "newer schema": (_newer_schema, "has ledger schema 2, newer than this textal's 1"),
+    "newer schema": (
+        _newer_schema,
+        f"has ledger schema {ledger_module.SCHEMA_VERSION + 1}, "
+        f"newer than this textal's {ledger_module.SCHEMA_VERSION}",
+    ),
     "damaged": (_damaged, "is not a textal ledger (database disk image is malformed)"),
 }
 

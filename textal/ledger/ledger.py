@@ -19,7 +19,7 @@ from pathlib import Path
 from textal.errors import TextalError
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
@@ -62,8 +62,18 @@ CREATE TABLE selections (
 );
 """
 
+# Web accounts (textal.ledger.annotators): only a hash of each login token is kept.
+_SCHEMA_ANNOTATORS = """
+CREATE TABLE annotators (
+    name       TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+"""
+
 # Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_ANNOTATORS}
 
 
 @dataclass(frozen=True)
@@ -201,8 +211,9 @@ class Ledger:
     ) -> tuple[int, int]:
         """Record ``labels`` in one transaction; returns ``(recorded, unchanged)``.
 
-        An event that would not change an item's state (same kind and label as its latest event)
-        is skipped, so importing the same file twice records it once.
+        An event that would not change an item's state (same kind, label and annotator as its
+        latest event) is skipped, so importing the same file twice records it once; a second
+        annotator agreeing with the first is recorded (agreement needs both).
         """
         rows = list(labels)
         now = _now()
@@ -213,7 +224,11 @@ class Ledger:
                 if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
                     raise ValueError(f"unknown label event kind {row.kind!r}")
                 latest = current.get(row.item_id)
-                if latest is not None and (latest.kind, latest.label) == (row.kind, row.label):
+                if latest is not None and (latest.kind, latest.label, latest.annotator) == (
+                    row.kind,
+                    row.label,
+                    annotator,
+                ):
                     continue
                 if latest is None and row.kind == UNLABEL:
                     continue

@@ -43,6 +43,7 @@ from textal.workspace.config import (
     workspace_path,
     write_config,
 )
+from textal.workspace.holder import refuse_if_served
 
 LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
@@ -136,12 +137,13 @@ class Workspace:
             )
         elif labels:
             config = with_labels(config, list(labels))
+        uri = store_uri or config.store_uri
+        if not uri.startswith(("http://", "https://")):
+            refuse_if_served(root)  # Lite and memory stores: one process, the server
         root.mkdir(parents=True, exist_ok=True)
         ledger = Ledger(root / LEDGER_NAME)
         try:
-            store = _open_workspace_store(
-                root, config, store_uri or config.store_uri, collection or config.collection
-            )
+            store = _open_workspace_store(root, config, uri, collection or config.collection)
         except BaseException:
             ledger.close()
             raise
