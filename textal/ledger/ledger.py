@@ -287,6 +287,22 @@ class Ledger:
             )
         return [LabelEvent(*row) for row in rows]
 
+    def events_of(self, item_ids: Sequence[str]) -> list[LabelEvent]:
+        """The label events of these items, oldest first."""
+        unique = list(dict.fromkeys(item_ids))
+        events: list[LabelEvent] = []
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            events += [
+                LabelEvent(*row)
+                for row in self._conn.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM label_events"
+                    f" WHERE item_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            ]
+        return sorted(events, key=lambda e: e.seq)
+
     def last_seq(self) -> int:
         """The newest label event's sequence number (0 when there is none)."""
         return self._conn.execute("SELECT coalesce(max(seq), 0) FROM label_events").fetchone()[0]

@@ -307,6 +307,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
 
     routes = [
         Route("/health", health),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

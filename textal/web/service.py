@@ -12,6 +12,7 @@ Leases live in memory: a killed server's leases vanish with it, so its items com
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -143,6 +144,7 @@ class LabelService:
         self._people: dict[str, _People] = defaultdict(_People)
         self._round_thread: threading.Thread | None = None
         self.round_error: str | None = None
+        self._failed_at_seq: int | None = None
         self.ws: Workspace = self._executor.submit(self._open).result()
 
     def _open(self) -> Workspace:
@@ -190,14 +192,14 @@ class LabelService:
     def round_running(self) -> bool:
         return self._round_thread is not None and self._round_thread.is_alive()
 
-    def _answers(self, item_id: str) -> dict[str, str]:
-        """``{annotator: kind}`` of each annotator's latest event on the item."""
-        latest: dict[str, str] = {}
-        for event in self.ws.ledger.history(item_id):
-            latest[event.annotator] = event.kind
+    def _answers(self, item_ids: list[str]) -> dict[str, dict[str, str]]:
+        """``{item_id: {annotator: kind of their latest event}}`` (one ledger query)."""
+        latest: dict[str, dict[str, str]] = {item_id: {} for item_id in item_ids}
+        for event in self.ws.ledger.events_of(item_ids):
+            latest[event.item_id][event.annotator] = event.kind
         return latest
 
-    def _open_for(self, item_id: str, answers: dict[str, str]) -> bool:
+    def _still_open(self, answers: dict[str, str]) -> bool:
         """Whether the item still wants an answer (for anybody)."""
         kinds = list(answers.values())
         if AMBIGUOUS in kinds:
@@ -215,10 +217,12 @@ class LabelService:
         free_for_anyone = False
         mine = None
         total = done = 0
-        for selection in self.ws.ledger.selections(last.round):
+        batch = self.ws.ledger.selections(last.round)
+        all_answers = self._answers([s.item_id for s in batch])
+        for selection in batch:
             total += 1
-            answers = self._answers(selection.item_id)
-            if not self._open_for(selection.item_id, answers):
+            answers = all_answers[selection.item_id]
+            if not self._still_open(answers):
                 done += 1
                 continue
             leases = self._leases[selection.item_id]
@@ -325,8 +329,11 @@ class LabelService:
         last = self.ws.ledger.last_round()
         if not self.autostart or self.round_running():
             return
-        if last is not None and last.last_seq == self.ws.ledger.last_seq():
+        seq = self.ws.ledger.last_seq()
+        if last is not None and last.last_seq == seq:
             return  # no label since the last round: it would be the same batch
+        if self._failed_at_seq == seq:
+            return  # it failed on these very labels: an admin may retry from the dashboard
         self.start_round()
 
     def start_round(self) -> bool:
@@ -334,6 +341,7 @@ class LabelService:
         if self.round_running():
             return False
         self.round_error = None
+        self._failed_at_seq = None
         self._round_thread = threading.Thread(
             target=self._round_worker, args=(self.settings.batch_size,), daemon=True
         )
@@ -342,12 +350,15 @@ class LabelService:
 
     def _round_worker(self, batch_size: int) -> None:
         ledger = Ledger(self.path / LEDGER_NAME)  # this thread's own connection
+        seq = ledger.last_seq()
         try:
             Workspace(self.ws.path, self.ws.config, self.ws.store, ledger).round(
                 batch_size=batch_size
             )
-        except TextalError as exc:
-            self.round_error = str(exc)
+        except Exception as exc:  # shown on the dashboard; the server keeps serving labels
+            self.round_error = str(exc) if isinstance(exc, TextalError) else repr(exc)
+            self._failed_at_seq = seq
+            print(f"round failed: {terminal_safe(self.round_error)}", file=sys.stderr)
         finally:
             ledger.close()
 
