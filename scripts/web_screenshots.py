@@ -50,7 +50,11 @@ def main() -> None:
         root = Path(tmp) / "ws"
         with Workspace.open(root, store_uri="memory", labels=["negative", "positive"]) as ws:
             ws.ingest(DATA, label_column="label")
-            gold = {i.id: i.metadata["gold"] for c in ws.store.iterate() for i in ws.store.get(c.ids)}
+            gold = {
+                item.id: item.metadata["gold"]
+                for chunk in ws.store.iterate()
+                for item in ws.store.get(chunk.ids)
+            }
             ws.round(batch_size=20)
             tokens = {"ana": add_annotator(ws.ledger, "ana", admin=True)}
             tokens["bo"] = add_annotator(ws.ledger, "bo")
@@ -88,9 +92,12 @@ def main() -> None:
             try:
                 driver.set_window_size(1200, 800)
                 driver.get(f"{url}/login#token={tokens['bo']}")
-                while driver.execute_script(
-                    "const s = document.getElementById('labeler'); return s && s.dataset.state"
-                ) != "item":
+                while (
+                    driver.execute_script(
+                        "const s = document.getElementById('labeler'); return s && s.dataset.state"
+                    )
+                    != "item"
+                ):
                     time.sleep(0.2)
                 args.out.mkdir(parents=True, exist_ok=True)
                 driver.save_screenshot(str(args.out / "web-label.png"))
