@@ -197,9 +197,9 @@ def test_hostile_review_text_stays_inert(amazon_template, tmp_path, start_server
     # The search page renders the same texts as results, inert as well.
     driver.get(f"{server.url}/search")
     driver.find_element("id", "keyword").send_keys("pwned\n")
-    _wait(driver, lambda d: len(d.find_elements("css selector", "#results li")) == 2)
+    _wait(driver, lambda d: len(d.find_elements("css selector", "#results li")) == 3)
     texts = [
         e.get_attribute("textContent") for e in driver.find_elements("css selector", ".review")
     ]
-    assert sorted(texts) == sorted([HOSTILE["x-script"], HOSTILE["x-img"]])
+    assert sorted(texts) == sorted(HOSTILE[k] for k in ("x-script", "x-img", "x-link"))
     assert driver.execute_script("return window.pwned") is None and driver.title != "pwned"

@@ -134,7 +134,9 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
             return None
         return await service.call(service.account, name)
 
-    def guarded(*, page: bool = False, write: bool = False, admin: bool = False):
+    def guarded(
+        *, page: bool = False, write: bool = False, admin: bool = False
+    ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
         """Session required; ``write``: JSON body + CSRF token; ``admin``: admins only."""
 
         def wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
