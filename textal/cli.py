@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from textal import __version__
-from textal.argtypes import positive_int, share
+from textal.argtypes import port, positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
-    serve.add_argument("--port", type=int, default=8000, help="(default: 8000; 0: any free)")
+    serve.add_argument("--port", type=port, default=8000, help="(default: 8000; 0: any free)")
 
     people = commands.add_parser("annotators", help="accounts for the web app: add, list, remove")
     people.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")

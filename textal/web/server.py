@@ -40,6 +40,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise TextalError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
     return sock
 
 
