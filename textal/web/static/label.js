@@ -36,9 +36,8 @@ function show(state) {
   section.dataset.round = String(state.round);
   document.getElementById("text").textContent = current.text;
   document.getElementById("predicted").textContent = current.predicted || "nothing yet (cold start)";
-  document.getElementById("top2").textContent = current.top2
-    .map(([label, prob]) => `${label} ${textal.fixed(prob, 2)}`)
-    .join(" · ");
+  const top2 = current.top2.map(([label, prob]) => `${label} ${textal.fixed(prob, 2)}`);
+  document.getElementById("top2").textContent = top2.length ? `(${top2.join(" · ")})` : "";
   document.getElementById("score").textContent = textal.fixed(current.score, 3);
   const why = document.getElementById("why");
   why.replaceChildren(
