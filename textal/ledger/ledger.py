@@ -215,33 +215,44 @@ class Ledger:
         latest event) is skipped, so importing the same file twice records it once; a second
         annotator agreeing with the first is recorded (agreement needs both).
         """
-        rows = list(labels)
+        return self.add_labels_of([(list(labels), annotator, source)])[0]
+
+    def add_labels_of(
+        self, batches: Sequence[tuple[Sequence[NewLabel], str, str]]
+    ) -> list[tuple[int, int]]:
+        """:meth:`add_labels` for several ``(labels, annotator, source)`` in ONE transaction
+        (one disk sync: the web app commits concurrent answers together); returns each batch's
+        ``(recorded, unchanged)``."""
         now = _now()
-        recorded = 0
+        results = []
         with self._write():
-            current = self._latest_events([r.item_id for r in rows])
-            for row in rows:
-                if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
-                    raise ValueError(f"unknown label event kind {row.kind!r}")
-                latest = current.get(row.item_id)
-                if latest is not None and (latest.kind, latest.label, latest.annotator) == (
-                    row.kind,
-                    row.label,
-                    annotator,
-                ):
-                    continue
-                if latest is None and row.kind == UNLABEL:
-                    continue
-                cur = self._conn.execute(
-                    "INSERT INTO label_events (item_id, kind, label, annotator, source, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (row.item_id, row.kind, row.label, annotator, source, now),
-                )
-                current[row.item_id] = LabelEvent(
-                    cur.lastrowid, row.item_id, row.kind, row.label, annotator, source, now
-                )
-                recorded += 1
-        return recorded, len(rows) - recorded
+            for rows, annotator, source in batches:
+                current = self._latest_events([r.item_id for r in rows])
+                recorded = 0
+                for row in rows:
+                    if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
+                        raise ValueError(f"unknown label event kind {row.kind!r}")
+                    latest = current.get(row.item_id)
+                    if latest is not None and (latest.kind, latest.label, latest.annotator) == (
+                        row.kind,
+                        row.label,
+                        annotator,
+                    ):
+                        continue
+                    if latest is None and row.kind == UNLABEL:
+                        continue
+                    cur = self._conn.execute(
+                        "INSERT INTO label_events"
+                        " (item_id, kind, label, annotator, source, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (row.item_id, row.kind, row.label, annotator, source, now),
+                    )
+                    current[row.item_id] = LabelEvent(
+                        cur.lastrowid, row.item_id, row.kind, row.label, annotator, source, now
+                    )
+                    recorded += 1
+                results.append((recorded, len(rows) - recorded))
+        return results
 
     def _latest_events(self, item_ids: Sequence[str]) -> dict[str, LabelEvent]:
         found: dict[str, LabelEvent] = {}

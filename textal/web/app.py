@@ -240,7 +240,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         if body.get("next") is False:  # labeled from search results: no lease involved
             await service.call(service.record, user.name, item_id, label)
             return JSONResponse({"ok": True})
-        return JSONResponse(await service.call(service.label, user.name, item_id, label))
+        return JSONResponse(await service.answer(user.name, item_id or "", label))
 
     @guarded(write=True)
     async def api_skip(request: Request, user: Annotator) -> Response:

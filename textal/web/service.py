@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from textal.errors import TextalError
-from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, RoundRecord, Selection
+from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
 from textal.ledger.annotators import Annotator, find_annotator
 from textal.store.base import Chunk, Item, VectorStore
 from textal.textsafe import terminal_safe
@@ -49,6 +49,10 @@ def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]
 
     The one place that reads a selection's reason."""
     return list(selection.reason.get("top2", [])), list(selection.reason.get("why", []))
+
+
+def _event(item_id: str, label: str | None) -> NewLabel:
+    return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
 
 
 def round_view(record: RoundRecord) -> dict[str, Any]:
@@ -143,6 +147,8 @@ class LabelService:
         self._leases: dict[str, dict[str, float]] = defaultdict(dict)
         self._people: dict[str, _People] = defaultdict(_People)
         self._round_thread: threading.Thread | None = None
+        self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
+        self._pending_lock = threading.Lock()
         self.round_error: str | None = None
         self._failed_at_seq: int | None = None
         self.ws: Workspace = self._executor.submit(self._open).result()
@@ -284,21 +290,56 @@ class LabelService:
     def record(self, name: str, item_id: str, label: str | None) -> None:
         """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
         this returns, so an acknowledged label survives a crash."""
-        if label is None:
-            if not self.ws.store.existing_ids([item_id]):
-                raise TextalError(f"unknown id {item_id!r}")
-            self.ws.mark(item_id, AMBIGUOUS, annotator=name, source="web")
-        else:
-            self.ws.add_labels([(item_id, label)], annotator=name, source="web")
-        self._release(name, item_id)
-        person = self._people[name]
-        person.done.append(item_id)
-        person.skipped.discard(item_id)
+        self.ws.check_label(item_id, label, where="web")
+        self.ws.ledger.add_labels([_event(item_id, label)], annotator=name, source="web")
+        self._answered(name, item_id)
 
     def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
         return self.next_item(name)
+
+    async def answer(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+        """:meth:`label` with group commit: answers that arrive while the workspace thread is
+        busy are committed together in one transaction (one disk sync for all of them)."""
+        done: Future[dict[str, Any]] = Future()
+        with self._pending_lock:
+            self._pending.append((name, item_id, label, done))
+        self._executor.submit(self._commit_pending)
+        return await asyncio.wrap_future(done)
+
+    def _commit_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        valid = []
+        for name, item_id, label, done in pending:
+            try:
+                self.ws.check_label(item_id, label, where="web")
+                valid.append((name, item_id, label, done))
+            except Exception as exc:
+                done.set_exception(exc)
+        if not valid:
+            return
+        try:
+            self.ws.ledger.add_labels_of(
+                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid]
+            )
+        except Exception as exc:
+            for *_, done in valid:
+                done.set_exception(exc)
+            return
+        for name, item_id, _, done in valid:
+            try:
+                self._answered(name, item_id)
+                done.set_result(self.next_item(name))
+            except Exception as exc:
+                done.set_exception(exc)
+
+    def _answered(self, name: str, item_id: str) -> None:
+        self._release(name, item_id)
+        person = self._people[name]
+        person.done.append(item_id)
+        person.skipped.discard(item_id)
 
     def skip(self, name: str, item_id: str) -> dict[str, Any]:
         """Hand the item back; ``name`` is not asked about it again in this process."""

@@ -233,6 +233,15 @@ class Workspace:
         new = [NewLabel(r.id, r.label) for r in rows]
         return self._record(new, annotator or "import", f"file:{path.name}")
 
+    def check_label(self, item_id: str, label: str | None, *, where: str) -> None:
+        """Refuse an unknown id or (unless ``None``) a label outside the label set, as
+        :meth:`add_labels` does."""
+        if label is None:
+            if not self.store.existing_ids([item_id]):
+                raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
+            return
+        self._refuse_unknown([(where, item_id, label)])
+
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""
         if kind not in (UNLABEL, AMBIGUOUS):
