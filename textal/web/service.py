@@ -149,6 +149,7 @@ class LabelService:
         self._round_thread: threading.Thread | None = None
         self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
         self._pending_lock = threading.Lock()
+        self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
         self._failed_at_seq: int | None = None
         self.ws: Workspace = self._executor.submit(self._open).result()
@@ -223,7 +224,7 @@ class LabelService:
         free_for_anyone = False
         mine = None
         total = done = 0
-        batch = self.ws.ledger.selections(last.round)
+        batch = self._batch(last.round)
         all_answers = self._answers([s.item_id for s in batch])
         for selection in batch:
             total += 1
@@ -252,6 +253,12 @@ class LabelService:
             return self._waiting(last.round, done=done, total=total)
         self._leases[mine.item_id][name] = now + self.settings.lease_seconds
         return self._view(mine, last.round, done=done, total=total)
+
+    def _batch(self, round_number: int) -> list[Selection]:
+        """A round's selections (recorded once, never changed: kept for the latest round)."""
+        if self._batch_cache is None or self._batch_cache[0] != round_number:
+            self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
+        return self._batch_cache[1]
 
     def _waiting(self, round_number: int | None, *, done: int = 0, total: int = 0) -> dict:
         return {
@@ -357,9 +364,7 @@ class LabelService:
         last = self.ws.ledger.last_round()
         selection = None
         if last is not None:
-            selection = next(
-                (s for s in self.ws.ledger.selections(last.round) if s.item_id == item_id), None
-            )
+            selection = next((s for s in self._batch(last.round) if s.item_id == item_id), None)
         selection = selection or Selection(0, item_id, None, None, {})
         self._leases[item_id][name] = time.monotonic() + self.settings.lease_seconds
         return self._view(selection, last.round if last else 0, done=0, total=0)
