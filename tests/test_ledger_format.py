@@ -51,9 +51,9 @@ def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
         ledger_module,
         "MIGRATIONS",
         {
-            now + 1: "INSERT INTO annotators SELECT DISTINCT annotator FROM label_events",
-            now: "CREATE TABLE annotators (name TEXT PRIMARY KEY)",
             **ledger_module.MIGRATIONS,
+            now + 1: "INSERT INTO people SELECT DISTINCT annotator FROM label_events",
+            now: "CREATE TABLE people (name TEXT PRIMARY KEY)",
         },
     )
     with Ledger(path) as ledger:
@@ -62,7 +62,7 @@ def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
     assert _pragma(path, "user_version") == now + 2
     assert _pragma(path, "application_id") == ledger_module.APPLICATION_ID
     conn = sqlite3.connect(path)
-    assert sorted(r[0] for r in conn.execute("SELECT name FROM annotators")) == ["ana", "bo"]
+    assert sorted(r[0] for r in conn.execute("SELECT name FROM people")) == ["ana", "bo"]
     conn.close()
     with Ledger(path):  # at the newest version nothing runs again
         pass

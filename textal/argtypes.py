@@ -17,3 +17,11 @@ def share(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError("must be in (0, 1]")
     return value
+
+
+def port(text: str) -> int:
+    """A TCP port, 0 to 65535 (0: any free port)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be from 0 to 65535")
+    return value

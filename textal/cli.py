@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textal import __version__
-from textal.argtypes import positive_int, share
+from textal.argtypes import port, positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
@@ -142,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace_options(export)
     export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
+    serve = commands.add_parser(
+        "serve",
+        help="the annotation web app: several people label in their browsers",
+        description="Hold the workspace and serve the label page, dashboard and search. "
+        "Rounds run in the background when a batch is done. Log in with the link "
+        "`textal annotators add` prints.",
+    )
+    serve.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
+    serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=port, default=8000, help="(default: 8000; 0: any free)")
+
+    people = commands.add_parser("annotators", help="accounts for the web app: add, list, remove")
+    people.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
+    people_commands = people.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = people_commands.add_parser("add", help="create an account; prints its login link")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may start rounds, add people, export")
+    people_commands.add_parser("list", help="names and roles")
+    remove = people_commands.add_parser("remove", help="delete an account (its labels stay)")
+    remove.add_argument("name")
     simulate_cli.add_parser(commands)
     return parser
 
@@ -305,7 +325,42 @@ def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
     return None
 
 
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from textal.web.server import serve
+
+    serve(args.workspace, args.host, args.port, say=lambda line: print(line, flush=True))
+
+
+def _cmd_annotators(args: argparse.Namespace) -> None:
+    """Only the ledger is opened, so accounts can be managed while `serve` runs."""
+    from textal.ledger import Ledger
+    from textal.ledger.annotators import add_annotator, list_annotators, remove_annotator
+    from textal.workspace.config import CONFIG_NAME, workspace_path
+    from textal.workspace.holder import serving_url
+    from textal.workspace.workspace import LEDGER_NAME
+
+    root = workspace_path(args.workspace)
+    if not (root / CONFIG_NAME).exists():
+        raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
+    with Ledger(root / LEDGER_NAME) as ledger:
+        if args.action == "add":
+            token = add_annotator(ledger, args.name, admin=args.admin)
+            base = serving_url(root) or "http://127.0.0.1:8000"
+            role = "admin" if args.admin else "annotator"
+            print(f"{role} {args.name} added; login link (shown once, keep it private):")
+            print(f"  {base}/login#token={token}")
+        elif args.action == "list":
+            for person in list_annotators(ledger):
+                role = "admin" if person.admin else "annotator"
+                print(f"{person.name:<24} {role:<10} since {person.created_at}")
+        else:
+            remove_annotator(ledger, args.name)
+            print(f"removed {args.name}; labels it gave stay in the ledger")
+
+
 COMMANDS = {
+    "serve": _cmd_serve,
+    "annotators": _cmd_annotators,
     "init": _cmd_init,
     "ingest": _cmd_ingest,
     "status": _cmd_status,

@@ -35,7 +35,7 @@ from textal.ledger.schema_v2 import (
 )
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 60_000
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
@@ -83,9 +83,23 @@ CREATE TABLE selections (
 );
 """
 
+# Web accounts (textal.ledger.annotators): only a hash of each login token is kept.
+_SCHEMA_ANNOTATORS = """
+CREATE TABLE annotators (
+    name       TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+"""
+
+
 # Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
 # function run inside the migration transaction.
-MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {1: migrate_v1_to_v2}
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
+    1: migrate_v1_to_v2,
+    2: _SCHEMA_ANNOTATORS,
+}
 
 
 @dataclass(frozen=True)
@@ -228,32 +242,48 @@ class Ledger:
     ) -> tuple[int, int]:
         """Record ``labels`` in one transaction; returns ``(recorded, unchanged)``.
 
-        An event that would not change an item's state (same kind and label as its latest event)
-        is skipped, so importing the same file twice records it once.
+        An event that would not change an item's state (same kind, label and annotator as its
+        latest event) is skipped, so importing the same file twice records it once; a second
+        annotator agreeing with the first is recorded (agreement needs both).
         """
-        rows = list(labels)
+        return self.add_labels_of([(list(labels), annotator, source)])[0]
+
+    def add_labels_of(
+        self, batches: Sequence[tuple[Sequence[NewLabel], str, str]]
+    ) -> list[tuple[int, int]]:
+        """:meth:`add_labels` for several ``(labels, annotator, source)`` in ONE transaction
+        (one disk sync: the web app commits concurrent answers together); returns each batch's
+        ``(recorded, unchanged)``."""
         now = _now()
-        recorded = 0
+        results = []
         with self._write():
-            current = self._latest_events([r.item_id for r in rows])
-            for row in rows:
-                if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
-                    raise ValueError(f"unknown label event kind {row.kind!r}")
-                latest = current.get(row.item_id)
-                if latest is not None and (latest.kind, latest.label) == (row.kind, row.label):
-                    continue
-                if latest is None and row.kind == UNLABEL:
-                    continue
-                (seq,) = self._conn.execute(
-                    "INSERT INTO label_events (item_id, kind, label, annotator, source, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-                    (row.item_id, row.kind, row.label, annotator, source, now),
-                ).fetchone()
-                current[row.item_id] = LabelEvent(
-                    seq, row.item_id, row.kind, row.label, annotator, source, now
-                )
-                recorded += 1
-        return recorded, len(rows) - recorded
+            for rows, annotator, source in batches:
+                current = self._latest_events([r.item_id for r in rows])
+                recorded = 0
+                for row in rows:
+                    if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
+                        raise ValueError(f"unknown label event kind {row.kind!r}")
+                    latest = current.get(row.item_id)
+                    if latest is not None and (latest.kind, latest.label, latest.annotator) == (
+                        row.kind,
+                        row.label,
+                        annotator,
+                    ):
+                        continue
+                    if latest is None and row.kind == UNLABEL:
+                        continue
+                    (seq,) = self._conn.execute(
+                        "INSERT INTO label_events"
+                        " (item_id, kind, label, annotator, source, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                        (row.item_id, row.kind, row.label, annotator, source, now),
+                    ).fetchone()
+                    current[row.item_id] = LabelEvent(
+                        seq, row.item_id, row.kind, row.label, annotator, source, now
+                    )
+                    recorded += 1
+                results.append((recorded, len(rows) - recorded))
+        return results
 
     def _latest_events(self, item_ids: Sequence[str]) -> dict[str, LabelEvent]:
         found: dict[str, LabelEvent] = {}
@@ -298,6 +328,22 @@ class Ledger:
                 (item_id,),
             )
         return [LabelEvent(*row) for row in rows]
+
+    def events_of(self, item_ids: Sequence[str]) -> list[LabelEvent]:
+        """The label events of these items, oldest first."""
+        unique = list(dict.fromkeys(item_ids))
+        events: list[LabelEvent] = []
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            events += [
+                LabelEvent(*row)
+                for row in self._conn.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM label_events"
+                    f" WHERE item_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            ]
+        return sorted(events, key=lambda e: e.seq)
 
     def last_seq(self) -> int:
         """The newest label event's sequence number (0 when there is none)."""

@@ -63,6 +63,7 @@ from textal.workspace.config import (
     workspace_path,
     write_config,
 )
+from textal.workspace.holder import refuse_if_served
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
     from textal.round.plan import RoundPlan, Scorer
@@ -231,6 +232,8 @@ class Workspace:
             read_only = read_only and config == stored
             if not read_only:
                 _check_writable(root, config)
+        if not _store_uri(config.store_uri).startswith(("http://", "https://")):
+            refuse_if_served(root)  # Lite and memory stores: one process, the server
         undo = _make_dir(root) if stored is None else None
         # A read-only open where nothing can be written (read-only file system, full disk).
         frozen = (
@@ -365,6 +368,15 @@ class Workspace:
         recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}")
         fixed = self.config.labels if not had_labels and self.config.labels else ()
         return LabelImport(recorded, unchanged, dict(sorted(overridden.items())), fixed)
+
+    def check_label(self, item_id: str, label: str | None, *, where: str) -> None:
+        """Refuse an unknown id or (unless ``None``) a label outside the label set, as
+        :meth:`add_labels` does."""
+        if label is None:
+            if not self.store.existing_ids([item_id]):
+                raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
+            return
+        self._refuse_unknown([(where, item_id, label)])
 
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""

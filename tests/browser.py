@@ -1,0 +1,124 @@
+"""Real-browser fixtures: headless Chromium (Debian's chromium + chromium-driver) via Selenium,
+and ``textal serve`` in a real uvicorn process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hardening import child_env, textal_command
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1200,900",
+]
+
+
+def require_chromium() -> None:
+    """Skip without Chromium or Selenium, except in CI (env CI set), where that is a failure."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package (pip install -e '.[test]')")
+    if missing:
+        reason = (
+            f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+class Server:
+    """``textal serve --port 0`` in a child process; ``url`` is read from its first line."""
+
+    def __init__(self, workspace: Path, timeout_s: float = 300):
+        self.workspace = workspace
+        self.proc = subprocess.Popen(
+            textal_command("serve", "--workspace", workspace, "--port", "0"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_env(),
+        )
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(self.proc.stdout.readline()))
+        reader.start()
+        reader.join(timeout_s)
+        line = first[0] if first else ""
+        if not line.startswith("textal serve: http://"):
+            self.stop()
+            raise AssertionError(f"serve did not start: {line!r}")
+        self.url = line.split()[2]
+        # Keep draining the pipe so the server never blocks on a full one.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[[Path], Server]]:
+    servers: list[Server] = []
+
+    def start(workspace: Path) -> Server:
+        servers.append(Server(workspace))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def new_browser() -> Iterator[Callable[[], object]]:
+    """A factory of headless Chromium drivers, each with its own profile (own cookies)."""
+    require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers, profiles = [], []
+
+    def make():
+        profile = tempfile.mkdtemp(prefix="textal-chromium-")
+        profiles.append(profile)
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
+    for profile in profiles:
+        shutil.rmtree(profile, ignore_errors=True)

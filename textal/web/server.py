@@ -1,0 +1,78 @@
+"""``textal serve``: open the workspace once, bind, and run the app under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from textal.errors import TextalError
+from textal.ledger.annotators import list_annotators
+from textal.web.service import LabelService
+from textal.workspace.config import workspace_path
+from textal.workspace.holder import holding
+
+SECRET_NAME = "web-secret"
+
+
+def session_secret(root: Path) -> str:
+    """The key that signs session cookies, kept in the workspace (mode 0600) so that sessions
+    survive a restart; delete the file to log everybody out."""
+    path = root / SECRET_NAME
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise TextalError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
+    return sock
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(
+    workspace: str | None, host: str, port: int, *, say: Callable[[str], None] = print
+) -> None:
+    """Serve until interrupted. Prints the URL first (``--port 0`` picks a free port)."""
+    import uvicorn
+
+    from textal.web.app import create_app
+
+    root = workspace_path(workspace)
+    service = LabelService(root)
+    try:
+        sock = _bind(host, port)
+        bound = sock.getsockname()[1]
+        url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
+        app = create_app(service, session_secret(root))
+        accounts = service.run(list_annotators, service.ws.ledger)
+        say(f"textal serve: {url} (workspace {root}, store {service.ws.store.uri})")
+        if accounts:
+            say(f"{len(accounts)} accounts: log in with the link `textal annotators add` printed")
+        else:
+            say("no accounts yet: run `textal annotators add NAME --admin` for a login link")
+        # uvicorn re-raises SIGTERM after its graceful shutdown; exit through ``finally`` then.
+        signal.signal(signal.SIGTERM, _exit_quietly)
+        with holding(root, url):
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        service.close()

@@ -1,0 +1,488 @@
+"""What the web app does, without HTTP: leases, labels, background rounds, dashboard figures.
+
+Threads: SQLite connections belong to the thread that made them, so every request-side use of the
+workspace runs on one worker thread (:meth:`LabelService.call`), which also serialises the lease
+table without a lock. A round runs on its own thread with its own ledger connection; the two
+share the store through :class:`LockedStore` (one call at a time: the Milvus Lite client is not
+known to be thread safe). Labeling never waits for a round, only for single store calls.
+
+Leases live in memory: a killed server's leases vanish with it, so its items come back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from textal.errors import TextalError
+from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
+from textal.ledger.annotators import Annotator, find_annotator
+from textal.store.base import Chunk, Item, VectorStore
+from textal.textsafe import terminal_safe
+from textal.workspace import Workspace
+from textal.workspace.workspace import LEDGER_NAME
+
+T = TypeVar("T")
+LEASE_SECONDS = 300.0
+WHY_CHARS = 160
+SEARCH_LIMIT = 50
+
+
+def shown(text: str) -> str:
+    """Review text as the page shows it: control and bidi characters removed. HTML escaping is
+    left to Jinja's autoescape and to ``textContent`` in the browser."""
+    return terminal_safe(text)
+
+
+def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]:
+    """``(top2, why)`` of a selection as ``[[label, p], ...]`` and ``[[id, label, sim], ...]``."""
+    return (
+        [[c.label, c.probability] for c in selection.top2],
+        [[n.item_id, n.label, n.similarity] for n in selection.why],
+    )
+
+
+def _event(item_id: str, label: str | None) -> NewLabel:
+    return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
+
+
+def round_view(record: RoundRecord) -> dict[str, Any]:
+    """A round as the dashboard shows it."""
+    return {
+        "round": record.round,
+        "created_at": record.created_at,
+        "strategy": record.report.selected_by,
+        "batch_size": record.params.batch_size,
+        "model": record.report.model,
+        "cv_score": record.report.cv_score,
+        "agreement": record.report.agreement,
+        "cold_start": record.report.cold_start,
+    }
+
+
+class LockedStore:
+    """A store whose calls run one at a time (``iterate`` holds the lock per chunk)."""
+
+    def __init__(self, inner: VectorStore):
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.dim = inner.dim
+        self.uri = inner.uri
+
+    def _locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return fn(*args, **kwargs)
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadata: Sequence[dict],
+    ) -> int:
+        return self._locked(self._inner.add, ids, vectors, texts, metadata)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return self._locked(self._inner.existing_ids, ids)
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        return self._locked(self._inner.get, ids)
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        return self._locked(self._inner.get_vectors, ids)
+
+    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        return self._locked(self._inner.search, vectors, top_k)
+
+    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
+        chunks = self._inner.iterate(chunk_size, with_metadata=with_metadata)
+        while True:
+            with self._lock:
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    def count(self) -> int:
+        return self._locked(self._inner.count)
+
+    def close(self) -> None:
+        self._locked(self._inner.close)
+
+
+@dataclass
+class Settings:
+    """What an admin may change while the server runs."""
+
+    overlap: int = 1  # distinct annotators per item (2 or 3 for agreement)
+    batch_size: int = 20
+    lease_seconds: float = LEASE_SECONDS
+
+
+@dataclass
+class _People:
+    """Per-annotator state of this process: skipped items and the undo stack."""
+
+    skipped: set[str] = field(default_factory=set)
+    done: list[str] = field(default_factory=list)
+
+
+class LabelService:
+    """The workspace as the web app uses it. Create with :meth:`open`; :meth:`close` at exit."""
+
+    def __init__(self, path: Path, *, settings: Settings | None = None, autostart: bool = True):
+        self.path = path
+        self.settings = settings or Settings()
+        self.autostart = autostart  # start a round by itself when the batch runs out
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textal-web")
+        self._leases: dict[str, dict[str, float]] = defaultdict(dict)
+        self._people: dict[str, _People] = defaultdict(_People)
+        self._round_thread: threading.Thread | None = None
+        self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
+        self._pending_lock = threading.Lock()
+        self._batch_cache: tuple[int, list[Selection]] | None = None
+        self.round_error: str | None = None
+        self._failed_at_seq: int | None = None
+        self.ws: Workspace = self._executor.submit(self._open).result()
+
+    def _open(self) -> Workspace:
+        ws = Workspace.open(self.path, create=False)
+        if not ws.config.labels:
+            ws.close()
+            raise TextalError(
+                f"workspace {ws.path} has no label set: run "
+                "`textal init --workspace DIR --labels a,b,...` first"
+            )
+        ws.store = LockedStore(ws.store)
+        return ws
+
+    def close(self) -> None:
+        if self._round_thread is not None:
+            self._round_thread.join()
+        self._executor.submit(self.ws.close).result()
+        self._executor.shutdown()
+
+    # -- threading ------------------------------------------------------------------------
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the workspace thread and wait (for scripts and tests)."""
+        return self._executor.submit(fn, *args).result()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the workspace thread without blocking the event loop."""
+        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def login(self, token: str) -> Annotator | None:
+        return find_annotator(self.ws.ledger, token=token)
+
+    def account(self, name: str) -> Annotator | None:
+        """The account, or ``None`` once it was removed (its sessions stop working)."""
+        return find_annotator(self.ws.ledger, name=name)
+
+    # -- the queue ------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.ws.config.labels)
+
+    def round_running(self) -> bool:
+        return self._round_thread is not None and self._round_thread.is_alive()
+
+    def _answers(self, item_ids: list[str]) -> dict[str, dict[str, str]]:
+        """``{item_id: {annotator: kind of their latest event}}`` (one ledger query)."""
+        latest: dict[str, dict[str, str]] = {item_id: {} for item_id in item_ids}
+        for event in self.ws.ledger.events_of(item_ids):
+            latest[event.item_id][event.annotator] = event.kind
+        return latest
+
+    def _still_open(self, answers: dict[str, str]) -> bool:
+        """Whether the item still wants an answer (for anybody)."""
+        kinds = list(answers.values())
+        if AMBIGUOUS in kinds:
+            return False
+        return kinds.count(LABEL) < self.settings.overlap
+
+    def next_item(self, name: str) -> dict[str, Any]:
+        """Lease the next item of the open batch to ``name``: its view, or a waiting state."""
+        last = self.ws.ledger.last_round()
+        if last is None:
+            self._maybe_start_round()
+            return self._waiting(None)
+        now = time.monotonic()
+        person = self._people[name]
+        free_for_anyone = False
+        mine = None
+        total = done = 0
+        batch = self._batch(last.round)
+        all_answers = self._answers([s.item_id for s in batch])
+        for selection in batch:
+            total += 1
+            answers = all_answers[selection.item_id]
+            if not self._still_open(answers):
+                done += 1
+                continue
+            leases = self._leases[selection.item_id]
+            for holder, expiry in list(leases.items()):
+                if expiry <= now:
+                    del leases[holder]
+            others = [a for a in leases if a != name and answers.get(a) != LABEL]
+            answered = list(answers.values()).count(LABEL)
+            free = answered + len(others) < self.settings.overlap
+            free_for_anyone |= free and not leases
+            if answers.get(name) == LABEL or selection.item_id in person.skipped:
+                continue
+            if name in leases:
+                mine = selection
+                break
+            if free and mine is None:
+                mine = selection
+        if mine is None:
+            if not free_for_anyone:
+                self._maybe_start_round()
+            return self._waiting(last.round, done=done, total=total)
+        self._leases[mine.item_id][name] = now + self.settings.lease_seconds
+        return self._view(mine, last.round, done=done, total=total)
+
+    def _batch(self, round_number: int) -> list[Selection]:
+        """A round's selections (recorded once, never changed: kept for the latest round)."""
+        if self._batch_cache is None or self._batch_cache[0] != round_number:
+            self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
+        return self._batch_cache[1]
+
+    def _waiting(self, round_number: int | None, *, done: int = 0, total: int = 0) -> dict:
+        return {
+            "item": None,
+            "round": round_number,
+            "round_running": self.round_running(),
+            "progress": {"done": done, "total": total},
+        }
+
+    def _view(self, selection: Selection, round_number: int, *, done: int, total: int) -> dict:
+        top2, why = reason_view(selection)
+        neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
+        (item,) = self.ws.store.get([selection.item_id])
+        return {
+            "item": {
+                "id": item.id,
+                "text": shown(item.text),
+                "predicted": selection.predicted,
+                "top2": [[label, float(p)] for label, p in top2],
+                "score": selection.score,
+                "why": [
+                    {"text": shown(neighbours[nid])[:WHY_CHARS], "label": label, "sim": float(s)}
+                    for nid, label, s in why
+                ],
+            },
+            "round": round_number,
+            "round_running": self.round_running(),
+            "progress": {"done": done, "total": total},
+        }
+
+    def _release(self, name: str, item_id: str) -> None:
+        self._leases.get(item_id, {}).pop(name, None)
+
+    # -- answers --------------------------------------------------------------------------
+
+    def record(self, name: str, item_id: str, label: str | None) -> None:
+        """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
+        this returns, so an acknowledged label survives a crash."""
+        self.ws.check_label(item_id, label, where="web")
+        self.ws.ledger.add_labels([_event(item_id, label)], annotator=name, source="web")
+        self._answered(name, item_id)
+
+    def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+        """:meth:`record`, then lease the next item."""
+        self.record(name, item_id, label)
+        return self.next_item(name)
+
+    async def answer(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+        """:meth:`label` with group commit: answers that arrive while the workspace thread is
+        busy are committed together in one transaction (one disk sync for all of them)."""
+        done: Future[dict[str, Any]] = Future()
+        with self._pending_lock:
+            self._pending.append((name, item_id, label, done))
+        self._executor.submit(self._commit_pending)
+        return await asyncio.wrap_future(done)
+
+    def _commit_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        valid = []
+        for name, item_id, label, done in pending:
+            try:
+                self.ws.check_label(item_id, label, where="web")
+                valid.append((name, item_id, label, done))
+            except Exception as exc:
+                done.set_exception(exc)
+        if not valid:
+            return
+        try:
+            self.ws.ledger.add_labels_of(
+                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid]
+            )
+        except Exception as exc:
+            for *_, done in valid:
+                done.set_exception(exc)
+            return
+        for name, item_id, _, done in valid:
+            try:
+                self._answered(name, item_id)
+                done.set_result(self.next_item(name))
+            except Exception as exc:
+                done.set_exception(exc)
+
+    def _answered(self, name: str, item_id: str) -> None:
+        self._release(name, item_id)
+        person = self._people[name]
+        person.done.append(item_id)
+        person.skipped.discard(item_id)
+
+    def skip(self, name: str, item_id: str) -> dict[str, Any]:
+        """Hand the item back; ``name`` is not asked about it again in this process."""
+        self._release(name, item_id)
+        self._people[name].skipped.add(item_id)
+        return self.next_item(name)
+
+    def undo(self, name: str) -> dict[str, Any]:
+        """Record an ``unlabel`` event for ``name``'s last answer and show that item again."""
+        person = self._people[name]
+        if not person.done:
+            return {**self.next_item(name), "message": "nothing to undo"}
+        item_id = person.done.pop()
+        self.ws.mark(item_id, UNLABEL, annotator=name, source="web")
+        last = self.ws.ledger.last_round()
+        selection = None
+        if last is not None:
+            selection = next((s for s in self._batch(last.round) if s.item_id == item_id), None)
+        selection = selection or Selection(0, item_id, None, None)
+        self._leases[item_id][name] = time.monotonic() + self.settings.lease_seconds
+        return self._view(selection, last.round if last else 0, done=0, total=0)
+
+    # -- rounds ---------------------------------------------------------------------------
+
+    def _maybe_start_round(self) -> None:
+        last = self.ws.ledger.last_round()
+        if not self.autostart or self.round_running():
+            return
+        seq = self.ws.ledger.last_seq()
+        if last is not None and last.last_seq == seq:
+            return  # no label since the last round: it would be the same batch
+        if self._failed_at_seq == seq:
+            return  # it failed on these very labels: an admin may retry from the dashboard
+        self.start_round()
+
+    def start_round(self) -> bool:
+        """Start a round in the background; ``False`` when one is running already."""
+        if self.round_running():
+            return False
+        self.round_error = None
+        self._failed_at_seq = None
+        self._round_thread = threading.Thread(
+            target=self._round_worker, args=(self.settings.batch_size,), daemon=True
+        )
+        self._round_thread.start()
+        return True
+
+    def _round_worker(self, batch_size: int) -> None:
+        ledger = Ledger(self.path / LEDGER_NAME)  # this thread's own connection
+        seq = ledger.last_seq()
+        try:
+            Workspace(self.ws.path, self.ws.config, self.ws.store, ledger).round(
+                batch_size=batch_size
+            )
+        except Exception as exc:  # shown on the dashboard; the server keeps serving labels
+            self.round_error = str(exc) if isinstance(exc, TextalError) else repr(exc)
+            self._failed_at_seq = seq
+            print(f"round failed: {terminal_safe(self.round_error)}", file=sys.stderr)
+        finally:
+            ledger.close()
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, query: str) -> list[dict[str, Any]]:
+        """Stored texts containing ``query`` (case-insensitive), at most ``SEARCH_LIMIT``."""
+        needle = query.casefold().strip()
+        if not needle:
+            return []
+        found: list[Item] = []
+        for chunk in self.ws.store.iterate():
+            found += [i for i in self.ws.store.get(chunk.ids) if needle in i.text.casefold()]
+            if len(found) >= SEARCH_LIMIT:
+                break
+        return self._results([(item, None) for item in found[:SEARCH_LIMIT]])
+
+    def similar(self, *, text: str | None = None, item_id: str | None = None) -> list[dict]:
+        """Nearest stored items to a typed sentence (embedded now) or to a stored item."""
+        if item_id is not None:
+            vector = self.ws.store.get_vectors([item_id])
+        elif text and text.strip():
+            vector = self.ws.encoder.encode([text])
+        else:
+            return []
+        hits = [(i, s) for i, s in self.ws.store.search(vector, 21)[0] if i != item_id][:20]
+        items = self.ws.store.get([i for i, _ in hits])
+        return self._results([(item, sim) for item, (_, sim) in zip(items, hits, strict=True)])
+
+    def _results(self, found: list[tuple[Item, float | None]]) -> list[dict[str, Any]]:
+        labels = self.ws.ledger.current_labels()
+        return [
+            {"id": item.id, "text": shown(item.text), "sim": sim, "label": labels.get(item.id)}
+            for item, sim in found
+        ]
+
+    # -- dashboard ------------------------------------------------------------------------
+
+    def dashboard(self) -> dict[str, Any]:
+        from sklearn.metrics import cohen_kappa_score
+
+        history = self.ws.ledger.history()
+        per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
+        for event in history:
+            per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
+        counts = Counter(self.ws.ledger.current_labels().values())
+        by_annotator = Counter(e.annotator for e in history if e.kind == LABEL)
+        pairs, disagreements = [], []
+        for item_id, answers in per_item.items():
+            given = [(a, label) for a, label in answers.items() if label is not None]
+            if len(given) >= 2:
+                pairs.append((given[0][1], given[1][1]))
+                if len({label for _, label in given}) > 1:
+                    disagreements.append((item_id, given))
+        kappa = None
+        if pairs and len({x for p in pairs for x in p}) > 1:
+            kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
+        texts = {i.id: i.text for i in self.ws.store.get([d[0] for d in disagreements[:50]])}
+        return {
+            "labels": dict(sorted(counts.items())),
+            "ambiguous": len(self.ws.ledger.ambiguous_items()),
+            "items": self.ws.store.count(),
+            "rounds": [round_view(r) for r in self.ws.ledger.rounds()],
+            "round_running": self.round_running(),
+            "round_error": self.round_error,
+            "annotators": dict(sorted(by_annotator.items())),
+            "kappa": kappa,
+            "multi_labeled": len(pairs),
+            "disagreements": [
+                {"id": i, "text": shown(texts[i])[:WHY_CHARS], "answers": dict(given)}
+                for i, given in disagreements[:50]
+            ],
+            "settings": {
+                "overlap": self.settings.overlap,
+                "batch_size": self.settings.batch_size,
+            },
+        }
+
+    def export_csv(self, path: Path) -> int:
+        return self.ws.export(path)

@@ -1,0 +1,108 @@
+// The dashboard: figures from /api/dashboard, redrawn every few seconds; admin controls.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const REFRESH_MS = 5000;
+
+function row(cells, tag = "td") {
+  const tr = textal.el("tr");
+  for (const cell of cells) tr.append(textal.el(tag, cell));
+  return tr;
+}
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function chart(rounds) {
+  // Agreement (Cohen's kappa between successive models on a fixed stop set) and CV score.
+  const width = 640, height = 200, pad = 30;
+  const box = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+  box.append(svg("title", {}, "Agreement of successive models and CV score per round"));
+  const n = Math.max(rounds.length, 2);
+  const x = (i) => pad + (i * (width - 2 * pad)) / (n - 1);
+  const y = (v) => height - pad - v * (height - 2 * pad);
+  box.append(svg("line", { x1: pad, y1: y(0), x2: width - pad, y2: y(0), class: "axis" }));
+  box.append(svg("line", { x1: pad, y1: y(1), x2: width - pad, y2: y(1), class: "grid" }));
+  box.append(svg("text", { x: 2, y: y(1) + 4 }, "1"), svg("text", { x: 2, y: y(0) + 4 }, "0"));
+  for (const [key, cls] of [["agreement", "agreement"], ["cv_score", "cv"]]) {
+    const points = rounds
+      .map((r, i) => [i, r[key]])
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([i, v]) => `${x(i)},${y(Math.max(0, Math.min(1, v)))}`);
+    if (points.length) box.append(svg("polyline", { points: points.join(" "), class: cls }));
+  }
+  rounds.forEach((r, i) => box.append(svg("text", { x: x(i) - 4, y: height - 8 }, String(r.round))));
+  const legend = textal.el("p", null, "legend");
+  legend.append(textal.el("span", "agreement", "agreement"), " ", textal.el("span", "CV score", "cv"));
+  document.getElementById("chart").replaceChildren(box, legend);
+}
+
+async function refresh() {
+  const d = await textal.get("/api/dashboard");
+  const labels = document.getElementById("labels");
+  labels.replaceChildren(row(["class", "labels"], "th"), ...Object.entries(d.labels).map((e) => row(e)));
+  document.getElementById("totals").textContent =
+    `${d.items} reviews stored · ${d.ambiguous} marked ambiguous`;
+  const people = document.getElementById("annotators");
+  people.replaceChildren(row(["annotator", "labels"], "th"), ...Object.entries(d.annotators).map((e) => row(e)));
+  document.getElementById("kappa").textContent =
+    d.kappa === null ? `n/a (${d.multi_labeled} items with several labels)` : `${textal.fixed(d.kappa, 3)} on ${d.multi_labeled} items`;
+  document.querySelector("#rounds tbody").replaceChildren(
+    ...d.rounds.map((r) =>
+      row([r.round, r.created_at.slice(0, 19).replace("T", " "), r.cold_start ? `${r.batch_size} (cold start)` : r.batch_size,
+        r.model || "none", textal.fixed(r.cv_score, 3), textal.fixed(r.agreement, 3)]),
+    ),
+  );
+  document.getElementById("round-state").textContent =
+    (d.round_running ? "A round is running in the background. " : "") + (d.round_error ? `Last round failed: ${d.round_error}` : "");
+  chart(d.rounds);
+  document.querySelector("#disagreements tbody").replaceChildren(
+    ...d.disagreements.map((x) =>
+      row([x.text, Object.entries(x.answers).map(([who, label]) => `${who}: ${label}`).join(", ")]),
+    ),
+  );
+  const overlap = document.getElementById("overlap");
+  if (overlap && document.activeElement?.closest("#settings-form") == null) {
+    overlap.value = String(d.settings.overlap);
+    document.getElementById("batch-size").value = String(d.settings.batch_size);
+  }
+}
+
+function adminControls() {
+  const status = document.getElementById("admin-status");
+  if (!status) return;
+  const report = (promise, done) =>
+    promise.then(done).catch((error) => { status.textContent = error.message; });
+  document.getElementById("start-round").addEventListener("click", () =>
+    report(textal.post("/api/admin/round"), (r) => {
+      status.textContent = r.started ? "Round started in the background." : "A round is already running.";
+      refresh();
+    }));
+  document.getElementById("settings-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    report(textal.post("/api/admin/settings", {
+      overlap: Number(document.getElementById("overlap").value),
+      batch_size: Number(document.getElementById("batch-size").value),
+    }), () => { status.textContent = "Saved."; });
+  });
+  document.getElementById("add-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    report(textal.post("/api/admin/annotators", {
+      name: document.getElementById("new-name").value.trim(),
+      admin: document.getElementById("new-admin").checked,
+    }), (r) => {
+      status.textContent = `Added ${r.name}. Send them this link privately; it is shown once:`;
+      document.getElementById("new-link").textContent = r.link;
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  adminControls();
+  const tick = () => refresh().catch(() => {}).finally(() => setTimeout(tick, REFRESH_MS));
+  tick();
+});
