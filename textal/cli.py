@@ -16,7 +16,7 @@ from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
-from textal.workspace import Workspace
+from textal.workspace import Status, Workspace
 
 EXIT_USAGE = 2
 
@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="items, labels per class, model, stopping signal")
     _workspace_options(status)
+    status.add_argument(
+        "--suspects", action="store_true", help="recount suspect labels now (cross-validates)"
+    )
 
     round_ = commands.add_parser(
         "round",
@@ -126,12 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("file", nargs="?", help="CSV or JSONL with id and label columns")
     label.add_argument("--interactive", action="store_true", help="label in the terminal")
     label.add_argument("--annotator", default=os.environ.get("USER", "annotator"))
+    label.add_argument(
+        "--confirm",
+        action="store_true",
+        help="also record labels equal to the current ones, as this annotator's confirmation "
+        "(a reviewed suspects file; double labeling for agreement)",
+    )
 
     export = commands.add_parser("export", help="write all current labels to CSV and JSONL")
     _workspace_options(export)
     export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
     simulate_cli.add_parser(commands)
+    _add_suspects_parser(commands)
     return parser
 
 
@@ -176,7 +186,7 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
 
 def _cmd_status(args: argparse.Namespace) -> None:
     with _open(args) as ws:
-        s = ws.status()
+        s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
     print(f"store       {s.store_uri}")
@@ -192,6 +202,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.agreement is not None:
         verdict = "stable: more labels are unlikely to change it" if s.stable else "still changing"
         print(f"stopping    agreement with previous model {s.agreement:.3f} ({verdict})")
+    _print_label_quality(s)
 
 
 def _cmd_round(args: argparse.Namespace) -> None:
@@ -222,7 +233,9 @@ def _cmd_label(args: argparse.Namespace) -> None:
 
             label_interactively(ws, annotator=args.annotator)
             return
-        recorded, unchanged = ws.import_labels(args.file, annotator=args.annotator)
+        recorded, unchanged = ws.import_labels(
+            args.file, annotator=args.annotator, confirm=args.confirm
+        )
     print(f"{args.file}: {recorded} labels recorded, {unchanged} unchanged")
 
 
@@ -230,6 +243,70 @@ def _cmd_export(args: argparse.Namespace) -> None:
     with _open(args) as ws:
         n = ws.export(args.file, predictions=args.predictions)
     print(f"wrote {n} rows to {args.file} and its .jsonl")
+
+
+# -- suspect labels and annotator agreement (issue 14) ------------------------------------------
+
+
+def _add_suspects_parser(commands: argparse._SubParsersAction) -> None:
+    suspects = commands.add_parser(
+        "suspects",
+        help="the current labels most likely wrong (changes no label)",
+        description="Rank the current labels by how likely they are wrong: out-of-fold "
+        "predictions of the head and the labeled neighbours, combined by confident learning. "
+        "Writes CSV and JSONL; fill the label column and run `textal label FILE --confirm` to "
+        "record corrections (new events, history kept) and confirmations (not flagged again).",
+    )
+    _workspace_options(suspects)
+    suspects.add_argument(
+        "--output", metavar="FILE", help="CSV to write (default: WORKSPACE/suspects/suspects.csv)"
+    )
+    suspects.add_argument(
+        "--limit", type=positive_int, default=50, help="most suspects listed (default: 50)"
+    )
+
+
+def _cmd_suspects(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from textal.workspace.suspects import SUSPECTS_DIR, write_suspects
+
+    with _open(args) as ws:
+        found = ws.suspects()
+        path = Path(args.output) if args.output else ws.path / SUSPECTS_DIR / "suspects.csv"
+        shown = found[: args.limit]
+        write_suspects(path, shown)
+        labeled = len(ws.ledger.current_labels())
+    print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
+    print(f"{'confidence':>10}  {'given':<12} {'suggested':<12} {'annotator':<12} text")
+    for s in shown:
+        text = " ".join(s.text.split())
+        print(
+            f"{s.confidence:>10.2f}  {terminal_safe(s.given)[:12]:<12} "
+            f"{terminal_safe(s.suggested)[:12]:<12} {terminal_safe(s.annotator)[:12]:<12} "
+            f"{terminal_safe(text)[:60]}"
+        )
+    print(
+        f"wrote {path} and its .jsonl; fill the label column, then: textal label {path} --confirm"
+    )
+
+
+def _print_label_quality(s: Status) -> None:
+    if s.suspects is not None:
+        print(f"suspects    {s.suspects} labels likely wrong (textal suspects lists them)")
+    elif s.label_counts:
+        print("suspects    not counted since the last labels (textal status --suspects)")
+    for pair in s.annotators.pairs:
+        kappa = "n/a" if pair.kappa is None else f"{pair.kappa:.3f}"
+        print(
+            f"annotators  {terminal_safe(pair.first)} / {terminal_safe(pair.second)}: "
+            f"{pair.agreed} of {pair.items} agree, Cohen's kappa {kappa}"
+        )
+    if s.annotators.disagreements:
+        print(
+            f"            {len(s.annotators.disagreements)} items with disagreeing labels "
+            "(export shows each annotator's label)"
+        )
 
 
 COMMANDS = {
@@ -240,6 +317,7 @@ COMMANDS = {
     "label": _cmd_label,
     "export": _cmd_export,
     "simulate": simulate_cli.run,
+    "suspects": _cmd_suspects,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
 from textal.model.automl import AutoClassifier
+from textal.quality.agreement import AgreementReport, annotator_agreement, labels_by_annotator
 from textal.round.plan import RoundPlan, plan_round
 from textal.round.stopping import agreement, is_stable
 from textal.store import VectorStore, open_store
@@ -43,6 +44,7 @@ from textal.workspace.config import (
     workspace_path,
     write_config,
 )
+from textal.workspace.suspects import Suspect, cached_count, find_suspects, save_count
 
 LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
@@ -79,6 +81,8 @@ class Status:
     last_cv_score: float | None
     agreement: float | None
     stable: bool
+    suspects: int | None  # None: not computed since the last label event (status(suspects=True))
+    annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
 
 
 class Workspace:
@@ -210,26 +214,33 @@ class Workspace:
         *,
         annotator: str = "api",
         source: str = "api",
+        confirm: bool = False,
     ) -> tuple[int, int]:
         """Record ``(item_id, label)`` pairs, all or nothing; returns ``(recorded, unchanged)``.
 
-        Unknown ids and, when the workspace has a label set, unknown labels are refused.
+        Unknown ids and, when the workspace has a label set, unknown labels are refused. With
+        ``confirm``, a label equal to the current one is recorded as ``annotator``'s confirmation
+        (unless it is already theirs): confirmed items count for agreement and are not suspects.
         """
         pairs = list(labels)
         self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
-        return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
+        new = [NewLabel(i, label) for i, label in pairs]
+        return self._record(new, annotator, source, confirm)
 
-    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> tuple[int, int]:
+    def import_labels(
+        self, path: str | Path, *, annotator: str | None = None, confirm: bool = False
+    ) -> tuple[int, int]:
         """Apply a filled-in batch file or ``id,label`` file, all or nothing.
 
         Rows with an empty label are skipped (not labeled yet). An unknown id or label is refused
-        with its row number and nothing of the file is applied.
+        with its row number and nothing of the file is applied. ``confirm`` as in
+        :meth:`add_labels`.
         """
         path = Path(path)
         rows = read_label_rows(path)
         self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
         new = [NewLabel(r.id, r.label) for r in rows]
-        return self._record(new, annotator or "import", f"file:{path.name}")
+        return self._record(new, annotator or "import", f"file:{path.name}", confirm)
 
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""
@@ -237,8 +248,10 @@ class Workspace:
             raise ValueError(f"mark takes {UNLABEL!r} or {AMBIGUOUS!r}, not {kind!r}")
         self.ledger.add_labels([NewLabel(item_id, None, kind)], annotator=annotator, source=source)
 
-    def _record(self, new: list[NewLabel], annotator: str, source: str) -> tuple[int, int]:
-        result = self.ledger.add_labels(new, annotator=annotator, source=source)
+    def _record(
+        self, new: list[NewLabel], annotator: str, source: str, confirm: bool = False
+    ) -> tuple[int, int]:
+        result = self.ledger.add_labels(new, annotator=annotator, source=source, confirm=confirm)
         seen = [n.label for n in new if n.kind == LABEL and n.label is not None]
         if not self.config.labels and seen:
             self.config = with_labels(self.config, sorted(set(seen)))
@@ -365,7 +378,27 @@ class Workspace:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def status(self) -> Status:
+    def suspects(self, limit: int | None = None, *, seed: int = 0) -> list[Suspect]:
+        """The current labels most likely wrong, most likely first (at most ``limit``); never
+        changes a label. Also caches their total for :meth:`status`."""
+        found, last_seq = find_suspects(self.store, self.ledger, seed=seed)
+        save_count(self.path, last_seq, len(found))
+        return found if limit is None else found[:limit]
+
+    def annotator_agreement(self) -> AgreementReport:
+        """Cohen's kappa per pair of annotators and the items they disagree on, from each
+        annotator's latest label per item."""
+        with self.ledger.snapshot():
+            events = self.ledger.history()
+            labels = self.ledger.current_labels()
+        return annotator_agreement(labels_by_annotator(events), labels)
+
+    def status(self, *, suspects: bool = False) -> Status:
+        """What ``textal status`` shows; ``suspects`` recomputes the suspect count (seconds)
+        instead of showing the one cached at the current ledger state (or none)."""
+        suspect_count = (
+            len(self.suspects()) if suspects else cached_count(self.path, self.ledger.last_seq())
+        )
         labels = self.ledger.current_labels()
         rounds = self.ledger.rounds()
         last = rounds[-1] if rounds else None
@@ -383,14 +416,19 @@ class Workspace:
             last_cv_score=last.cv_score if last else None,
             agreement=kappas[-1] if kappas else None,
             stable=is_stable(kappas),
+            suspects=suspect_count,
+            annotators=self.annotator_agreement(),
         )
 
     def export(self, path: str | Path, *, predictions: bool = False) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
-        JSONL; returns the number of rows written."""
+        JSONL; returns the number of rows written. Without ``predictions``, ``annotators`` holds
+        ``{annotator: label}`` where several annotators labeled the item (their latest labels)."""
         path = Path(path)
         labels = self.ledger.current_labels()
-        history = {e.item_id: e for e in self.ledger.history() if e.kind == LABEL}
+        events = self.ledger.history()
+        history = {e.item_id: e for e in events if e.kind == LABEL}
+        by_annotator = labels_by_annotator(events)
         if not predictions:
             items = self.store.get(list(labels))
             rows = [
@@ -400,10 +438,12 @@ class Workspace:
                     "label": labels[item.id],
                     "annotator": history[item.id].annotator,
                     "labeled_at": history[item.id].created_at,
+                    "annotators": _several(by_annotator.get(item.id, {})),
                 }
                 for item in items
             ]
-            write_atomic_rows(path, ["id", "text", "label", "annotator", "labeled_at"], rows)
+            header = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
+            write_atomic_rows(path, header, rows)
             return len(rows)
         if len(set(labels.values())) < 2:
             raise TextalError("predictions need labels of at least two classes")
@@ -451,6 +491,11 @@ def _selections(plan: RoundPlan) -> list[Selection]:
     ]
 
 
+def _several(labels: dict[str, str]) -> dict[str, str] | None:
+    """Each annotator's latest label of an item, where more than one annotator labeled it."""
+    return labels if len(labels) > 1 else None
+
+
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= WHY_TEXT_CHARS else flat[: WHY_TEXT_CHARS - 1] + "…"
@@ -458,6 +503,6 @@ def _snippet(text: str) -> str:
 
 def dumps_status(status: Status) -> str:
     """``status`` as JSON, for scripts."""
-    data = dict(status.__dict__)
+    data = asdict(status)
     data["workspace"] = str(status.workspace)
     return json.dumps(data, indent=2)
