@@ -54,7 +54,9 @@ def test_flipped_labels_are_top_suspects_and_no_label_changes(workspace_dir):
             assert s.annotator == "ana" and s.labeled_at
             assert 0.5 < s.confidence <= 1
             assert all(n.label != s.given and n.text for n in s.neighbours)
-        assert [s.confidence for s in suspects] == sorted((s.confidence for s in suspects), True)
+        assert [s.confidence for s in suspects] == sorted(
+            (s.confidence for s in suspects), reverse=True
+        )
         assert ws.status().suspects == len(suspects)  # cached for this ledger state
 
         # A second person confirms the first suspect's label, and corrects the second one.
