@@ -42,6 +42,7 @@ DATASETS = {  # name: (file, rows kept: a seeded sample when the file has more)
     "sst2-validation": ("sst2/validation.csv", 872),
     "cr": ("cr_customer_reviews/all.csv", 1200),
     "trec": ("trec/train.csv", 1200),
+    "ag-news": ("ag_news/train_subset.csv", 1200),
 }
 LABELED = 500
 RATES = (0.05, 0.10)

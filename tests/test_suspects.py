@@ -209,3 +209,15 @@ def test_detector_needs_two_labels_in_two_classes():
     assert rank_label_issues(X[:3], np.array(["a", "b", "b"])) == []
     issues = rank_label_issues(X[:41], np.array(["a"] + ["b", "c"] * 20))
     assert len(issues) == 40 and all(i.index != 0 and i.suggested != "a" for i in issues)
+
+
+def test_suspects_output_must_be_a_csv(tmp_path, capsys):
+    from textal.cli import main
+
+    target = tmp_path / "mine.jsonl"
+    target.write_text("not textal's\n", encoding="utf-8")
+    assert main(["suspects", "--workspace", str(tmp_path / "ws"), "--output", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --output") and err.count("\n") == 1
+    assert target.read_text(encoding="utf-8") == "not textal's\n"
+    assert not (tmp_path / "ws").exists()

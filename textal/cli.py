@@ -271,11 +271,16 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
 
     from textal.workspace.suspects import SUSPECTS_DIR, write_suspects
 
+    if args.output and Path(args.output).suffix.lower() != ".csv":
+        raise TextalError(f"--output {args.output}: give a .csv file (a .jsonl is written beside)")
     with _open(args) as ws:
         found = ws.suspects()
         path = Path(args.output) if args.output else ws.path / SUSPECTS_DIR / "suspects.csv"
         shown = found[: args.limit]
-        write_suspects(path, shown)
+        try:
+            write_suspects(path, shown)
+        except OSError as exc:
+            raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
         labeled = len(ws.ledger.current_labels())
     print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
     print(f"{'confidence':>10}  {'given':<12} {'suggested':<12} {'annotator':<12} text")
