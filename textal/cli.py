@@ -21,7 +21,7 @@ from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
 
 if TYPE_CHECKING:  # the workspace is imported by the commands that open one, not by --help
-    from textal.workspace import Workspace
+    from textal.workspace import Status, Workspace
 
 EXIT_USAGE = 2
 
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="items, labels per class, model, stopping signal")
     _workspace_options(status)
+    status.add_argument(
+        "--suspects", action="store_true", help="recount suspect labels now (cross-validates)"
+    )
 
     round_ = commands.add_parser(
         "round",
@@ -137,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     label.add_argument("file", nargs="?", help="CSV or JSONL with id and label columns")
     label.add_argument("--interactive", action="store_true", help="label in the terminal")
     label.add_argument("--annotator", default=os.environ.get("USER", "annotator"))
+    label.add_argument(
+        "--confirm",
+        action="store_true",
+        help="also record labels equal to the current ones, as this annotator's confirmation "
+        "(a reviewed suspects file; double labeling for agreement)",
+    )
 
     export = commands.add_parser("export", help="write all current labels to CSV and JSONL")
     _workspace_options(export)
@@ -163,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove = people_commands.add_parser("remove", help="delete an account (its labels stay)")
     remove.add_argument("name")
     simulate_cli.add_parser(commands)
+    _add_suspects_parser(commands)
     return parser
 
 
@@ -234,8 +244,8 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
-    with _open(args, read_only=True) as ws:
-        s = ws.status()
+    with _open(args, read_only=not args.suspects) as ws:  # --suspects caches its count
+        s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
     print(f"store       {s.store_uri}")
@@ -251,6 +261,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.agreement is not None:
         verdict = "stable: more labels are unlikely to change it" if s.stable else "still changing"
         print(f"stopping    agreement with previous model {s.agreement:.3f} ({verdict})")
+    _print_label_quality(s)
 
 
 def _cmd_round(args: argparse.Namespace) -> None:
@@ -281,7 +292,7 @@ def _cmd_label(args: argparse.Namespace) -> None:
 
             label_interactively(ws, annotator=args.annotator)
             return
-        done = ws.import_labels(args.file, annotator=args.annotator)
+        done = ws.import_labels(args.file, annotator=args.annotator, confirm=args.confirm)
         if done.label_set:
             _show_label_set(ws, " (fixed by this first label file)")
     print(f"{args.file}: {done.recorded} labels recorded, {done.unchanged} unchanged")
@@ -358,6 +369,75 @@ def _cmd_annotators(args: argparse.Namespace) -> None:
             print(f"removed {args.name}; labels it gave stay in the ledger")
 
 
+# -- suspect labels and annotator agreement (issue 14) ------------------------------------------
+
+
+def _add_suspects_parser(commands: argparse._SubParsersAction) -> None:
+    suspects = commands.add_parser(
+        "suspects",
+        help="the current labels most likely wrong (changes no label)",
+        description="Rank the current labels by how likely they are wrong: out-of-fold "
+        "predictions of the head and the labeled neighbours, combined by confident learning. "
+        "Writes CSV and JSONL; fill the label column and run `textal label FILE --confirm` to "
+        "record corrections (new events, history kept) and confirmations (not flagged again).",
+    )
+    _workspace_options(suspects)
+    suspects.add_argument(
+        "--output", metavar="FILE", help="CSV to write (default: WORKSPACE/suspects/suspects.csv)"
+    )
+    suspects.add_argument(
+        "--limit", type=positive_int, default=50, help="most suspects listed (default: 50)"
+    )
+
+
+def _cmd_suspects(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from textal.workspace.suspects import SUSPECTS_DIR, write_suspects
+
+    if args.output and Path(args.output).suffix.lower() != ".csv":
+        raise TextalError(f"--output {args.output}: give a .csv file (a .jsonl is written beside)")
+    with _open(args) as ws:
+        found = ws.suspects()
+        path = Path(args.output) if args.output else ws.path / SUSPECTS_DIR / "suspects.csv"
+        shown = found[: args.limit]
+        try:
+            write_suspects(path, shown)
+        except OSError as exc:
+            raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
+        labeled = len(ws.ledger.current_labels())
+    print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
+    print(f"{'confidence':>10}  {'given':<12} {'suggested':<12} {'annotator':<12} text")
+    for s in shown:
+        text = " ".join(s.text.split())
+        print(
+            f"{s.confidence:>10.2f}  {terminal_safe(s.given)[:12]:<12} "
+            f"{terminal_safe(s.suggested)[:12]:<12} {terminal_safe(s.annotator)[:12]:<12} "
+            f"{terminal_safe(text)[:60]}"
+        )
+    print(
+        f"wrote {path} and its .jsonl; fill the label column, then: textal label {path} --confirm"
+    )
+
+
+def _print_label_quality(s: Status) -> None:
+    if s.suspects is not None:
+        print(f"suspects    {s.suspects} labels likely wrong (textal suspects lists them)")
+    elif s.label_counts:
+        print("suspects    not counted since the last labels (textal status --suspects)")
+    for pair in s.annotators.pairs:
+        kappa = "n/a" if pair.kappa is None else f"{pair.kappa:.3f}"
+        print(
+            f"annotators  {terminal_safe(pair.first)} / {terminal_safe(pair.second)}: "
+            f"{pair.agreed} of {pair.items} agree, Cohen's kappa {kappa}"
+        )
+    if s.annotators.disagreements:
+        print(
+            f"            {len(s.annotators.disagreements)} items with disagreeing labels "
+            "(export shows each annotator's label)"
+        )
+
+
 COMMANDS = {
     "serve": _cmd_serve,
     "annotators": _cmd_annotators,
@@ -368,6 +448,7 @@ COMMANDS = {
     "label": _cmd_label,
     "export": _cmd_export,
     "simulate": simulate_cli.run,
+    "suspects": _cmd_suspects,
 }
 
 

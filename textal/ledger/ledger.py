@@ -238,18 +238,19 @@ class Ledger:
     # -- labels ---------------------------------------------------------------------------
 
     def add_labels(
-        self, labels: Iterable[NewLabel], *, annotator: str, source: str
+        self, labels: Iterable[NewLabel], *, annotator: str, source: str, confirm: bool = False
     ) -> tuple[int, int]:
         """Record ``labels`` in one transaction; returns ``(recorded, unchanged)``.
 
-        An event that would not change an item's state (same kind, label and annotator as its
-        latest event) is skipped, so importing the same file twice records it once; a second
-        annotator agreeing with the first is recorded (agreement needs both).
+        An event that would not change an item's state (same kind and label as its latest event)
+        is skipped, so importing the same file twice records it once. With ``confirm`` such an
+        event is recorded when ``annotator``'s own latest event on the item differs: a second
+        person confirming a label (what annotator agreement and suspect labels need).
         """
-        return self.add_labels_of([(list(labels), annotator, source)])[0]
+        return self.add_labels_of([(list(labels), annotator, source)], confirm=confirm)[0]
 
     def add_labels_of(
-        self, batches: Sequence[tuple[Sequence[NewLabel], str, str]]
+        self, batches: Sequence[tuple[Sequence[NewLabel], str, str]], *, confirm: bool = False
     ) -> list[tuple[int, int]]:
         """:meth:`add_labels` for several ``(labels, annotator, source)`` in ONE transaction
         (one disk sync: the web app commits concurrent answers together); returns each batch's
@@ -259,17 +260,18 @@ class Ledger:
         with self._write():
             for rows, annotator, source in batches:
                 current = self._latest_events([r.item_id for r in rows])
+                own = self._latest_events([r.item_id for r in rows], annotator) if confirm else {}
                 recorded = 0
                 for row in rows:
                     if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
                         raise ValueError(f"unknown label event kind {row.kind!r}")
                     latest = current.get(row.item_id)
-                    if latest is not None and (latest.kind, latest.label, latest.annotator) == (
-                        row.kind,
-                        row.label,
-                        annotator,
-                    ):
-                        continue
+                    if latest is not None and (latest.kind, latest.label) == (row.kind, row.label):
+                        mine = own.get(row.item_id)
+                        if not confirm or (
+                            mine and (mine.kind, mine.label) == (row.kind, row.label)
+                        ):
+                            continue
                     if latest is None and row.kind == UNLABEL:
                         continue
                     (seq,) = self._conn.execute(
@@ -281,22 +283,27 @@ class Ledger:
                     current[row.item_id] = LabelEvent(
                         seq, row.item_id, row.kind, row.label, annotator, source, now
                     )
+                    own[row.item_id] = current[row.item_id]
                     recorded += 1
                 results.append((recorded, len(rows) - recorded))
         return results
 
-    def _latest_events(self, item_ids: Sequence[str]) -> dict[str, LabelEvent]:
+    def _latest_events(
+        self, item_ids: Sequence[str], annotator: str | None = None
+    ) -> dict[str, LabelEvent]:
+        """Each item's latest event (``annotator``'s latest, when given)."""
         found: dict[str, LabelEvent] = {}
         unique = list(dict.fromkeys(item_ids))
+        by = "" if annotator is None else " AND annotator = ?"
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             for row in self._conn.execute(
                 f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"
                 " FROM label_events e JOIN (SELECT item_id, max(seq) AS seq"
-                f" FROM label_events WHERE item_id IN ({marks}) GROUP BY item_id) m"
+                f" FROM label_events WHERE item_id IN ({marks}){by} GROUP BY item_id) m"
                 " ON e.seq = m.seq",
-                part,
+                [*part, annotator] if annotator is not None else part,
             ):
                 found[row[1]] = LabelEvent(*row)
         return found

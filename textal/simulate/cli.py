@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textal.argtypes import positive_int, share
 from textal.errors import TextalError
+from textal.quality.noise import NOISE_KINDS
 from textal.simulate.options import INITIAL_KINDS, STORE_KINDS
 from textal.strategy.scores import STRATEGIES
 from textal.workspace.config import read_config, workspace_path
@@ -108,6 +109,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=os.cpu_count() or 1,
         help="parallel runs with --store memory (default: the number of CPUs)",
     )
+    runs.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="the oracle answers a wrong label with this probability, e.g. 0.1 (default: 0); "
+        "curves are still scored on the gold test labels",
+    )
+    runs.add_argument(
+        "--label-noise-kind",
+        choices=NOISE_KINDS,
+        default="uniform",
+        help="wrong labels: any other class (uniform), or the class most similar to the gold one "
+        "(class) (default: uniform)",
+    )
     runs.add_argument("--out", metavar="DIR", help="results folder (default: the cache folder)")
     return parser
 
@@ -152,12 +168,16 @@ def run(args: argparse.Namespace) -> None:
     from textal.simulate.report import write_results
 
     strategies = _strategies(args.strategies)
+    if not 0 <= args.label_noise < 1:
+        raise TextalError(f"--label-noise must be at least 0 and below 1, got {args.label_noise}")
     protocol = Protocol(
         init=args.init,
         batch_size=args.batch_size,
         rounds=args.rounds,
         initial=args.initial,
         max_class_share=args.max_class_share,
+        label_noise=args.label_noise,
+        label_noise_kind=args.label_noise_kind,
     )
     source = Source(
         path=Path(args.data) if args.data else None,
@@ -198,6 +218,11 @@ def run(args: argparse.Namespace) -> None:
     title = (
         f"{data.directory.name}: pool {data.counts['pool']}, test {data.counts['test']}, "
         f"{protocol.init} + {protocol.rounds} x {protocol.batch_size} labels"
+        + (
+            f", {protocol.label_noise:.0%} {protocol.label_noise_kind} label noise"
+            if protocol.label_noise
+            else ""
+        )
     )
     out = Path(args.out) if args.out else data.directory
     table = write_results(out, title, settings, runs, reference, data.classes)

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from textal.model.automl import AutoClassifier, fit_on_labels
+from textal.quality.noise import confusable_classes, noisy_oracle
 from textal.round.plan import RoundPlan, plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import Scores, score_predictions
@@ -39,6 +40,8 @@ class Protocol:
     ``"cold-start"`` (textal's cold-start batch, what a real project starts with).
     ``max_class_share`` caps a predicted class's share of each batch and ``time_budget_s`` is the
     model's cross-validation budget, both as in ``plan_round`` (and ``textal round``).
+    ``label_noise`` is the chance that the oracle answers a wrong label, of ``label_noise_kind``
+    (see ``textal.quality.noise``); the test set keeps its gold labels.
     """
 
     init: int = 25
@@ -47,6 +50,8 @@ class Protocol:
     initial: str = "random"
     max_class_share: float | None = None
     time_budget_s: float = 10.0
+    label_noise: float = 0.0
+    label_noise_kind: str = "uniform"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,25 @@ def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[
         plan = plan_round(data.store, {}, batch_size=protocol.init, seed=seed)
         return {p.item_id: data.oracle[p.item_id] for p in plan.picks}
     raise ValueError(f"initial must be one of {INITIAL_KINDS}, got {protocol.initial!r}")
+
+
+def oracle_answers(data: SimulationData, protocol: Protocol, seed: int) -> Mapping[str, str]:
+    """What the oracle answers for each pool id in run ``seed``: the gold labels, or with
+    ``protocol.label_noise`` a seeded share of them wrong (the same wrong answers every time)."""
+    if not protocol.label_noise:
+        return data.oracle
+    targets = None
+    if protocol.label_noise_kind == "class":
+        ids, chunks = [], []
+        for chunk in data.store.iterate():
+            ids += chunk.ids
+            chunks.append(np.array(chunk.vectors))
+        targets = confusable_classes(
+            np.concatenate(chunks), np.array([data.oracle[i] for i in ids])
+        )
+    return noisy_oracle(
+        data.oracle, protocol.label_noise, seed, kind=protocol.label_noise_kind, targets=targets
+    )
 
 
 def evaluate(
@@ -156,7 +180,8 @@ def simulate_run(
     """
     points: list[CurvePoint] = []
     with threadpool_limits(limits=1):
-        labels = initial_labels(data, protocol, seed)
+        oracle = oracle_answers(data, protocol, seed)
+        labels = {i: oracle[i] for i in initial_labels(data, protocol, seed)}
         for round_ in range(protocol.rounds):
             plan = plan_round(
                 data.store,
@@ -173,7 +198,7 @@ def simulate_run(
                 on_point()
             if not plan.picks:  # the pool is used up
                 return points
-            labels.update((p.item_id, data.oracle[p.item_id]) for p in plan.picks)
+            labels.update((p.item_id, oracle[p.item_id]) for p in plan.picks)
         started = time.perf_counter()
         ids = list(labels)
         y = np.array([labels[i] for i in ids])

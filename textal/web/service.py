@@ -330,7 +330,8 @@ class LabelService:
             return
         try:
             self.ws.ledger.add_labels_of(
-                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid]
+                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid],
+                confirm=True,  # each person's answer counts, for agreement and suspects
             )
         except Exception as exc:
             for *_, done in valid:

@@ -13,7 +13,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ from textal.ledger import (
     RoundRecord,
     Selection,
 )
+from textal.quality.agreement import AgreementReport, annotator_agreement, labels_by_annotator
 from textal.round.stopping import agreement, is_stable
 from textal.store import (
     MilvusCredentials,
@@ -64,6 +65,7 @@ from textal.workspace.config import (
     write_config,
 )
 from textal.workspace.holder import refuse_if_served
+from textal.workspace.suspects import Suspect, cached_count, find_suspects, save_count
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
     from textal.round.plan import RoundPlan, Scorer
@@ -123,6 +125,8 @@ class Status:
     last_cv_score: float | None
     agreement: float | None
     stable: bool
+    suspects: int | None  # None: not computed since the last label event (status(suspects=True))
+    annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
 
 
 def check_source(
@@ -329,11 +333,14 @@ class Workspace:
         *,
         annotator: str = "api",
         source: str = "api",
+        confirm: bool = False,
     ) -> tuple[int, int]:
         """Record ``(item_id, label)`` pairs, all or nothing; returns ``(recorded, unchanged)``.
 
         Unknown ids, an id given two different labels and, when the workspace has a label set,
-        unknown labels are refused.
+        unknown labels are refused. With ``confirm``, a label equal to the current one is
+        recorded as ``annotator``'s confirmation (unless it is already theirs): confirmed items
+        count for agreement and are not suspects.
         """
         pairs = list(labels)
         given: dict[str, str] = {}
@@ -344,15 +351,18 @@ class Workspace:
                     f"({show_value(given[item_id])} and {show_value(label)})"
                 )
         self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
-        return self._record([NewLabel(i, label) for i, label in pairs], annotator, source)
+        new = [NewLabel(i, label) for i, label in pairs]
+        return self._record(new, annotator, source, confirm)
 
-    def import_labels(self, path: str | Path, *, annotator: str | None = None) -> LabelImport:
+    def import_labels(
+        self, path: str | Path, *, annotator: str | None = None, confirm: bool = False
+    ) -> LabelImport:
         """Apply a filled-in batch file or ``id,label`` file, all or nothing.
 
         Rows with an empty label are skipped (not labeled yet). An unknown id or label, or one id
         given two labels, is refused with its row numbers and nothing of the file is applied. The
         result says whose current labels the file changed, and the label set it fixed if the
-        workspace had none.
+        workspace had none. ``confirm`` as in :meth:`add_labels`.
         """
         path = Path(path)
         rows = read_label_rows(path)
@@ -365,7 +375,7 @@ class Workspace:
         )
         had_labels = bool(self.config.labels)
         new = [NewLabel(r.id, r.label) for r in rows]
-        recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}")
+        recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}", confirm)
         fixed = self.config.labels if not had_labels and self.config.labels else ()
         return LabelImport(recorded, unchanged, dict(sorted(overridden.items())), fixed)
 
@@ -384,8 +394,10 @@ class Workspace:
             raise ValueError(f"mark takes {UNLABEL!r} or {AMBIGUOUS!r}, not {kind!r}")
         self.ledger.add_labels([NewLabel(item_id, None, kind)], annotator=annotator, source=source)
 
-    def _record(self, new: list[NewLabel], annotator: str, source: str) -> tuple[int, int]:
-        result = self.ledger.add_labels(new, annotator=annotator, source=source)
+    def _record(
+        self, new: list[NewLabel], annotator: str, source: str, confirm: bool = False
+    ) -> tuple[int, int]:
+        result = self.ledger.add_labels(new, annotator=annotator, source=source, confirm=confirm)
         seen = [n.label for n in new if n.kind == LABEL and n.label is not None]
         if not self.config.labels and seen:
             self.config = with_labels(self.config, sorted(set(seen)))
@@ -529,7 +541,27 @@ class Workspace:
 
     # -- reporting ------------------------------------------------------------------------
 
-    def status(self) -> Status:
+    def suspects(self, limit: int | None = None, *, seed: int = 0) -> list[Suspect]:
+        """The current labels most likely wrong, most likely first (at most ``limit``); never
+        changes a label. Also caches their total for :meth:`status`."""
+        found, last_seq = find_suspects(self.store, self.ledger, seed=seed)
+        save_count(self.path, last_seq, len(found))
+        return found if limit is None else found[:limit]
+
+    def annotator_agreement(self) -> AgreementReport:
+        """Cohen's kappa per pair of annotators and the items they disagree on, from each
+        annotator's latest label per item."""
+        with self.ledger.snapshot():
+            events = self.ledger.history()
+            labels = self.ledger.current_labels()
+        return annotator_agreement(labels_by_annotator(events), labels)
+
+    def status(self, *, suspects: bool = False) -> Status:
+        """What ``textal status`` shows; ``suspects`` recomputes the suspect count (seconds)
+        instead of showing the one cached at the current ledger state (or none)."""
+        suspect_count = (
+            len(self.suspects()) if suspects else cached_count(self.path, self.ledger.last_seq())
+        )
         labels = self.ledger.current_labels()
         rounds = self.ledger.rounds()
         last = rounds[-1] if rounds else None
@@ -547,15 +579,20 @@ class Workspace:
             last_cv_score=last.report.cv_score if last else None,
             agreement=kappas[-1] if kappas else None,
             stable=is_stable(kappas),
+            suspects=suspect_count,
+            annotators=self.annotator_agreement(),
         )
 
     def export(self, path: str | Path, *, predictions: bool = False) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
-        JSONL; returns the number of rows written."""
+        JSONL; returns the number of rows written. Without ``predictions``, ``annotators`` holds
+        ``{annotator: label}`` where several annotators labeled the item (their latest labels)."""
         path = Path(path)
         row_file_paths(path)  # refuse an unwritable target before any work
         labels = self.ledger.current_labels()
-        history = {e.item_id: e for e in self.ledger.history() if e.kind == LABEL}
+        events = self.ledger.history()
+        history = {e.item_id: e for e in events if e.kind == LABEL}
+        by_annotator = labels_by_annotator(events)
         if not predictions:
             items = self.store.get(list(labels))
             rows: list[dict[str, object]] = [
@@ -565,10 +602,12 @@ class Workspace:
                     "label": labels[item.id],
                     "annotator": history[item.id].annotator,
                     "labeled_at": history[item.id].created_at,
+                    "annotators": _several(by_annotator.get(item.id, {})),
                 }
                 for item in items
             ]
-            write_atomic_rows(path, ["id", "text", "label", "annotator", "labeled_at"], rows)
+            header = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
+            write_atomic_rows(path, header, rows)
             return len(rows)
         from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
 
@@ -710,6 +749,11 @@ def _evidence(rounds: Sequence[RoundRecord]) -> list[float | None]:
     return kappas
 
 
+def _several(labels: dict[str, str]) -> dict[str, str] | None:
+    """Each annotator's latest label of an item, where more than one annotator labeled it."""
+    return labels if len(labels) > 1 else None
+
+
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= WHY_TEXT_CHARS else flat[: WHY_TEXT_CHARS - 1] + "…"
@@ -717,6 +761,6 @@ def _snippet(text: str) -> str:
 
 def dumps_status(status: Status) -> str:
     """``status`` as JSON, for scripts."""
-    data = dict(status.__dict__)
+    data = asdict(status)
     data["workspace"] = str(status.workspace)
     return json.dumps(data, indent=2)
