@@ -17,3 +17,22 @@ def share(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError("must be in (0, 1]")
     return value
+
+
+def add_embedding_options(parser: argparse.ArgumentParser) -> None:
+    """``--embed-backend`` and ``--device``, shared by the commands that embed."""
+    from textal.embed.backends import BACKENDS, DEFAULT_BACKEND
+
+    parser.add_argument(
+        "--embed-backend",
+        choices=list(BACKENDS),
+        help=f"embedding runtime (default: the workspace's, for a new one {DEFAULT_BACKEND}); "
+        "onnx and openvino give torch's vectors (openvino is the fastest on CPU), onnx-int8 "
+        "quantised ones (cosine ~0.99) that a workspace does not mix with the others; "
+        "other than torch needs `pip install textal[fast]`",
+    )
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        help="where torch embeds; cuda runs in fp16 (default: cuda when PyTorch sees a GPU)",
+    )

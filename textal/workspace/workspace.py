@@ -24,7 +24,7 @@ from textal.data.readers import (
     scan_hf_source,
     scan_source,
 )
-from textal.embed import Encoder, resolve_model
+from textal.embed import DEFAULT_BACKEND, Encoder, check_backend, resolve_model, same_vectors
 from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport, ingest_records
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
@@ -93,6 +93,8 @@ class Workspace:
         self.store = store
         self.ledger = ledger
         self._encoder: Encoder | None = None
+        self._backend = config.backend  # the session's backend: the recorded one's family
+        self._device: str | None = None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class Workspace:
         collection: str | None = None,
         labels: Sequence[str] = (),
         create: bool = True,
+        embed_backend: str | None = None,
+        device: str | None = None,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
@@ -113,7 +117,10 @@ class Workspace:
         (default all-MiniLM-L6-v2), ``store_uri`` its store (default a Milvus Lite file inside it;
         ``"memory"`` for files in the workspace; ``http(s)://host:port`` for a server).
         An existing workspace refuses another ``model``; ``store_uri``/``collection`` given here
-        override its config for this session only.
+        override its config for this session only. ``embed_backend`` (default ``"torch"``) is
+        recorded in a new workspace; an existing one refuses a backend whose vectors differ from
+        its recorded one's and uses an interchangeable one for this session. ``device`` (``"cpu"``,
+        ``"cuda"``; default: a GPU when there is one) only affects this session.
         """
         root = workspace_path(path)
         config = stored = read_config(root)
@@ -121,18 +128,25 @@ class Workspace:
         if config is None:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
-            encoder = Encoder(model)
+            encoder = Encoder(model, device=device, backend=embed_backend or DEFAULT_BACKEND)
             config = WorkspaceConfig(
                 model=encoder.model_id,
                 dim=encoder.dim,
                 store_uri=store_uri or DEFAULT_STORE_URI,
                 collection=collection or DEFAULT_COLLECTION,
                 labels=tuple(dict.fromkeys(labels)),
+                backend=encoder.backend,
             )
         elif model is not None and resolve_model(model)[0] != config.model:
             raise TextalError(
                 f"workspace {root} embeds with {config.model} (dim {config.dim}); "
                 f"refusing --model {model}: use another --workspace for another model"
+            )
+        elif embed_backend is not None and not same_vectors(embed_backend, config.backend):
+            raise TextalError(
+                f"workspace {root} embeds with backend {config.backend}; refusing "
+                f"--embed-backend {check_backend(embed_backend)}, whose vectors differ: "
+                "use another --workspace for another backend"
             )
         elif labels:
             config = with_labels(config, list(labels))
@@ -149,6 +163,8 @@ class Workspace:
             write_config(root, config)
         workspace = cls(root, config, store, ledger)
         workspace._encoder = encoder
+        workspace._backend = embed_backend or config.backend
+        workspace._device = device
         return workspace
 
     def close(self) -> None:
@@ -165,7 +181,7 @@ class Workspace:
     def encoder(self) -> Encoder:
         """The workspace's embedding model, loaded on first use."""
         if self._encoder is None:
-            self._encoder = Encoder(self.config.model)
+            self._encoder = Encoder(self.config.model, device=self._device, backend=self._backend)
             if self._encoder.dim != self.config.dim:
                 raise TextalError(
                     f"model {self.config.model} gives dimension {self._encoder.dim}, "
