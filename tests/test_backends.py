@@ -40,7 +40,7 @@ def reviews() -> list[str]:
     """Short and long real reviews: uci sentences and IMDB reviews (truncated by the model)."""
     require_shared_data()
     texts = []
-    for path, rows in [(AMAZON, 120), (SHARED_DATA / "imdb" / "test.csv", 12)]:
+    for path, rows in [(AMAZON, 60), (SHARED_DATA / "imdb" / "test.csv", 6)]:
         if not path.exists():
             pytest.skip(f"{path} not found")
         with open(path, encoding="utf-8", newline="") as f:
@@ -76,7 +76,7 @@ def test_backend_agrees_with_torch_and_exports_once(backend, torch_vectors):
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", AVAILABLE)
 def test_length_sorting_keeps_the_input_order(backend):
-    texts = reviews()[:40] + reviews()[-4:]
+    texts = reviews()[:30] + reviews()[-3:]
     rng = np.random.default_rng(0)
     shuffled = [texts[k] for k in rng.permutation(len(texts))]
     encoder = Encoder(backend=backend, device="cpu", batch_size=8)

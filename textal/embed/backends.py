@@ -83,7 +83,10 @@ def load_runner(model: Any, model_id: str, backend: str) -> tuple[Runner, list[s
         return (lambda features: np.asarray(compiled(features)[0])), names
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # Idle threads sleep instead of spinning: spinning starves everything else on a busy machine.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return (lambda features: np.asarray(session.run(None, features)[0])), names
 
 
