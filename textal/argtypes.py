@@ -27,8 +27,8 @@ def add_embedding_options(parser: argparse.ArgumentParser) -> None:
         "--embed-backend",
         choices=list(BACKENDS),
         help=f"embedding runtime (default: the workspace's, for a new one {DEFAULT_BACKEND}); "
-        "onnx and openvino give torch's vectors (openvino is the fastest on CPU), onnx-int8 "
-        "quantised ones (cosine ~0.99) that a workspace does not mix with the others; "
+        "onnx and openvino give torch's vectors, faster on CPU; onnx-int8 quantised ones "
+        "(cosine ~0.99, fastest) that a workspace does not mix with the others; "
         "other than torch needs `pip install textal[fast]`",
     )
     parser.add_argument(
