@@ -82,7 +82,12 @@ def test_length_sorting_keeps_the_input_order(backend):
     encoder = Encoder(backend=backend, device="cpu", batch_size=8)
     together = encoder.encode(shuffled)
     alone = np.vstack([encoder.encode([t]) for t in shuffled])  # no padding, no sorting
-    np.testing.assert_allclose(together, alone, atol=2e-5)
+    if BACKENDS[backend] == BACKENDS["torch"]:
+        np.testing.assert_allclose(together, alone, atol=2e-5)
+    else:  # dynamic int8 scales activations per batch: a vector depends on its batch mates
+        similarity = together @ alone.T
+        assert np.diag(similarity).min() >= 0.97
+        assert (similarity.argmax(axis=1) == np.arange(len(shuffled))).all()
 
 
 def test_old_config_without_backend_reads_as_torch(tmp_path):
