@@ -1,10 +1,13 @@
-"""Ingest throughput against bare ``SentenceTransformer.encode`` on the same texts.
+"""Ingest throughput against bare ``SentenceTransformer.encode``, and embedding backends compared.
 
-Each measurement runs in its own subprocess (so peak RSS is its own), side by side in one run:
-bare encode, ingest into the in-memory store, ingest into Milvus Lite, repeated ``--repeat`` times
-in turn so that the machine's drift falls on every mode alike; ratios are of the medians. Usage::
+Each measurement runs in its own subprocess (so peak RSS is its own), side by side in one run,
+repeated ``--repeat`` times in turn so that the machine's drift falls on every mode alike; ratios
+are of the medians. Without ``--backends``: bare encode, ingest into the in-memory store, ingest
+into Milvus Lite. With ``--backends``: ``Encoder.encode`` in ingest-sized calls with each backend
+(exported beforehand, not timed), and each backend's agreement with PyTorch fp32 vectors. Usage::
 
     python scripts/bench_ingest.py --rows 5000 --repeat 3   # SST-2 train rows from ../shared/data
+    python scripts/bench_ingest.py --backends torch,onnx,onnx-int8,openvino --data imdb --rows 2000
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2" / "train.csv"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = {"sst2": SHARED / "sst2" / "train.csv", "imdb": SHARED / "imdb" / "test.csv"}
 
 
-def load_texts(rows: int) -> list[str]:
+def load_texts(rows: int, data: str = "sst2") -> list[str]:
     texts: list[str] = []
     seen: set[str] = set()
-    with open(DATA, encoding="utf-8", newline="") as f:
+    with open(DATA[data], encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             text = row["text"].strip()
             if text and text not in seen:
@@ -67,27 +71,93 @@ def measure(mode: str, rows: int) -> dict:
     return {"mode": mode, "rows": len(texts), "seconds": seconds, "peak_rss_mib": peak_mib}
 
 
+def measure_backend(backend: str, rows: int, data: str, vectors_out: str) -> dict:
+    """Encode like ingest does (calls of ``ENCODE_CHUNK`` texts); save the vectors for agreement."""
+    import numpy as np
+
+    from textal.embed import Encoder
+    from textal.ingest import ENCODE_CHUNK
+
+    texts = load_texts(rows, data)
+    encoder = Encoder(backend=backend)
+    encoder.encode(texts[:256])  # warm up
+    started = time.perf_counter()
+    vectors = [
+        encoder.encode(texts[k : k + ENCODE_CHUNK]) for k in range(0, len(texts), ENCODE_CHUNK)
+    ]
+    seconds = time.perf_counter() - started
+    if vectors_out:
+        np.save(vectors_out, np.concatenate(vectors), allow_pickle=False)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"mode": backend, "rows": len(texts), "seconds": seconds, "peak_rss_mib": peak_mib}
+
+
+def _child(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare_backends(backends: list[str], rows: int, data: str, repeat: int) -> None:
+    import numpy as np
+
+    if backends[0] != "torch":
+        backends = ["torch", *[b for b in backends if b != "torch"]]
+    for backend in backends:  # export once, untimed: only the first load of a backend pays it
+        _child("--backend", backend, "--rows", "8", "--data", data)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(repeat):
+            for backend in backends:
+                out = str(Path(tmp) / f"{backend}.npy") if k == 0 else ""
+                args = ["--backend", backend, "--rows", str(rows), "--data", data]
+                results.append(_child(*args, "--vectors", out))
+        vectors = {b: np.load(Path(tmp) / f"{b}.npy") for b in backends}
+    seconds = {b: [r["seconds"] for r in results if r["mode"] == b] for b in backends}
+    median = {b: statistics.median(seconds[b]) for b in backends}
+    peak = {b: max(r["peak_rss_mib"] for r in results if r["mode"] == b) for b in backends}
+    n = results[0]["rows"]
+    print(f"{data}, {n} texts, {repeat} runs per backend, medians")
+    print("| backend | runs (s) | texts/s | vs torch | peak RSS | cosine to torch: mean | min |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for b in backends:
+        runs = " ".join(f"{r['seconds']:.1f}" for r in results if r["mode"] == b)
+        cos = (vectors[b] * vectors["torch"]).sum(axis=1)
+        print(
+            f"| {b} | {runs} | {n / median[b]:.0f} | {median['torch'] / median[b]:.2f}x "
+            f"| {peak[b]:,.0f} MiB | {cos.mean():.4f} | {cos.min():.4f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the three modes")
+    parser.add_argument(
+        "--backends", help="compare these embedding backends, e.g. torch,onnx,onnx-int8,openvino"
+    )
+    parser.add_argument("--data", choices=list(DATA), default="sst2", help="(default: sst2)")
     parser.add_argument("--mode", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--backend", help=argparse.SUPPRESS)  # internal: one backend measurement
+    parser.add_argument("--vectors", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
         print(json.dumps(measure(args.mode, args.rows)))
         return
-    if not DATA.exists():
-        sys.exit(f"no data at {DATA}: put the shared datasets beside the checkout")
+    if args.backend:
+        print(json.dumps(measure_backend(args.backend, args.rows, args.data, args.vectors)))
+        return
+    if not DATA[args.data].exists():
+        sys.exit(f"no data at {DATA[args.data]}: put the shared datasets beside the checkout")
+    if args.backends:
+        backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+        compare_backends(backends, args.rows, args.data, args.repeat)
+        return
     modes = ["bare", "memory", "lite"]
     results = []
     for mode in modes * args.repeat:
-        out = subprocess.run(
-            [sys.executable, __file__, "--rows", str(args.rows), "--mode", mode],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        results.append(_child("--rows", str(args.rows), "--mode", mode))
     median = {m: statistics.median(r["seconds"] for r in results if r["mode"] == m) for m in modes}
     peak = {m: max(r["peak_rss_mib"] for r in results if r["mode"] == m) for m in modes}
     rows = results[0]["rows"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textal import __version__
-from textal.argtypes import port, positive_int, share
+from textal.argtypes import add_embedding_options, port, positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="create a workspace (ingest does this too)")
     _workspace_options(init)
     init.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
+    add_embedding_options(init)
     init.add_argument("--labels", help="the label set, comma-separated, e.g. negative,positive")
 
     ingest = commands.add_parser(
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-column", help="gold labels, kept for simulation and evaluation only"
     )
     ingest.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
+    add_embedding_options(ingest)
 
     status = commands.add_parser("status", help="items, labels per class, model, stopping signal")
     _workspace_options(status)
@@ -192,6 +194,8 @@ def _open(args: argparse.Namespace, *, create: bool = False, read_only: bool = F
         credentials=credentials_from_env(os.environ),
         move_store=args.move_store,
         read_only=read_only,
+        embed_backend=getattr(args, "embed_backend", None),
+        device=getattr(args, "device", None),
     )
     _show_label_set(ws)
     return ws
@@ -215,7 +219,10 @@ def _show_label_set(ws: Workspace, why: str = "") -> None:
 
 def _cmd_init(args: argparse.Namespace) -> None:
     with _open(args, create=True) as ws:
-        print(f"workspace {ws.path}: model {ws.config.model}, store {ws.store.uri}")
+        print(
+            f"workspace {ws.path}: model {ws.config.model} ({ws.config.backend}), "
+            f"store {ws.store.uri}"
+        )
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:

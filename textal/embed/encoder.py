@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textal.embed.backends import DEFAULT_BACKEND, Runner, check_backend, load_runner
 from textal.errors import TextalError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -42,19 +43,33 @@ class Encoder:
     batch_size : int, default 64
         Texts per forward pass.
     device : str or None, default None
-        ``"cpu"``, ``"cuda"``, ...; ``None`` lets sentence-transformers choose.
+        ``"cpu"`` or ``"cuda"`` (fp16); ``None`` is ``"cuda"`` when PyTorch sees a GPU and the
+        backend is ``"torch"``, else ``"cpu"``.
+    backend : str, default "torch"
+        A key of :data:`textal.embed.backends.BACKENDS`; other backends run on the CPU from a
+        one-time export (see :mod:`textal.embed.backends`).
     """
 
-    def __init__(self, model: str | None = None, batch_size: int = 64, device: str | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        batch_size: int = 64,
+        device: str | None = None,
+        backend: str = DEFAULT_BACKEND,
+    ):
         self.model_id, load_from = resolve_model(model)
         self.batch_size = batch_size
         cached = load_from != self.model_id or _hub_model_cached(self.model_id)
+        self.backend = check_backend(backend)
+        self.device = _resolve_device(device, backend)
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every run
-            self._model = SentenceTransformer(load_from, device=device, local_files_only=cached)
+            self._model = SentenceTransformer(
+                load_from, device=self.device, local_files_only=cached
+            )
         except Exception as exc:  # any load failure is a setting the user must fix
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise TextalError(f"cannot load embedding model {model!r}: {reason}") from exc
@@ -62,19 +77,49 @@ class Encoder:
         if dim is None:
             raise TextalError(f"embedding model {model!r} does not state its dimension")
         self.dim: int = int(dim)
+        self._runner: Runner | None = None
+        self._inputs: list[str] = []
+        if backend != "torch":
+            self._runner, self._inputs = load_runner(self._model, self.model_id, backend)
+        elif self.device.startswith("cuda"):
+            self._model.half()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``; returns float32 of shape ``(len(texts), dim)`` with unit-norm rows."""
+        """Embed ``texts``; returns float32 of shape ``(len(texts), dim)`` with unit-norm rows.
+
+        Texts are encoded longest first (less padding per forward pass), rows in input order.
+        """
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        if self._runner is None:  # sentence-transformers sorts by length within the call
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            return np.ascontiguousarray(vectors, dtype=np.float32)
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        vectors = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            features = self._model.preprocess([texts[k] for k in rows])
+            batch = self._runner({name: features[name].numpy() for name in self._inputs})
+            vectors[rows] = batch / np.linalg.norm(batch, axis=1, keepdims=True)
+        return vectors
+
+
+def _resolve_device(device: str | None, backend: str) -> str:
+    if backend != "torch":
+        if device not in (None, "cpu"):
+            raise TextalError(f"embedding backend {backend!r} runs on the CPU only, not {device}")
+        return "cpu"
+    if device is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
 
 
 def _hub_model_cached(name: str) -> bool:

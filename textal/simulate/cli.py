@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textal.argtypes import positive_int, share
+from textal.argtypes import add_embedding_options, positive_int, share
+from textal.embed.backends import check_backend
 from textal.errors import TextalError
 from textal.quality.noise import NOISE_KINDS
 from textal.simulate.options import INITIAL_KINDS, STORE_KINDS
@@ -30,10 +31,15 @@ each strategy's learning curve is measured on a test set. Every round is the rou
 
 The data is embedded once per model into WORKSPACE/simulations/NAME-MODEL/ (re-runs reuse it);
 the results go to the same folder (or --out): summary.md, curves.csv, curves.json, curves.png.
+With several --model entries (MODEL or MODEL@BACKEND), every strategy runs on each embedding and
+the runs are reported side by side as "STRATEGY @ MODEL@BACKEND", written to --out (default:
+WORKSPACE/simulations/NAME-compare/).
 
 example:
   textal simulate --data trec/train.csv --test trec/test.csv --seeds 5
   textal simulate --data cr/all.csv --test-fraction 0.2 --strategies margin,random
+  textal simulate --data cr/all.csv --test-fraction 0.2 \
+      --model all-MiniLM-L6-v2,all-MiniLM-L6-v2@onnx-int8,/models/my-model
 """
 
 
@@ -72,8 +78,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     data.add_argument("--name", help="cache and result folder name (default: from the data)")
     data.add_argument(
         "--model",
-        help="sentence-transformers name or path (default: the workspace's model, else MiniLM-L6)",
+        help="sentence-transformers name or path, optionally @BACKEND; comma-separated to compare "
+        "embeddings (default: the workspace's model, else MiniLM-L6)",
     )
+    add_embedding_options(data)
     data.add_argument(
         "--store",
         choices=STORE_KINDS,
@@ -163,9 +171,9 @@ def _test_spec(args: argparse.Namespace) -> TestSpec:
 def run(args: argparse.Namespace) -> None:
     """Build or reuse the cache, run every (strategy, seed), print and save the summary."""
     # Imported here: they load scikit-learn and scipy, which `textal --help` must not wait for.
-    from textal.simulate.dataset import Source, open_simulation_data
-    from textal.simulate.oracle import Protocol, run_all
-    from textal.simulate.report import write_results
+    from textal.simulate.dataset import Source, default_name, open_simulation_data
+    from textal.simulate.oracle import CurvePoint, Protocol, Reference, run_all
+    from textal.simulate.report import EMBEDDING_SEP, write_results
 
     strategies = _strategies(args.strategies)
     if not 0 <= args.label_noise < 1:
@@ -188,26 +196,49 @@ def run(args: argparse.Namespace) -> None:
     )
     workspace = workspace_path(args.workspace)
     workspace_config = read_config(workspace)
-    with open_simulation_data(
-        workspace,
-        source,
-        _test_spec(args),
-        model=args.model or (workspace_config.model if workspace_config else None),
-        store_kind=args.store,
-        name=args.name,
-    ) as data:
-        pool = len(data.oracle)
-        if protocol.init > pool:
-            raise TextalError(f"--init {protocol.init} is more than the pool's {pool} items")
-        if len(set(data.oracle.values())) < 2:
-            raise TextalError("the pool has a single class: nothing to classify")
-        workers = 1 if args.store == "milvus" else args.workers
-        runs, reference = run_all(
-            data, strategies, list(range(args.seeds)), protocol, workers=workers
-        )
+    default_model = args.model or (workspace_config.model if workspace_config else None)
+    default_backend = args.embed_backend or (workspace_config.backend if workspace_config else None)
+    embeddings = _embeddings(args.model, default_model, default_backend or "torch")
+    runs: list[list[CurvePoint]] = []
+    names: list[str] = []
+    references: list[Reference] = []
+    for model, backend in embeddings:
+        with open_simulation_data(
+            workspace,
+            source,
+            _test_spec(args),
+            model=model,
+            store_kind=args.store,
+            name=args.name,
+            backend=backend,
+            device=args.device,
+        ) as data:
+            pool = len(data.oracle)
+            if protocol.init > pool:
+                raise TextalError(f"--init {protocol.init} is more than the pool's {pool} items")
+            if len(set(data.oracle.values())) < 2:
+                raise TextalError("the pool has a single class: nothing to classify")
+            workers = 1 if args.store == "milvus" else args.workers
+            model_runs, reference = run_all(
+                data, strategies, list(range(args.seeds)), protocol, workers=workers
+            )
+        if len(embeddings) > 1:
+            label = _embedding_label(data.model_id, backend)
+            model_runs = [
+                [replace(p, strategy=f"{p.strategy}{EMBEDDING_SEP}{label}") for p in run]
+                for run in model_runs
+            ]
+        runs += model_runs
+        names.append(_embedding_label(data.model_id, backend))
+        references.append(reference)
+    name = data.directory.name
+    if len(embeddings) > 1:
+        name = f"{args.name or default_name(source)}-compare"
     settings = {
-        "name": data.directory.name,
-        "model": data.model_id,
+        "name": name,
+        "model": data.model_id if len(embeddings) == 1 else names,
+        "backend": backend if len(embeddings) == 1 else None,
+        "references": {n: asdict(r) for n, r in zip(names, references, strict=True)},
         "store": args.store,
         "counts": data.counts,
         "classes": data.classes,
@@ -216,7 +247,7 @@ def run(args: argparse.Namespace) -> None:
         "protocol": asdict(protocol),
     }
     title = (
-        f"{data.directory.name}: pool {data.counts['pool']}, test {data.counts['test']}, "
+        f"{name}: pool {data.counts['pool']}, test {data.counts['test']}, "
         f"{protocol.init} + {protocol.rounds} x {protocol.batch_size} labels"
         + (
             f", {protocol.label_noise:.0%} {protocol.label_noise_kind} label noise"
@@ -224,7 +255,25 @@ def run(args: argparse.Namespace) -> None:
             else ""
         )
     )
-    out = Path(args.out) if args.out else data.directory
-    table = write_results(out, title, settings, runs, reference, data.classes)
+    out = Path(args.out) if args.out else data.directory.parent / name
+    # Labels-to-target and the plot's dashed lines use the first embedding's full-data score.
+    table = write_results(out, title, settings, runs, references[0], data.classes)
     print(table)
     print(f"wrote summary.md, curves.csv, curves.json and curves.png to {out}")
+
+
+def _embeddings(
+    text: str | None, default_model: str | None, backend: str
+) -> list[tuple[str | None, str]]:
+    """``(model, backend)`` pairs of ``--model A,B@onnx,...``; ``backend`` where none is named."""
+    if not text:
+        return [(default_model, check_backend(backend))]
+    pairs: list[tuple[str | None, str]] = []
+    for entry in dict.fromkeys(e.strip() for e in text.split(",") if e.strip()):
+        model, _, named = entry.rpartition("@") if "@" in entry else (entry, "", backend)
+        pairs.append((model or None, check_backend(named)))
+    return pairs
+
+
+def _embedding_label(model_id: str, backend: str) -> str:
+    return f"{model_id.rstrip('/').rsplit('/', 1)[-1]}@{backend}"

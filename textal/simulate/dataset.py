@@ -1,7 +1,8 @@
 """A simulation's data: a labeled pool embedded once into a store, and an embedded test set.
 
-Everything is cached in one directory per (dataset, embedding model),
-``WORKSPACE/simulations/<name>-<model>/``:
+Everything is cached in one directory per (dataset, embedding model, backend),
+``WORKSPACE/simulations/<name>-<model>/`` (``<name>-<model>-<backend>/`` for a backend other than
+torch):
 
 * ``dataset.json``: what the cache was built from (pool source, test set, model id, dimension);
   opening it with other settings is refused, so a cache never mixes two datasets;
@@ -19,7 +20,7 @@ import json
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from textal.data.readers import Record, read_hf_records, read_records
-from textal.embed import Encoder, resolve_model
+from textal.embed import DEFAULT_BACKEND, Encoder, check_backend, resolve_model
 from textal.errors import TextalError
 from textal.fsio import atomic_write
 from textal.ingest import ingest_records
@@ -164,6 +165,8 @@ def open_simulation_data(
     model: str | None = None,
     store_kind: str = "memory",
     name: str | None = None,
+    backend: str = DEFAULT_BACKEND,
+    device: str | None = None,
 ) -> SimulationData:
     """Open (building or completing if needed) the cache of ``source`` embedded with ``model``.
 
@@ -175,8 +178,16 @@ def open_simulation_data(
         raise TextalError(f"unknown store {store_kind!r}; choose from {', '.join(STORE_KINDS)}")
     model_id, _ = resolve_model(model)
     model_slug = slug(model_id.rstrip("/").rsplit("/", 1)[-1])
+    if check_backend(backend) != DEFAULT_BACKEND:
+        model_slug += f"-{backend}"
     directory = workspace / SIMULATIONS_DIR / f"{name or default_name(source)}-{model_slug}"
     spec = {"pool": source.describe(), "test": test.describe(), "model": model_id}
+    if backend != DEFAULT_BACKEND:  # torch caches keep the spec they were built with
+        spec["backend"] = backend
+
+    def encoder() -> Encoder:
+        return Encoder(model, backend=backend, device=device)
+
     meta = _read_meta(directory)
     if meta is not None and meta["spec"] != spec:
         raise TextalError(
@@ -192,27 +203,28 @@ def open_simulation_data(
     if not test_records:
         raise TextalError(f"the test set ({test.describe()}) is empty")
 
+    loaded: Encoder | None = None
     if meta is None:
-        encoder = Encoder(model)
-        dim = encoder.dim
+        loaded = encoder()
+        dim = loaded.dim
         directory.mkdir(parents=True, exist_ok=True)
         _write_meta(directory, {"spec": spec, "dim": dim})
     else:
-        encoder, dim = None, int(meta["dim"])
+        dim = int(meta["dim"])
 
     store = _open_pool_store(directory, store_kind, dim)
     try:
         known = store.existing_ids([r.id for r in pool])
         missing = [r for r in pool if r.id not in known]
         if missing:
-            encoder = encoder or Encoder(model)
-            ingest_records(missing, encoder, store, total=len(missing))
+            loaded = loaded or encoder()
+            ingest_records(missing, loaded, store, total=len(missing))
         if store.count() != len(pool):
             raise TextalError(
                 f"{directory}: the pool store holds {store.count()} items but the data has "
                 f"{len(pool)}; the data changed since the cache was built: delete that folder"
             )
-        test_vectors, test_labels = _test_set(directory, test_records, encoder, model)
+        test_vectors, test_labels = _test_set(directory, test_records, loaded or encoder)
     except BaseException:
         store.close()
         raise
@@ -231,7 +243,7 @@ def _open_pool_store(directory: Path, store_kind: str, dim: int) -> VectorStore:
 
 
 def _test_set(
-    directory: Path, records: list[Record], encoder: Encoder | None, model: str | None
+    directory: Path, records: list[Record], encoder: Encoder | Callable[[], Encoder]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Test vectors (m, d) float32 and labels (m,), from the cache when it holds these ids."""
     ids = [r.id for r in records]
@@ -241,7 +253,7 @@ def _test_set(
         cached = json.loads(items_path.read_text(encoding="utf-8"))
         if cached["ids"] == ids:
             return np.load(vectors_path, allow_pickle=False), labels
-    encoder = encoder or Encoder(model)
+    encoder = encoder if isinstance(encoder, Encoder) else encoder()
     vectors = np.empty((len(records), encoder.dim), dtype=np.float32)
     bar = tqdm(
         total=len(records), desc="embedding test set", unit="item", disable=None, file=sys.stderr

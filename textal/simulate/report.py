@@ -22,6 +22,8 @@ from textal.simulate.oracle import CurvePoint, Reference
 #: Share of the full-data macro-F1 that "labels to reach" asks for.
 TARGET_SHARE = 0.95
 BASELINE = "random"
+#: Joins a strategy and an embedding in run names when several embeddings are compared.
+EMBEDDING_SEP = " @ "
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,9 @@ def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> lis
                 final_worst_recall=_mean_std([min(p.recall.values()) for p in finals]),
                 aulc_accuracy=_mean_std(aulc_accuracy[name]),
                 aulc_macro_f1=_mean_std(aulc[name]),
-                vs_random=_paired(aulc, name, BASELINE),
+                vs_random=_paired(aulc, name, _baseline(name)),
                 vs_best=_paired(aulc, name, best),
-                accuracy_vs_random=_paired(aulc_accuracy, name, BASELINE),
+                accuracy_vs_random=_paired(aulc_accuracy, name, _baseline(name)),
                 labels_to_target=labels_to_reach(
                     labels, f1.mean(axis=0), TARGET_SHARE * reference.macro_f1
                 ),
@@ -114,6 +116,12 @@ def summarize(runs: Sequence[Sequence[CurvePoint]], reference: Reference) -> lis
             )
         )
     return rows
+
+
+def _baseline(name: str) -> str:
+    """Random with the same embedding as ``name``."""
+    _, sep, embedding = name.partition(EMBEDDING_SEP)
+    return BASELINE + sep + embedding
 
 
 def _aulcs(group: Sequence[Sequence[CurvePoint]], metric: str) -> list[float]:

@@ -32,6 +32,7 @@ class WorkspaceConfig:
     store_uri: str = DEFAULT_STORE_URI
     collection: str = DEFAULT_COLLECTION
     labels: tuple[str, ...] = field(default_factory=tuple)
+    backend: str = "torch"  # the embedding backend (textal.embed.backends); older files: torch
 
     def to_toml(self) -> str:
         # json.dumps yields valid TOML basic strings for str values and arrays of them.
@@ -39,7 +40,8 @@ class WorkspaceConfig:
             "# textal workspace: written by textal, safe to read, edit labels with care\n"
             "[embedding]\n"
             f"model = {json.dumps(self.model)}\n"
-            f"dim = {self.dim}\n\n"
+            f"dim = {self.dim}\n"
+            f"backend = {json.dumps(self.backend)}\n\n"
             "[store]\n"
             f"uri = {json.dumps(self.store_uri)}\n"
             f"collection = {json.dumps(self.collection)}\n\n"
@@ -70,6 +72,7 @@ def read_config(workspace: Path) -> WorkspaceConfig | None:
             store_uri=str(data["store"]["uri"]),
             collection=str(data["store"]["collection"]),
             labels=tuple(str(name) for name in data.get("labels", {}).get("names", [])),
+            backend=str(data["embedding"].get("backend", "torch")),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise TextalError(f"{path}: not a valid textal config ({exc})") from exc

@@ -28,7 +28,7 @@ from textal.data.readers import (
     scan_hf_source,
     scan_source,
 )
-from textal.embed import Encoder, resolve_model
+from textal.embed import DEFAULT_BACKEND, Encoder, check_backend, resolve_model, same_vectors
 from textal.errors import TextalError, show_value
 from textal.fsio import disk_problem
 from textal.ingest import IngestReport, ingest_records
@@ -175,6 +175,8 @@ class Workspace:
         self.ledger = ledger
         self._encoder: Encoder | None = None
         self.labels_added: tuple[str, ...] = ()  # names this open added to the label set
+        self._backend = config.backend  # the session's backend: the recorded one's family
+        self._device: str | None = None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -191,6 +193,8 @@ class Workspace:
         credentials: MilvusCredentials | None = None,
         move_store: bool = False,
         read_only: bool = False,
+        embed_backend: str | None = None,
+        device: str | None = None,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
@@ -203,7 +207,10 @@ class Workspace:
         ``store_uri`` or ``collection`` is refused unless ``move_store`` is true, which records
         the new one in its config. ``labels`` are added to its label set. ``read_only`` opens
         write nothing, and also work where the workspace's directory is read-only. ``credentials``
-        authenticate to a server.
+        authenticate to a server. ``embed_backend`` (default ``"torch"``) is recorded in a new
+        workspace; an existing one refuses a backend whose vectors differ from its recorded one's
+        and uses an interchangeable one for this session. ``device`` (``"cpu"``, ``"cuda"``;
+        default: a GPU when there is one) only affects this session.
         """
         root = workspace_path(path)
         if store_uri is not None:
@@ -216,19 +223,26 @@ class Workspace:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
             _check_writable(root, None)
             # Loaded last, once everything else is checked: the model fixes the dimension.
-            encoder = Encoder(model)
+            encoder = Encoder(model, device=device, backend=embed_backend or DEFAULT_BACKEND)
             config = WorkspaceConfig(
                 model=encoder.model_id,
                 dim=encoder.dim,
                 store_uri=store_uri or DEFAULT_STORE_URI,
                 collection=collection or DEFAULT_COLLECTION,
                 labels=names,
+                backend=encoder.backend,
             )
         else:
             if model is not None and resolve_model(model)[0] != config.model:
                 raise TextalError(
                     f"workspace {root} embeds with {config.model} (dim {config.dim}); "
                     f"refusing --model {model}: use another --workspace for another model"
+                )
+            if embed_backend is not None and not same_vectors(embed_backend, config.backend):
+                raise TextalError(
+                    f"workspace {root} embeds with backend {config.backend}; refusing "
+                    f"--embed-backend {check_backend(embed_backend)}, whose vectors differ: "
+                    "use another --workspace for another backend"
                 )
             config = _bind_store(root, config, store_uri, collection, move=move_store)
             if names:
@@ -262,6 +276,8 @@ class Workspace:
         workspace._encoder = encoder
         old = stored.labels if stored is not None else ()
         workspace.labels_added = tuple(n for n in config.labels if n not in old)
+        workspace._backend = embed_backend or config.backend
+        workspace._device = device
         return workspace
 
     def close(self) -> None:
@@ -278,7 +294,7 @@ class Workspace:
     def encoder(self) -> Encoder:
         """The workspace's embedding model, loaded on first use."""
         if self._encoder is None:
-            self._encoder = Encoder(self.config.model)
+            self._encoder = Encoder(self.config.model, device=self._device, backend=self._backend)
             if self._encoder.dim != self.config.dim:
                 raise TextalError(
                     f"model {self.config.model} gives dimension {self._encoder.dim}, "

@@ -1,0 +1,145 @@
+"""Embedding backends on the real model and real reviews: agreement with PyTorch, one export per
+cache, order kept under length sorting, the workspace's refusal to mix vectors, simulate side by
+side."""
+
+import csv
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.workspaces import AMAZON, SHARED_DATA, require_shared_data
+from textal.cli import main
+from textal.embed import BACKENDS, Encoder
+from textal.embed.backends import export_dir
+from textal.workspace.config import read_config
+
+_NEEDS = {"onnx": "onnxruntime", "onnx-int8": "onnxruntime", "openvino": "openvino"}
+AVAILABLE = [b for b in BACKENDS if b == "torch" or importlib.util.find_spec(_NEEDS[b]) is not None]
+EXPORTED = [b for b in AVAILABLE if b != "torch"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def export_cache(tmp_path_factory) -> Iterator[Path]:
+    """A cache of this module's own, so the first load of each backend really exports."""
+    root = tmp_path_factory.mktemp("model-cache")
+    before = os.environ.get("TEXTAL_CACHE")
+    os.environ["TEXTAL_CACHE"] = str(root)
+    yield root
+    if before is None:
+        del os.environ["TEXTAL_CACHE"]
+    else:
+        os.environ["TEXTAL_CACHE"] = before
+
+
+def reviews() -> list[str]:
+    """Short and long real reviews: uci sentences and IMDB reviews (truncated by the model)."""
+    require_shared_data()
+    texts = []
+    for path, rows in [(AMAZON, 60), (SHARED_DATA / "imdb" / "test.csv", 6)]:
+        if not path.exists():
+            pytest.skip(f"{path} not found")
+        with open(path, encoding="utf-8", newline="") as f:
+            texts += [row["text"] for _, row in zip(range(rows), csv.DictReader(f), strict=False)]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    return Encoder(device="cpu").encode(reviews())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", EXPORTED)
+def test_backend_agrees_with_torch_and_exports_once(backend, torch_vectors):
+    encoder = Encoder(backend=backend)
+    folder = export_dir(encoder.model_id, backend)
+    files = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    vectors = encoder.encode(reviews())
+    assert vectors.dtype == np.float32 and vectors.shape == torch_vectors.shape
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = (vectors * torch_vectors).sum(axis=1)
+    floor = 0.999 if BACKENDS[backend] == BACKENDS["torch"] else 0.99
+    assert cosine.mean() >= floor, cosine.mean()
+    assert cosine.min() >= floor - 0.05, cosine.min()
+
+    again = Encoder(backend=backend)  # loads the export: nothing in the folder is rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == files
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    np.testing.assert_array_equal(again.encode(reviews()[:5]), vectors[:5])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", AVAILABLE)
+def test_length_sorting_keeps_the_input_order(backend):
+    texts = reviews()[:30] + reviews()[-3:]
+    rng = np.random.default_rng(0)
+    shuffled = [texts[k] for k in rng.permutation(len(texts))]
+    encoder = Encoder(backend=backend, device="cpu", batch_size=8)
+    together = encoder.encode(shuffled)
+    alone = np.vstack([encoder.encode([t]) for t in shuffled])  # no padding, no sorting
+    if BACKENDS[backend] == BACKENDS["torch"]:
+        np.testing.assert_allclose(together, alone, atol=2e-5)
+    else:  # dynamic int8 scales activations per batch: a vector depends on its batch mates
+        similarity = together @ alone.T
+        assert np.diag(similarity).min() >= 0.97
+        assert (similarity.argmax(axis=1) == np.arange(len(shuffled))).all()
+
+
+def test_old_config_without_backend_reads_as_torch(tmp_path):
+    (tmp_path / "textal.toml").write_text(
+        '[embedding]\nmodel = "m"\ndim = 3\n\n[store]\nuri = "memory"\ncollection = "c"\n',
+        encoding="utf-8",
+    )
+    assert read_config(tmp_path).backend == "torch"
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("onnx-int8" not in AVAILABLE, reason="onnxruntime is not installed")
+def test_workspace_refuses_a_backend_whose_vectors_differ(capsys, tmp_path):
+    require_shared_data()
+    ws = tmp_path / "ws"
+    args = ["ingest", "--workspace", str(ws), "--data", str(AMAZON), "--store", "memory"]
+    assert main(args) == 0
+    assert read_config(ws).backend == "torch"
+    capsys.readouterr()
+    before = _snapshot(ws)
+    assert main([*args, "--embed-backend", "onnx-int8"]) == 2
+    _, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert "backend torch" in lines[0] and "onnx-int8" in lines[0]
+    assert _snapshot(ws) == before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("onnx-int8" not in AVAILABLE, reason="onnxruntime is not installed")
+def test_simulate_compares_backends_in_one_summary(capsys, tmp_path):
+    require_shared_data()
+    code = main(
+        [
+            "simulate", "--workspace", str(tmp_path / "ws"), "--data", str(AMAZON),
+            "--test-fraction", "0.3", "--model", "all-MiniLM-L6-v2,all-MiniLM-L6-v2@onnx-int8",
+            "--strategies", "margin,random", "--seeds", "2", "--init", "10", "--rounds", "1",
+            "--batch-size", "10", "--workers", "1",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    summary = (
+        tmp_path / "ws" / "simulations" / "uci_sentiment_labelled-amazon-compare" / "summary.md"
+    ).read_text(encoding="utf-8")
+    for row in ["margin @ all-MiniLM-L6-v2@torch", "random @ all-MiniLM-L6-v2@onnx-int8"]:
+        assert f"| {row} |" in summary
+    assert (summary.count("| margin @") + summary.count("| random @")) == 4
