@@ -7,9 +7,16 @@ how the pool was chosen (README, "How a round chooses"). About 2 minutes on 2 co
 embeddings are cached (tests/fixtures_data.py caches them under .cache/). Usage::
 
     python scripts/bench_candidates.py
+
+``--full-data NAME ...`` instead fits, on every label of a simulation cache of
+``scripts/run_reference.sh`` (``textal-workspace/simulations/NAME-all-MiniLM-L6-v2``), each
+single C and the ``AutoClassifier`` pick, and prints their test macro-F1 and accuracy: the check
+that the full-data head is within 0.5 points of the best single C.
 """
 
+import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -91,8 +98,65 @@ def one(name: str, n: int, seed: int) -> list[dict]:
     return rows
 
 
+FULL_DATA = {  # name: (pool file, test file or None for a stratified 20% of the pool)
+    "trec": ("trec/train.csv", "trec/test.csv"),
+    "trec-fine": ("trec/train_fine.csv", "trec/test_fine.csv"),
+    "ag_news": ("ag_news/train_subset.csv", "ag_news/test.csv"),
+    "cr": ("cr_customer_reviews/all.csv", None),
+    "imdb-stars": ("DERIVED/imdb-stars/pool.csv", "DERIVED/imdb-stars/test.csv"),
+    "ag-rare": ("DERIVED/ag-rare/pool.csv", "DERIVED/ag-rare/test.csv"),
+}
+
+
+def full_data(names: list[str], workspace: Path, data: Path) -> None:
+    from textal.model.automl import AutoClassifier
+    from textal.simulate.dataset import Source, TestSpec, open_simulation_data
+    from textal.simulate.metrics import score_predictions
+
+    derived = workspace / "derived"
+    print("| dataset | head | macro-F1 | accuracy | fit s |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        pool_file, test_file = (
+            None if f is None else Path(str(data / f).replace(f"{data}/DERIVED", str(derived)))
+            for f in FULL_DATA[name]
+        )
+        test = TestSpec(source=Source(path=test_file)) if test_file else TestSpec(fraction=0.2)
+        with open_simulation_data(workspace, Source(path=pool_file), test, name=name) as sim:
+            ids = [i for chunk in sim.store.iterate() for i in chunk.ids]
+            X = sim.store.get_vectors(ids)
+            y = np.array([sim.oracle[i] for i in ids])
+            classes = sorted(set(sim.test_labels.tolist()))
+            heads = {
+                f"lr C={c:g} bal": LogisticRegression(
+                    C=c, class_weight="balanced", max_iter=1000, tol=1e-3
+                )
+                for c in [0.1, 1, 10, 100, 1000]
+            }
+            heads["AutoClassifier"] = AutoClassifier()
+            with threadpool_limits(1):
+                for head, est in heads.items():
+                    started = time.perf_counter()
+                    est.fit(X, y)
+                    seconds = time.perf_counter() - started
+                    s = score_predictions(sim.test_labels, est.predict(sim.test_vectors), classes)
+                    if head == "AutoClassifier":
+                        head = f"AutoClassifier -> {est.best_name_}"
+                    print(
+                        f"| {name} | {head} | {s.macro_f1:.3f} | {s.accuracy:.3f} | {seconds:.1f} |"
+                    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--full-data", nargs="+", choices=sorted(FULL_DATA), metavar="NAME")
+    parser.add_argument("--workspace", type=Path, default=Path("textal-workspace"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.full_data:
+        full_data(args.full_data, args.workspace, args.data)
+        return
     for name in DATASETS:
         load_embedded(name)
     jobs = (delayed(one)(d, n, s) for d in DATASETS for n in SIZES for s in SEEDS)
