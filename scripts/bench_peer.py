@@ -26,8 +26,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from small_text import BreakingTies, SklearnClassifier, SklearnDataset
 from sklearn.linear_model import LogisticRegression
+from small_text import BreakingTies, SklearnClassifier, SklearnDataset
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,6 +70,36 @@ def peer_curve(
     return points
 
 
+def compare(path: Path, peer_aulc: list, peer_final: list, n_seeds: int) -> dict:
+    """Print textal's strategies of ``path`` (a curves.json) against the peer, paired by seed."""
+    if not path.exists():
+        print(f"no {path}: run the simulation first to compare")
+        return {}
+    document = json.loads(path.read_text(encoding="utf-8"))
+    textal: dict[str, dict[int, list]] = {}
+    for p in document["points"]:
+        textal.setdefault(p["strategy"], {}).setdefault(p["seed"], []).append(p)
+    print("| strategy | AULC macro-F1 | Δ vs peer | final macro-F1 | Δ final vs peer |")
+    print("|---|---|---|---|---|")
+    rows = {}
+    for strategy, by_seed in textal.items():
+        seeds = sorted(set(by_seed) & set(range(n_seeds)))
+        aulc = [
+            area_under_curve([p["labels"] for p in by_seed[s]], [p["macro_f1"] for p in by_seed[s]])
+            for s in seeds
+        ]
+        final = [by_seed[s][-1]["macro_f1"] for s in seeds]
+        d_aulc = paired_difference(aulc, [peer_aulc[s] for s in seeds])
+        d_final = paired_difference(final, [peer_final[s] for s in seeds])
+        rows[strategy] = {"seeds": seeds, "aulc": aulc, "final": final}
+        print(
+            f"| {strategy} | {np.mean(aulc):.3f} | {d_aulc.mean:+.3f} ± {d_aulc.std:.3f} "
+            f"{d_aulc.verdict} | {np.mean(final):.3f} | {d_final.mean:+.3f} ± {d_final.std:.3f} "
+            f"{d_final.verdict} |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workspace", type=Path, default=Path("textal-workspace"))
@@ -108,31 +138,11 @@ def main() -> None:
         results = args.results or data.directory
     peer_aulc = [area_under_curve(*zip(*curves[s], strict=True)) for s in range(args.seeds)]
     peer_final = [curves[s][-1][1] for s in range(args.seeds)]
-    document = json.loads((results / "curves.json").read_text(encoding="utf-8"))
-    textal: dict[str, dict[int, list]] = {}
-    for p in document["points"]:
-        textal.setdefault(p["strategy"], {}).setdefault(p["seed"], []).append(p)
     print(
-        f"{args.name}: {PEER} AULC macro-F1 {np.mean(peer_aulc):.3f}, final {np.mean(peer_final):.3f}"
+        f"{args.name}: {PEER} AULC macro-F1 {np.mean(peer_aulc):.3f}, "
+        f"final {np.mean(peer_final):.3f} ({args.seeds} seeds)"
     )
-    print("| strategy | AULC macro-F1 | Δ vs peer | final macro-F1 | Δ final vs peer |")
-    print("|---|---|---|---|---|")
-    rows = {}
-    for strategy, by_seed in textal.items():
-        seeds = sorted(set(by_seed) & set(range(args.seeds)))
-        aulc = [
-            area_under_curve([p["labels"] for p in by_seed[s]], [p["macro_f1"] for p in by_seed[s]])
-            for s in seeds
-        ]
-        final = [by_seed[s][-1]["macro_f1"] for s in seeds]
-        d_aulc = paired_difference(aulc, [peer_aulc[s] for s in seeds])
-        d_final = paired_difference(final, [peer_final[s] for s in seeds])
-        rows[strategy] = {"seeds": seeds, "aulc": aulc, "final": final}
-        print(
-            f"| {strategy} | {np.mean(aulc):.3f} | {d_aulc.mean:+.3f} ± {d_aulc.std:.3f} "
-            f"{d_aulc.verdict} | {np.mean(final):.3f} | {d_final.mean:+.3f} ± {d_final.std:.3f} "
-            f"{d_final.verdict} |"
-        )
+    rows = compare(results / "curves.json", peer_aulc, peer_final, args.seeds)
     peer = {"aulc": peer_aulc, "final": peer_final, "curves": curves}
     (results / "peer.json").write_text(json.dumps({"peer": peer, "textal": rows}, indent=1))
 
