@@ -7,9 +7,18 @@ how the pool was chosen (README, "How a round chooses"). About 2 minutes on 2 co
 embeddings are cached (tests/fixtures_data.py caches them under .cache/). Usage::
 
     python scripts/bench_candidates.py
+
+``--full-data NAME ...`` instead fits, on every label of a simulation cache of
+``scripts/run_reference.sh`` (``textal-workspace/simulations/NAME-all-MiniLM-L6-v2``), each
+single C and the ``AutoClassifier`` pick, and prints their test macro-F1 and accuracy: the check
+that the full-data head is within 0.5 points of the best single C. With ``--sizes 50 100 ...``
+it does the same on that many random labels (mean of 5 seeds). For numeric (ordered) labels it
+adds an ordinal head (Frank & Hall cumulative logits, :class:`OrdinalFrankHall`).
 """
 
+import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -91,8 +100,116 @@ def one(name: str, n: int, seed: int) -> list[dict]:
     return rows
 
 
+FULL_DATA = {  # name: (pool file, test file or None for a stratified 20% of the pool)
+    "trec": ("trec/train.csv", "trec/test.csv"),
+    "trec-fine": ("trec/train_fine.csv", "trec/test_fine.csv"),
+    "ag_news": ("ag_news/train_subset.csv", "ag_news/test.csv"),
+    "cr": ("cr_customer_reviews/all.csv", None),
+    "imdb-stars": ("DERIVED/imdb-stars/pool.csv", "DERIVED/imdb-stars/test.csv"),
+    "ag-rare": ("DERIVED/ag-rare/pool.csv", "DERIVED/ag-rare/test.csv"),
+}
+
+
+class OrdinalFrankHall:
+    """Frank & Hall (2001) ordinal head: one balanced LR per threshold for P(y > k), differenced.
+
+    Tried for ordered (numeric) labels such as star ratings; see the module docstring's verdict.
+    """
+
+    def __init__(self, C: float) -> None:
+        self.C = C
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "OrdinalFrankHall":
+        self.classes_ = np.array(sorted(set(y.tolist()), key=float))
+        rank = np.searchsorted(self.classes_.astype(float), y.astype(float))
+        self.models_ = [
+            LogisticRegression(C=self.C, class_weight="balanced", max_iter=1000, tol=1e-3).fit(
+                X, rank > k
+            )
+            for k in range(len(self.classes_) - 1)
+        ]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        above = np.column_stack([m.predict_proba(X)[:, 1] for m in self.models_])
+        above = np.minimum.accumulate(above, axis=1)  # P(y > k) must fall with k
+        cumulative = np.column_stack([np.ones(len(X)), above, np.zeros(len(X))])
+        return np.clip(cumulative[:, :-1] - cumulative[:, 1:], 0, None)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _heads(numeric: bool) -> dict:
+    from textal.model.automl import AutoClassifier
+
+    heads: dict = {
+        f"lr C={c:g} bal": LogisticRegression(C=c, class_weight="balanced", max_iter=1000, tol=1e-3)
+        for c in [0.1, 1, 10, 100, 1000]
+    }
+    if numeric:
+        heads.update({f"ordinal C={c:g}": OrdinalFrankHall(c) for c in [1, 10, 100]})
+    heads["AutoClassifier"] = AutoClassifier()
+    return heads
+
+
+def full_data(names: list[str], workspace: Path, data: Path, sizes: list[int]) -> None:
+    """Full-data heads (``sizes`` empty) or the mean over 5 seeds of ``n`` random labels."""
+    from textal.simulate.dataset import Source, TestSpec, open_simulation_data
+    from textal.simulate.metrics import score_predictions
+
+    derived = workspace / "derived"
+    print("| dataset | labels | head | macro-F1 | accuracy | fit s |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        pool_file, test_file = (
+            None if f is None else Path(str(data / f).replace(f"{data}/DERIVED", str(derived)))
+            for f in FULL_DATA[name]
+        )
+        test = TestSpec(source=Source(path=test_file)) if test_file else TestSpec(fraction=0.2)
+        with open_simulation_data(workspace, Source(path=pool_file), test, name=name) as sim:
+            ids = [i for chunk in sim.store.iterate() for i in chunk.ids]
+            X = sim.store.get_vectors(ids)
+            y = np.array([sim.oracle[i] for i in ids])
+            classes = sorted(set(sim.test_labels.tolist()))
+            numeric = all(c.lstrip("-").isdigit() for c in classes)
+            for n in sizes or [len(y)]:
+                seeds = range(5) if n < len(y) else range(1)
+                scores: dict = {}
+                for seed in seeds:
+                    rows = np.random.default_rng(seed).permutation(len(y))[:n]
+                    with threadpool_limits(1):
+                        for head, est in _heads(numeric).items():
+                            started = time.perf_counter()
+                            est.fit(X[rows], y[rows])
+                            seconds = time.perf_counter() - started
+                            s = score_predictions(
+                                sim.test_labels, est.predict(sim.test_vectors), classes
+                            )
+                            if head == "AutoClassifier":
+                                head = f"AutoClassifier -> {est.best_name_}"
+                            if seed:
+                                head = "AutoClassifier" if "->" in head else head
+                            scores.setdefault(head.split(" -> ")[0], []).append(
+                                (s.macro_f1, s.accuracy, seconds, head)
+                            )
+                for head, runs in scores.items():
+                    f1, acc, sec = (np.mean([r[i] for r in runs]) for i in range(3))
+                    shown = runs[0][3] if len(runs) == 1 else head
+                    print(f"| {name} | {n} | {shown} | {f1:.3f} | {acc:.3f} | {sec:.1f} |")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--full-data", nargs="+", choices=sorted(FULL_DATA), metavar="NAME")
+    parser.add_argument("--workspace", type=Path, default=Path("textal-workspace"))
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--sizes", type=int, nargs="*", default=[], help="labeled-set sizes")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.full_data:
+        full_data(args.full_data, args.workspace, args.data, args.sizes)
+        return
     for name in DATASETS:
         load_embedded(name)
     jobs = (delayed(one)(d, n, s) for d in DATASETS for n in SIZES for s in SEEDS)

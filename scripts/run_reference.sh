@@ -9,6 +9,10 @@
 # its summary.md, curves.csv, curves.json and curves.png land there, and the plot is copied to
 # docs/sim-<name>.png. The variants write into a subfolder of their dataset's folder.
 # Set TEXTAL to run another entry point (default: python -m textal).
+#
+# The added sets (trec-fine, imdb-stars, ag-rare) run the default strategy and random only, then
+# the small-text peer (scripts/bench_peer.py, needs the `bench` extra) on the same seeds; the
+# derived files of imdb-stars and ag-rare are made first by scripts/make_datasets.py.
 set -euo pipefail
 
 DATA=${DATA:-../shared/data}
@@ -18,6 +22,8 @@ MODEL_SLUG=all-MiniLM-L6-v2
 COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20)
 ALL=margin-density,margin,entropy,least-confidence,committee,random
 
+DERIVED=$WS/derived
+PEER_SEEDS=${PEER_SEEDS:-10}
 CR=(--data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2)
 TREC=(--data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv")
 
@@ -35,6 +41,19 @@ variant() {  # dataset name, subfolder, then the data and variant arguments: def
     --out "$WS/simulations/$name-$MODEL_SLUG/$sub" "$@"
 }
 
+versus_peer() {  # name, then the data arguments: default vs random, then the small-text peer
+  local name=$1
+  shift
+  $TEXTAL simulate "${COMMON[@]}" --strategies default,random --name "$name" "$@"
+  cp "$WS/simulations/$name-$MODEL_SLUG/curves.png" "docs/sim-$name.png"
+  python scripts/bench_peer.py --workspace "$WS" --name "$name" --seeds "$PEER_SEEDS" "$@"
+}
+
+derived() {  # the derived file arguments of a dataset made by scripts/make_datasets.py
+  [ -f "$DERIVED/$1/pool.csv" ] || python scripts/make_datasets.py --data "$DATA" --out "$DERIVED" "$1" >&2
+  echo --data "$DERIVED/$1/pool.csv" --test "$DERIVED/$1/test.csv"
+}
+
 run() {
   case $1 in
     uci-amazon) simulate uci-amazon --data "$DATA/uci_sentiment_labelled/amazon.csv" --test-fraction 0.2 ;;
@@ -44,6 +63,9 @@ run() {
     trec) simulate trec "${TREC[@]}" ;;
     ag_news) simulate ag_news --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
     sst2) simulate sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
+    trec-fine) versus_peer trec-fine --data "$DATA/trec/train_fine.csv" --test "$DATA/trec/test_fine.csv" ;;
+    imdb-stars) versus_peer imdb-stars $(derived imdb-stars) ;;
+    ag-rare) versus_peer ag-rare $(derived ag-rare) ;;
     cr-max-class-share) variant cr max-class-share-0.5 "${CR[@]}" --max-class-share 0.5 ;;
     trec-cold-start) variant trec initial-cold-start "${TREC[@]}" --initial cold-start ;;
     cr-30-seeds) variant cr seeds-30 "${CR[@]}" --seeds 30 ;;
@@ -53,7 +75,7 @@ run() {
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 cr-max-class-share trec-cold-start cr-30-seeds)
+  names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 trec-fine imdb-stars ag-rare cr-max-class-share trec-cold-start cr-30-seeds)
 fi
 for name in "${names[@]}"; do
   run "$name"

@@ -1,4 +1,5 @@
-"""AutoClassifier on real sentence embeddings (yelp: 2 balanced classes; TREC: 6, imbalanced)."""
+"""AutoClassifier on real sentence embeddings (yelp: 2 balanced classes; TREC: 6 imbalanced
+coarse classes, or 50 fine ones where most classes have one label or none in a small sample)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import balanced_accuracy_score
+from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from textal.model.automl import CANDIDATE_CS, AutoClassifier
+from textal.model.automl import (
+    CANDIDATE_CS,
+    AutoClassifier,
+    bootstrap_sample,
+    singleton_folds,
+)
 
 YELP = "uci_sentiment_labelled/yelp.csv"
 TREC = "trec/train.csv"
+TREC_FINE = "trec/train_fine.csv"  # the same rows as TREC, with the 50 fine labels
 
 
 def split(n_total: int, n_labelled: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,20 +45,20 @@ def test_beats_majority_baseline_on_heldout_yelp(embedded_dataset):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cv_score_tracks_heldout_balanced_accuracy(embedded_dataset, seed):
+def test_cv_score_tracks_heldout_macro_f1(embedded_dataset, seed):
     _, X, y = embedded_dataset(YELP)
     lab, rest = split(len(y), 200, seed)
     model = AutoClassifier().fit(X[lab], y[lab])
-    heldout = balanced_accuracy_score(y[rest], model.predict(X[rest]))
+    heldout = f1_score(y[rest], model.predict(X[rest]), average="macro")
     assert abs(model.cv_score_ - heldout) < 0.08, (model.cv_score_, heldout)
 
 
 def test_fitted_attributes_are_consistent(embedded_dataset):
     _, X, y = embedded_dataset(TREC)
     lab, rest = split(len(y), 300, seed=0)
-    model = AutoClassifier().fit(X[lab], y[lab])
+    model = AutoClassifier(time_budget_s=math.inf).fit(X[lab], y[lab])
     assert list(model.classes_) == sorted(set(y[lab]))
-    assert model.n_cv_folds_ == min(5, min(np.unique(y[lab], return_counts=True)[1]))
+    assert model.n_cv_folds_ == 5  # 300 labels: every fold is scored (cap: MAX_SCORED items)
     means = [mean for _, mean, _ in model.leaderboard_]
     assert len(means) == len(CANDIDATE_CS)
     assert means == sorted(means, reverse=True)
@@ -104,20 +111,68 @@ def test_one_label_per_class_falls_back_to_default_without_cv(embedded_dataset):
     assert math.isnan(model.cv_score_)
     assert model.leaderboard_ == []
     assert model.best_name_ == "logreg(C=1, balanced)"
-    cp = model.committee_proba(X[:200])
-    assert cp.shape == (3, 200, 2)
-    assert np.abs(cp[0] - cp[1]).max() > 0.01 and np.abs(cp[1] - cp[2]).max() > 0.01
+    assert model.committee_proba(X[:200]).shape == (3, 200, 2)
     # Even one example per class beats chance on yelp.
     assert balanced_accuracy_score(y, model.predict(X)) > 0.55
 
 
-def test_time_budget_zero_evaluates_only_the_default_but_fills_committee(embedded_dataset):
+def test_time_budget_zero_still_compares_the_whole_grid_on_two_folds(embedded_dataset):
     _, X, y = embedded_dataset(YELP)
     lab, _ = split(len(y), 100, seed=0)
     model = AutoClassifier(time_budget_s=0.0, committee_size=5).fit(X[lab], y[lab])
-    assert [name for name, _, _ in model.leaderboard_] == ["logreg(C=1, balanced)"]
+    assert sorted(name for name, _, _ in model.leaderboard_) == sorted(
+        f"logreg(C={C:g}, balanced)" for C in CANDIDATE_CS
+    )
+    assert model.n_cv_folds_ == 2
     assert len(model.committee_) == 5
-    assert len({m.C for m in model.committee_}) == 5
+    assert len({m.C for m in model.committee_}) == 1  # bagging: same head, other samples
+
+
+def test_singleton_classes_still_get_cross_validated(embedded_dataset, dataset_labels):
+    _, X, _ = embedded_dataset(TREC)
+    y = dataset_labels(TREC_FINE)
+    lab, rest = split(len(y), 120, seed=0)
+    _, counts = np.unique(y[lab], return_counts=True)
+    assert (counts == 1).sum() >= 5  # the situation under test: several singleton classes
+    model = AutoClassifier(time_budget_s=math.inf).fit(X[lab], y[lab])
+    assert model.n_cv_folds_ == 5
+    assert len(model.leaderboard_) == len(CANDIDATE_CS)
+    assert model.best_name_ == model.leaderboard_[0][0]
+    assert model.cv_score_ == max(mean for _, mean, _ in model.leaderboard_)
+    assert 0.0 < model.cv_score_ <= 1.0
+    # The picked head is no worse than chance by far on the held-out rows of the seen classes.
+    seen = np.isin(y[rest], model.classes_)
+    assert balanced_accuracy_score(y[rest][seen], model.predict(X[rest][seen])) > 0.3
+
+
+def test_singleton_folds_keep_every_class_in_every_training_part(dataset_labels):
+    y_names = dataset_labels(TREC_FINE)[:150]
+    _, y = np.unique(y_names, return_inverse=True)
+    counts = np.bincount(y)
+    fold = singleton_folds(y, 5, np.random.default_rng(0))
+    assert np.all(fold[np.isin(y, np.flatnonzero(counts == 1))] == -1)
+    assert np.all(fold[np.isin(y, np.flatnonzero(counts >= 2))] >= 0)
+    for f in range(5):
+        assert set(y[fold != f]) == set(y), f
+
+
+def test_bootstrap_samples_hold_every_class_and_differ(dataset_labels):
+    _, y = np.unique(dataset_labels(TREC_FINE)[:200], return_inverse=True)
+    rng = np.random.default_rng(0)
+    samples = [bootstrap_sample(y, rng) for _ in range(3)]
+    for rows in samples:
+        assert set(y[rows]) == set(y)
+        assert len(rows) >= len(y)
+    assert not np.array_equal(np.sort(samples[0]), np.sort(samples[1]))
+
+
+def test_bagging_committee_members_disagree_on_labels(embedded_dataset):
+    _, X, y = embedded_dataset(TREC)
+    lab, rest = split(len(y), 150, seed=1)
+    model = AutoClassifier(committee_size=5).fit(X[lab], y[lab])
+    votes = model.committee_proba(X[rest]).argmax(axis=2)  # (members, items)
+    split_votes = np.mean((votes != votes[0]).any(axis=0))
+    assert split_votes > 0.01, split_votes  # members trained on other samples vote otherwise
 
 
 def test_fewer_than_two_classes_raises():

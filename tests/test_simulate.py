@@ -22,7 +22,7 @@ from textal.simulate.dataset import SimulationData, stratified_split
 from textal.simulate.metrics import area_under_curve, labels_to_reach, paired_difference
 from textal.simulate.oracle import Protocol, initial_labels, run_all, simulate_run
 from textal.store import open_store
-from textal.strategy.scores import STRATEGIES
+from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 AMAZON = DATA_DIR / "uci_sentiment_labelled" / "amazon.csv"
@@ -184,3 +184,10 @@ def test_simulate_command_writes_summary_points_and_plot(tmp_path, capsys, store
         cli.run(simulate_args(tmp_path, store, fraction="0.3"))
     with pytest.raises(TextalError, match="unknown strategy"):
         cli.run(simulate_args(tmp_path, store, strategies="margin,nope"))
+
+
+def test_default_names_the_default_strategy():
+    assert cli._strategies("default,random") == [DEFAULT_STRATEGY, "random"]
+    assert cli._strategies(f"{DEFAULT_STRATEGY}, default ,random") == [DEFAULT_STRATEGY, "random"]
+    with pytest.raises(TextalError, match="choose from default, "):
+        cli._strategies("defaults")

@@ -16,7 +16,7 @@ from textal.embed.backends import check_backend
 from textal.errors import TextalError
 from textal.quality.noise import NOISE_KINDS
 from textal.simulate.options import INITIAL_KINDS, STORE_KINDS
-from textal.strategy.scores import STRATEGIES
+from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.workspace.config import read_config, workspace_path
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     runs.add_argument(
         "--strategies",
         default=DEFAULT_STRATEGIES,
-        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)",
+        help=f"comma-separated, from {', '.join(STRATEGIES)}, or 'default' for the default "
+        f"strategy ({DEFAULT_STRATEGY}) (default: all)",
     )
     runs.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 (default: 5)")
     runs.add_argument("--init", type=positive_int, default=25, help="initial labels (default: 25)")
@@ -137,12 +138,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _strategies(text: str) -> list[str]:
-    names = list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    """The named strategies in order, without repeats; ``default`` names the default strategy."""
+    given = (s.strip() for s in text.split(",") if s.strip())
+    names = list(dict.fromkeys(DEFAULT_STRATEGY if s == "default" else s for s in given))
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
         raise TextalError(
             f"unknown strategy {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(STRATEGIES)}"
+            f"choose from default, {', '.join(STRATEGIES)}"
         )
     return names
 

@@ -1,0 +1,46 @@
+"""scripts/make_datasets.py: the derived reference sets have the documented sizes and classes.
+
+Reads ../shared/data (skipped where absent) and writes only under pytest's tmp_path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO.parent / "shared" / "data"
+
+
+def make(name: str, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if not (DATA_DIR / "README.md").is_file():
+        pytest.skip(f"real data folder {DATA_DIR} absent (see ../shared/data/README.md)")
+    script = REPO / "scripts" / "make_datasets.py"
+    args = [sys.executable, str(script), "--data", str(DATA_DIR), "--out", str(out), name]
+    subprocess.run(args, check=True, capture_output=True)
+    read = lambda part: pd.read_csv(out / name / f"{part}.csv", keep_default_na=False, dtype=str)  # noqa: E731
+    return read("pool"), read("test")
+
+
+def test_ag_rare_cuts_sci_tech_to_three_percent(tmp_path):
+    pool, test = make("ag-rare", tmp_path)
+    assert len(pool) == 2000 and len(test) == 500
+    counts = pool["label"].value_counts()
+    assert counts["Sci/Tech"] == 60
+    assert set(counts.index) == {"World", "Sports", "Business", "Sci/Tech"}
+    assert test["label"].value_counts().min() > 100  # the test set keeps AG News's balance
+    again, _ = make("ag-rare", tmp_path / "again")
+    assert again.equals(pool)  # seeded
+
+
+@pytest.mark.slow
+def test_imdb_stars_has_eight_rating_classes(tmp_path):
+    pool, test = make("imdb-stars", tmp_path)
+    assert len(pool) == 2000 and len(test) == 500
+    assert set(pool["label"]) == set(test["label"]) == {"1", "2", "3", "4", "7", "8", "9", "10"}
+    assert pool["text"].str.len().max() <= 400
+    assert not pool["text"].str.contains("<br />").any()
