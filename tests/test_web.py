@@ -37,7 +37,7 @@ PAGES = ["/", "/dashboard", "/search"]
 def served(amazon_template, tmp_path) -> Iterator[tuple[LabelService, dict[str, str]]]:
     """A service over a copy of the amazon workspace (memory store) and three accounts."""
     root = tmp_path / "ws"
-    shutil.copytree(amazon_template["memory"], root)
+    shutil.copytree(amazon_template("memory"), root)
     with Ledger(root / LEDGER_NAME) as ledger:
         tokens = {
             "ana": add_annotator(ledger, "ana", admin=True),
@@ -245,7 +245,7 @@ def test_overlap_records_agreeing_labels_of_two_annotators(served):
 
 def test_annotators_cli_and_the_holder_file(amazon_template, tmp_path, capsys):
     root = tmp_path / "ws"
-    shutil.copytree(amazon_template["memory"], root)
+    shutil.copytree(amazon_template("memory"), root)
     code, out, _ = run_cli(capsys, "annotators", "--workspace", root, "add", "ana", "--admin")
     assert code == 0 and re.search(r"http://127\.0\.0\.1:8000/login#token=[\w-]{43}\n", out)
     token = out.split("#token=")[1].strip()

@@ -81,7 +81,7 @@ def test_label_a_whole_batch_by_keyboard_and_get_the_next_round_without_reload(
 ):
     require_chromium()
     root = tmp_path / "ws"
-    tokens = _prepare(amazon_template[store], root)
+    tokens = _prepare(amazon_template(store), root)
     server = start_server(root)
     driver = new_browser()
     shown = _log_in(driver, server.url, tokens["bo"])
@@ -113,7 +113,7 @@ def test_label_a_whole_batch_by_keyboard_and_get_the_next_round_without_reload(
 def test_two_annotators_get_disjoint_items(amazon_template, tmp_path, start_server, new_browser):
     require_chromium()
     root = tmp_path / "ws"
-    tokens = _prepare(amazon_template["memory"], root, batch=10)
+    tokens = _prepare(amazon_template("memory"), root, batch=10)
     server = start_server(root)
     ana, bo = new_browser(), new_browser()
     seen = {"ana": [_log_in(ana, server.url, tokens["ana"])]}
@@ -130,7 +130,7 @@ def test_requests_without_session_or_csrf_are_refused(
 ):
     require_chromium()
     root = tmp_path / "ws"
-    tokens = _prepare(amazon_template["memory"], root)
+    tokens = _prepare(amazon_template("memory"), root)
     server = start_server(root)
     stranger, member = new_browser(), new_browser()
     shown = _log_in(member, server.url, tokens["bo"])
@@ -159,7 +159,7 @@ def test_requests_without_session_or_csrf_are_refused(
 def test_hostile_review_text_stays_inert(amazon_template, tmp_path, start_server, new_browser):
     require_chromium()
     root = tmp_path / "ws"
-    shutil.copytree(amazon_template["memory"], root)
+    shutil.copytree(amazon_template("memory"), root)
     source = tmp_path / "hostile.jsonl"
 
     source.write_text(

@@ -31,7 +31,7 @@ def _session(url: str, token: str) -> httpx.Client:
 @pytest.mark.parametrize("store", ["memory", "lite"])
 def test_kill_9_loses_no_acknowledged_label(amazon_template, tmp_path, start_server, store):
     root = tmp_path / "ws"
-    shutil.copytree(amazon_template[store], root)
+    shutil.copytree(amazon_template(store), root)
     with Workspace.open(root) as ws:
         ws.round(batch_size=40)
         tokens = {name: add_annotator(ws.ledger, name) for name in ("ana", "bo", "cy")}
