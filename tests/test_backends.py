@@ -72,7 +72,8 @@ def test_backend_agrees_with_torch_and_exports_once(backend, torch_vectors):
     again = Encoder(backend=backend)  # loads the export: nothing in the folder is rewritten
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == files
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temp left
-    np.testing.assert_array_equal(again.encode(reviews()[:5]), vectors[:5])
+    # The same texts give the same vectors (int8 scales depend on the texts encoded together).
+    np.testing.assert_allclose(again.encode(reviews()), vectors, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -299,7 +299,9 @@ class LabelService:
         """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
         this returns, so an acknowledged label survives a crash."""
         self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels([_event(item_id, label)], annotator=name, source="web")
+        self.ws.ledger.add_labels(
+            [_event(item_id, label)], annotator=name, source="web", confirm=True
+        )
         self._answered(name, item_id)
 
     def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
