@@ -259,8 +259,8 @@ class Ledger:
         results = []
         with self._write():
             for rows, annotator, source in batches:
-                current = self._latest_events([r.item_id for r in rows])
-                own = self._latest_events([r.item_id for r in rows], annotator) if confirm else {}
+                current = self.latest_events([r.item_id for r in rows])
+                own = self.latest_events([r.item_id for r in rows], annotator) if confirm else {}
                 recorded = 0
                 for row in rows:
                     if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
@@ -288,7 +288,7 @@ class Ledger:
                 results.append((recorded, len(rows) - recorded))
         return results
 
-    def _latest_events(
+    def latest_events(
         self, item_ids: Sequence[str], annotator: str | None = None
     ) -> dict[str, LabelEvent]:
         """Each item's latest event (``annotator``'s latest, when given)."""

@@ -383,7 +383,7 @@ class Workspace:
         path = Path(path)
         rows = read_label_rows(path)
         self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
-        latest = {e.item_id: e for e in self.ledger.history()}
+        latest = self.ledger.latest_events([r.id for r in rows])
         overridden = Counter(
             latest[r.id].annotator
             for r in {r.id: r for r in rows}.values()
