@@ -131,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap any predicted class at this share of the batch, e.g. 0.5",
     )
     round_.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    round_.add_argument(
+        "--candidates",
+        choices=["auto", "all", "index"],
+        default="auto",
+        help="what the round scores: every stored item (all: one scan of the store, whose time "
+        "grows with it), or a candidate set found with nearest-neighbour queries to the vector "
+        "index (index: neighbours of labeled items and of the last batch, plus a uniform sample; "
+        "its time does not grow with the store); auto: index above 50,000 items (default: auto)",
+    )
 
     label = commands.add_parser(
         "label",
@@ -262,6 +271,9 @@ def _cmd_status(args: argparse.Namespace) -> None:
     for name, count in s.label_counts.items():
         print(f"  {terminal_safe(name):<20} {count}")
     print(f"rounds      {s.rounds}")
+    if s.last_candidates:
+        read = {"all": "scored every stored item", "index": "scored candidates from the index"}
+        print(f"last round  {read[s.last_candidates]}")
     if s.last_model:
         cv = "n/a" if s.last_cv_score is None else f"{s.last_cv_score:.3f}"
         print(f"last model  {s.last_model}, cross-validated score {cv}")
@@ -278,12 +290,23 @@ def _cmd_round(args: argparse.Namespace) -> None:
             strategy=args.strategy,
             max_class_share=args.max_class_share,
             seed=args.seed,
+            candidates=args.candidates,
         )
     r = result.round
     if result.reused:
         print(f"round {r.round} is still open (no labels since); its batch was written again")
     kind = "cold-start batch" if r.report.cold_start else f"{r.params.strategy} batch"
     print(f"round {r.round}: {kind} of {len(result.selections)} -> {result.csv_path}")
+    found = r.report.candidate_set
+    if found is not None and r.report.cold_start:
+        print(f"chose from a uniform sample of {found.sample} items (no scan of the store)")
+    elif found is not None:
+        print(
+            f"scored {r.report.scored} candidates from the index: {found.neighbors} neighbours "
+            f"of {found.anchors} labeled items and {found.sample} sampled ({found.seconds:.1f} s)"
+        )
+    elif r.report.scored:
+        print(f"scored all {r.report.scored} unlabeled items")
     if r.report.model:
         cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
         print(f"model {r.report.model}, cross-validated score {cv}")

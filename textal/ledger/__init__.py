@@ -3,6 +3,7 @@
 from textal.ledger.ledger import AMBIGUOUS, LABEL, UNLABEL, LabelEvent, Ledger, NewLabel
 from textal.ledger.records import (
     COLD_START,
+    CandidateSet,
     ClassProbability,
     LeaderboardEntry,
     Neighbor,
@@ -19,6 +20,7 @@ __all__ = [
     "COLD_START",
     "LABEL",
     "UNLABEL",
+    "CandidateSet",
     "ClassProbability",
     "LabelEvent",
     "LeaderboardEntry",

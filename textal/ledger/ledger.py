@@ -18,6 +18,7 @@ from pathlib import Path
 from textal.errors import TextalError
 from textal.fsio import disk_problem
 from textal.ledger.records import (
+    CandidateSet,
     ClassProbability,
     LeaderboardEntry,
     Neighbor,
@@ -35,7 +36,7 @@ from textal.ledger.schema_v2 import (
 )
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 60_000
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
@@ -94,11 +95,25 @@ CREATE TABLE annotators (
 """
 
 
+# Rounds that scored a candidate set from the vector index (``--candidates index``); a round
+# without a row here read every stored item, as every round before schema 4 did.
+_SCHEMA_CANDIDATES = """
+CREATE TABLE round_candidates (
+    round     INTEGER PRIMARY KEY REFERENCES rounds (round),
+    anchors   INTEGER NOT NULL,
+    neighbors INTEGER NOT NULL,
+    sample    INTEGER NOT NULL,
+    seconds   REAL NOT NULL
+);
+"""
+
+
 # Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
 # function run inside the migration transaction.
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     1: migrate_v1_to_v2,
     2: _SCHEMA_ANNOTATORS,
+    3: _SCHEMA_CANDIDATES,
 }
 
 
@@ -313,12 +328,12 @@ class Ledger:
         return self._conn.execute(
             "SELECT e.item_id, e.label FROM label_events e JOIN (SELECT item_id,"
             " max(seq) AS seq FROM label_events GROUP BY item_id) m ON e.seq = m.seq"
-            " WHERE e.kind = ?",
+            " WHERE e.kind = ? ORDER BY e.seq",
             (kind,),
         ).fetchall()
 
     def current_labels(self) -> dict[str, str]:
-        """``{item_id: label}`` for every item whose latest event is a label."""
+        """``{item_id: label}`` for every item whose latest event is a label, oldest first."""
         return {item_id: label for item_id, label in self._latest_of_kind(LABEL) if label}
 
     def ambiguous_items(self) -> set[str]:
@@ -387,6 +402,12 @@ class Ledger:
                     report.agreement,
                 ),
             )  # fmt: skip
+            found = report.candidate_set
+            if found is not None:
+                self._conn.execute(
+                    "INSERT INTO round_candidates VALUES (?, ?, ?, ?, ?)",
+                    (number, found.anchors, found.neighbors, found.sample, found.seconds),
+                )
             self._conn.executemany(
                 "INSERT INTO round_label_counts VALUES (?, ?, ?)",
                 [(number, label, count) for label, count in report.label_counts.items()],
@@ -435,9 +456,11 @@ class Ledger:
         (so it was asked with other settings: the same settings re-use the open round).
         """
         rows = self._conn.execute(
-            f"SELECT {_ROUND_COLUMNS}, n.round FROM rounds r LEFT JOIN rounds n"
+            f"SELECT {_ROUND_COLUMNS}, n.round, c.anchors, c.neighbors, c.sample, c.seconds"
+            " FROM rounds r LEFT JOIN rounds n"
             " ON n.round = (SELECT min(round) FROM rounds WHERE round > r.round)"
-            f" AND n.last_seq = r.last_seq {where} ORDER BY r.round",
+            " AND n.last_seq = r.last_seq LEFT JOIN round_candidates c ON c.round = r.round"
+            f" {where} ORDER BY r.round",
             args,
         ).fetchall()
         if not rows:
@@ -465,7 +488,8 @@ class Ledger:
         for row in rows:
             (number, created_at, strategy, batch_size, share, seed, last_seq, trained_on) = row[:8]
             (selected_by, labeled, model, cv_score, scored, by_neighbors, by_radius) = row[8:15]
-            (capped, fit_s, score_s, select_s, total_s, agreement, superseded_by) = row[15:]
+            (capped, fit_s, score_s, select_s, total_s, agreement, superseded_by) = row[15:22]
+            found = None if row[22] is None else CandidateSet(*row[22:])
             report = RoundReport(
                 selected_by=selected_by,
                 labeled=labeled,
@@ -479,8 +503,9 @@ class Ledger:
                 capped=capped,
                 timings=Timings(fit_s, score_s, select_s, total_s),
                 agreement=agreement,
+                candidate_set=found,
             )
-            params = RoundParams(strategy, batch_size, share, seed)
+            params = RoundParams(strategy, batch_size, share, seed, report.candidates)
             records.append(
                 RoundRecord(number, created_at, params, last_seq, trained_on, report, superseded_by)
             )

@@ -20,12 +20,15 @@ class RoundParams:
 
     ``seed`` is ``None`` for rounds recorded before ledger schema 2, which did not store their
     cap or seed: such a round never counts as asked with the same settings again.
+    ``candidates`` is what the round read: ``"all"`` (every stored item) or ``"index"`` (a
+    candidate set retrieved from the vector index; ``auto`` resolves to one of them).
     """
 
     strategy: str
     batch_size: int
     max_class_share: float | None = None
     seed: int | None = 0
+    candidates: str = "all"
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,23 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class CandidateSet:
+    """What a round scored when it did not read the whole store (``--candidates index``): the
+    unlabeled stored neighbours (``neighbors``) of ``anchors`` labeled items, plus a uniform
+    ``sample``; ``seconds`` is the time retrieving them took."""
+
+    anchors: int
+    neighbors: int
+    sample: int
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class RoundReport:
     """What a round did. ``selected_by`` is the strategy, or :data:`COLD_START` when fewer than
     two classes were labeled; ``agreement`` is the stopping signal (Cohen's kappa with the
-    previous trained round's stop-set predictions), ``None`` when there is no evidence."""
+    previous trained round's stop-set predictions), ``None`` when there is no evidence.
+    ``candidate_set`` is ``None`` when the round read every stored item."""
 
     selected_by: str
     labeled: int
@@ -95,10 +111,16 @@ class RoundReport:
     capped: int = 0
     timings: Timings = Timings()
     agreement: float | None = None
+    candidate_set: CandidateSet | None = None
 
     @property
     def cold_start(self) -> bool:
         return self.selected_by == COLD_START
+
+    @property
+    def candidates(self) -> str:
+        """``"index"`` when the round scored a candidate set from the index, else ``"all"``."""
+        return "all" if self.candidate_set is None else "index"
 
 
 @dataclass(frozen=True)

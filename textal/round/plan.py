@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from textal.ledger.records import (
     COLD_START,
+    CandidateSet,
     ClassProbability,
     LeaderboardEntry,
     Neighbor,
@@ -30,7 +31,8 @@ from textal.ledger.records import (
     labels_digest,
 )
 from textal.model.automl import AutoClassifier, fit_on_labels
-from textal.store.base import VectorStore
+from textal.round import candidates as index
+from textal.store.base import Chunk, VectorStore, reservoir
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
@@ -76,27 +78,28 @@ class RoundPlan:
 
 
 def _top_candidates(
-    store: VectorStore,
+    chunks: Iterable[Chunk],
+    dim: int,
     model: AutoClassifier,
     score_fn: Strategy,
     skip: set[str],
     keep: int,
     rng: np.random.Generator,
-    chunk_size: int,
     stop_fraction: float,
 ) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, str], int]:
-    """Stream the store; return the ``keep`` highest-scoring unlabeled items (best first),
-    their vectors and scores, the stop-set predictions and the number of items scored.
+    """Stream ``chunks`` (the whole store, or a candidate set); return the ``keep``
+    highest-scoring unlabeled items (best first), their vectors and scores, the stop-set
+    predictions and the number of items scored.
 
     The stop set is drawn here (a stable hash of the id below ``stop_fraction``) only when
     ``stop_fraction`` > 0; later rounds pass the same ids to :func:`plan_round` instead."""
     threshold = int(stop_fraction * 2**32)
     best_ids: list[str] = []
-    best_vectors = np.empty((0, store.dim), dtype=np.float32)
+    best_vectors = np.empty((0, dim), dtype=np.float32)
     best_scores = np.empty(0, dtype=np.float64)
     stop: dict[str, str] = {}
     scored = 0
-    for chunk in store.iterate(chunk_size):
+    for chunk in chunks:
         mask = np.fromiter((i not in skip for i in chunk.ids), dtype=bool, count=len(chunk.ids))
         if not mask.any():
             continue
@@ -132,27 +135,11 @@ def _best_first(
     return [ids[k] for k in order], vectors[order], scores[order]
 
 
-def _sample_unlabeled(
-    store: VectorStore, skip: set[str], size: int, rng: np.random.Generator, chunk_size: int
-) -> tuple[list[str], np.ndarray]:
-    """A uniform sample of unlabeled items by reservoir sampling: memory bounded by ``size``."""
-    ids: list[str] = []
-    vectors = np.empty((size, store.dim), dtype=np.float32)
-    seen = 0
-    for chunk in store.iterate(chunk_size):
-        for k, item_id in enumerate(chunk.ids):
-            if item_id in skip:
-                continue
-            if seen < size:
-                ids.append(item_id)
-                vectors[seen] = chunk.vectors[k]
-            else:
-                slot = int(rng.integers(0, seen + 1))
-                if slot < size:
-                    ids[slot] = item_id
-                    vectors[slot] = chunk.vectors[k]
-            seen += 1
-    return ids, vectors[: len(ids)]
+def _unlabeled(chunks: Iterable[Chunk], skip: set[str]) -> Iterator[Chunk]:
+    """``chunks`` without the items in ``skip``."""
+    for chunk in chunks:
+        keep = [k for k, i in enumerate(chunk.ids) if i not in skip]
+        yield Chunk([chunk.ids[k] for k in keep], chunk.vectors[keep], [])
 
 
 def _why(
@@ -222,8 +209,18 @@ def _cold_start_step(
     chunk_size: int,
     clock: _Clock,
 ) -> RoundPlan:
-    """Step "cold start": representative, mutually distant items from a sample of the pool."""
-    ids, vectors = _sample_unlabeled(store, skip, COLD_START_SAMPLE, rng, chunk_size)
+    """Step "cold start": representative, mutually distant items from a uniform sample of the
+    unlabeled pool, drawn by the store in ``index`` mode and by one scan otherwise."""
+    found = None
+    if params.candidates == "index":
+        sample = index.sample_unlabeled(store, skip, COLD_START_SAMPLE, int(rng.integers(2**31)))
+        clock.lap("candidates")
+        found = CandidateSet(0, 0, len(sample.ids), clock.laps["candidates"])
+    else:
+        sample = reservoir(
+            _unlabeled(store.iterate(chunk_size), skip), COLD_START_SAMPLE, rng, store.dim
+        )
+    ids, vectors = sample.ids, sample.vectors
     chosen = cold_start(vectors, params.batch_size, rng) if ids else np.empty(0, np.intp)
     why = _why(vectors[list(chosen)], known.ids, known.vectors, known.labels)
     picks = [
@@ -231,7 +228,9 @@ def _cold_start_step(
         for rank, (k, w) in enumerate(zip(chosen, why, strict=True), start=1)
     ]
     clock.lap("select")
-    report = RoundReport(COLD_START, len(known.ids), known.counts, timings=clock.timings())
+    report = RoundReport(
+        COLD_START, len(known.ids), known.counts, timings=clock.timings(), candidate_set=found
+    )
     return RoundPlan(params, picks, report, trained_on)
 
 
@@ -246,13 +245,19 @@ def _density_step(
 
 
 def _stop_set_step(
-    store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str], skip: set[str]
+    store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str] | None, skip: set[str]
 ) -> dict[str, str]:
-    """Step "stop set": predict the fixed stop set's still-unlabeled items."""
-    still = [i for i in stop_ids if i not in skip]
+    """Step "stop set": predict the fixed stop set's still-unlabeled items; without one yet,
+    draw about :data:`STOP_SET_SIZE` unlabeled items uniformly (the store's ``sample``)."""
+    if stop_ids is None:
+        drawn = index.sample_unlabeled(store, skip, STOP_SET_SIZE, 0)
+        still, vectors = drawn.ids, drawn.vectors
+    else:
+        still = [i for i in stop_ids if i not in skip]
+        vectors = store.get_vectors(still) if still else np.empty((0, store.dim), np.float32)
     if not still:
         return {}
-    return dict(zip(still, map(str, model.predict(store.get_vectors(still))), strict=True))
+    return dict(zip(still, map(str, model.predict(vectors)), strict=True))
 
 
 def _picks(
@@ -293,8 +298,10 @@ def plan_round(
     time_budget_s: float = 10.0,
     stop_ids: Sequence[str] | None = None,
     scorer: Scorer | None = None,
+    candidates: str = "auto",
 ) -> RoundPlan:
-    """Fit a model on ``labels``, score every other stored item, select a diverse batch.
+    """Fit a model on ``labels``, score the other stored items (all of them, or a candidate
+    set retrieved from the vector index), select a diverse batch.
 
     Parameters
     ----------
@@ -308,15 +315,23 @@ def plan_round(
         ``None`` about :data:`STOP_SET_SIZE` items are drawn by a stable hash of their ids.
     scorer : your own ambiguity score ``(proba, vectors) -> scores`` (see :data:`Scorer`), used
         instead of the strategy's; the candidates then go through the same diverse selection.
+    candidates : ``"all"`` scores every stored item (one scan of the store); ``"index"`` scores
+        a candidate set from the vector index (:mod:`textal.round.candidates`), so the round's
+        time and memory do not grow with the pool; ``"auto"`` (default) uses ``index`` above
+        :data:`textal.round.candidates.INDEX_THRESHOLD` stored items. ``params.candidates``
+        says which was used; in ``index`` mode cold start and the stop set use uniform samples.
 
     With fewer than two labeled classes there is nothing to train: a cold-start batch of
     representative, mutually distant items is selected instead.
     """
     if scorer is None and strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    params = RoundParams(strategy, batch_size, max_class_share, seed)
-    trained_on = labels_digest(labels)
     clock = _Clock()
+    pool = store.count()
+    params = RoundParams(
+        strategy, batch_size, max_class_share, seed, index.candidate_mode(candidates, pool)
+    )
+    trained_on = labels_digest(labels)
     rng = np.random.default_rng(seed)
     skip = set(labels) | set(exclude or ())
     ids = list(labels)
@@ -331,16 +346,36 @@ def plan_round(
     if model is None:
         return _cold_start_step(store, known, trained_on, params, skip, rng, chunk_size, clock)
     clock.lap("fit")
-    pool = store.count()
-    stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
+    found: CandidateSet | None = None
+    if params.candidates == "index":
+        retrieved = index.retrieve(
+            store,
+            known.labels,
+            known.vectors,
+            skip,
+            batch_size=batch_size,
+            seed=int(np.random.default_rng((seed, int(trained_on[:8], 16))).integers(2**31)),
+        )
+        chunks: Iterable[Chunk] = [Chunk(retrieved.ids, retrieved.vectors, [])]
+        stop_fraction = 0.0
+        clock.lap("candidates")
+        found = CandidateSet(
+            retrieved.anchors,
+            retrieved.from_neighbors,
+            retrieved.from_sample,
+            clock.laps["candidates"],
+        )
+    else:
+        chunks = store.iterate(chunk_size)
+        stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
     cand_ids, vectors, scores, stop, scored = _top_candidates(
-        store, model, _scoring_function(strategy, scorer), skip, keep, rng, chunk_size,
+        chunks, store.dim, model, _scoring_function(strategy, scorer), skip, keep, rng,
         stop_fraction,
     )  # fmt: skip
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
-    if stop_ids is not None:
+    if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, model, stop_ids, skip)
     clock.lap("score")
     classes = [str(c) for c in model.classes_]
@@ -370,6 +405,7 @@ def plan_round(
         suppressed_by_radius=batch.suppressed_by_radius,
         capped=batch.capped,
         timings=clock.timings(),
+        candidate_set=found,
     )
     return RoundPlan(
         params,

@@ -113,6 +113,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="cap any predicted class at this share of each batch, as in `textal round`",
     )
     runs.add_argument(
+        "--candidates",
+        choices=["auto", "all", "index"],
+        default="auto",
+        help="what each round scores, as in `textal round`: every pool item (all), a candidate "
+        "set from the vector index (index), or index above 50,000 items (default: auto)",
+    )
+    runs.add_argument(
         "--workers",
         type=positive_int,
         default=os.cpu_count() or 1,
@@ -187,6 +194,7 @@ def run(args: argparse.Namespace) -> None:
         rounds=args.rounds,
         initial=args.initial,
         max_class_share=args.max_class_share,
+        candidates=args.candidates,
         label_noise=args.label_noise,
         label_noise_kind=args.label_noise_kind,
     )

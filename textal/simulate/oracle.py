@@ -39,7 +39,8 @@ class Protocol:
     ``initial`` is ``"random"`` (a uniform sample of the pool, drawn from the seed) or
     ``"cold-start"`` (textal's cold-start batch, what a real project starts with).
     ``max_class_share`` caps a predicted class's share of each batch and ``time_budget_s`` is the
-    model's cross-validation budget, both as in ``plan_round`` (and ``textal round``).
+    model's cross-validation budget, both as in ``plan_round`` (and ``textal round``), and so is
+    ``candidates`` (``auto``, ``all`` or ``index``: what each round scores).
     ``label_noise`` is the chance that the oracle answers a wrong label, of ``label_noise_kind``
     (see ``textal.quality.noise``); the test set keeps its gold labels.
     """
@@ -50,6 +51,7 @@ class Protocol:
     initial: str = "random"
     max_class_share: float | None = None
     time_budget_s: float = 10.0
+    candidates: str = "auto"
     label_noise: float = 0.0
     label_noise_kind: str = "uniform"
 
@@ -95,7 +97,9 @@ def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[
         chosen = np.random.default_rng(seed).choice(len(ids), min(protocol.init, len(ids)), False)
         return {ids[k]: data.oracle[ids[k]] for k in sorted(chosen)}
     if protocol.initial == "cold-start":
-        plan = plan_round(data.store, {}, batch_size=protocol.init, seed=seed)
+        plan = plan_round(
+            data.store, {}, batch_size=protocol.init, seed=seed, candidates=protocol.candidates
+        )
         return {p.item_id: data.oracle[p.item_id] for p in plan.picks}
     raise ValueError(f"initial must be one of {INITIAL_KINDS}, got {protocol.initial!r}")
 
@@ -134,9 +138,9 @@ def evaluate(
 
 
 def _plan_seconds(plan: RoundPlan) -> tuple[float, float]:
-    """(fit, score + select) seconds of a plan."""
+    """(fit, the rest: candidates, score and select) seconds of a plan."""
     seconds = plan.report.timings
-    return seconds.fit, seconds.score + seconds.select
+    return seconds.fit, seconds.total - seconds.fit
 
 
 def _point(
@@ -191,6 +195,7 @@ def simulate_run(
                 max_class_share=protocol.max_class_share,
                 seed=seed * 1000 + round_ + 1,
                 time_budget_s=protocol.time_budget_s,
+                candidates=protocol.candidates,
             )
             fit_s, select_s = _plan_seconds(plan)
             points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))

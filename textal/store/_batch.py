@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES
 # Milvus caps both the number of queries per search call and top-k at 16384; every store refuses a
 # larger top-k so that code written against the memory store also runs against Milvus.
 MAX_TOP_K = 16_384
+# Stores that cannot draw random rows keep a bucket number per item, a hash of its id: every
+# bucket holds a uniform random share of the items, so a run of buckets is a uniform sample.
+BUCKETS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,12 @@ def queries(vectors: np.ndarray, dim: int, top_k: int) -> np.ndarray:
     if not np.isfinite(matrix).all():
         raise TextalError("a query vector is zero or not finite")
     return matrix
+
+
+def bucket_of(item_id: str) -> int:
+    """The item's bucket in ``[0, BUCKETS)``: a hash of its id, so re-ingesting keeps it."""
+    digest = hashlib.blake2b(item_id.encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "little") % BUCKETS
 
 
 def _check_item(item_id: str, text: str, meta: dict) -> None:

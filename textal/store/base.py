@@ -7,7 +7,7 @@ once stored; labels live in the ledger, never here. Every implementation passes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -79,8 +79,32 @@ class VectorStore(Protocol):
         ``Chunk.metadata`` is filled only ``with_metadata`` (rounds never need it; decoding it
         for a million items costs seconds)."""
 
+    def sample(self, size: int, seed: int) -> Chunk:
+        """About ``min(size, count())`` items drawn uniformly without replacement, without
+        reading the whole store where the store allows it; the same for the same seed and
+        contents. ``Chunk.metadata`` is empty. Memory is bounded by ``size``."""
+
     def count(self) -> int:
         """Number of stored items."""
 
     def close(self) -> None:
         """Release files, locks and connections."""
+
+
+def reservoir(chunks: Iterable[Chunk], size: int, rng: np.random.Generator, dim: int) -> Chunk:
+    """A uniform sample of ``size`` items of ``chunks`` in one pass (reservoir sampling):
+    memory is bounded by ``size``, not by what the chunks hold. ``metadata`` is empty."""
+    ids: list[str] = []
+    vectors = np.empty((size, dim), dtype=np.float32)
+    seen = 0
+    for chunk in chunks:
+        for k, item_id in enumerate(chunk.ids):
+            slot = seen if seen < size else int(rng.integers(0, seen + 1))
+            if slot < size:
+                if slot == len(ids):
+                    ids.append(item_id)
+                else:
+                    ids[slot] = item_id
+                vectors[slot] = chunk.vectors[k]
+            seen += 1
+    return Chunk(ids=ids, vectors=vectors[: len(ids)], metadata=[])

@@ -127,6 +127,11 @@ class MemoryStore:
                 else [],
             )
 
+    def sample(self, size: int, seed: int) -> Chunk:
+        n = self._n
+        rows = np.sort(np.random.default_rng(seed).choice(n, min(max(size, 0), n), replace=False))
+        return Chunk(ids=[self._ids[r] for r in rows], vectors=self._vectors[rows], metadata=[])
+
     def count(self) -> int:
         return self._n
 

@@ -22,6 +22,12 @@ What differs between the backends, and how this module copes:
 * ``query_iterator`` exists on both. Neither Milvus Lite 3.2 nor Milvus 2.3.5 returns the MVCC
   timestamp it asks for first, so pymilvus logs a warning and pins the snapshot to the client
   clock instead; with strong consistency that is harmless.
+* Uniform samples (``sample``): collections made by this version have an INT32 ``bucket``
+  field, a hash of the id (``_batch.bucket_of``), and a sample is a filtered ``query`` over a run
+  of consecutive buckets (``bucket >= a and bucket < b``, a few thousand rows per call), which
+  Milvus 2.3.5, Lite and later servers all answer. A collection made before has no such field
+  and Milvus < 2.6 cannot add one, so ``sample`` reads it whole (reservoir sampling over
+  ``iterate``) and ``sampling`` says ``"scan"``; re-ingest into a new collection to avoid that.
 * After a restart Lite has every collection released, while a server reloads them by itself: a
   read that finds the collection not loaded loads it and tries again.
 """
@@ -46,11 +52,13 @@ from pymilvus import DataType, MilvusClient, MilvusException
 
 from textal.errors import TextalError
 from textal.store import _batch
-from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES, Chunk, Item
+from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES, Chunk, Item, reservoir
 
 T = TypeVar("T")
 
 _FIELDS = ("id", "vector", "text", "metadata")
+_BUCKET = "bucket"
+_ROWS_PER_SAMPLE_QUERY = 4096  # expected rows per bucket-range query; a reply stays far below 16384
 _STRONG = {"consistency_level": "Strong"}
 _HNSW = {"M": 16, "efConstruction": 200}
 
@@ -121,6 +129,8 @@ class MilvusStore:
         else:
             self.uri = _without_credentials(uri)
         self._client = self._connect(uri, token or (f"{user}:{password}" if user else ""))
+        self.sampling = "bucket"  # or "scan", for a collection made before the bucket field
+        self._last_count: int | None = None  # sizes samples without another count(*) call
         try:
             self.index_type, self._metric = self._ensure_collection()
         except BaseException:
@@ -146,7 +156,8 @@ class MilvusStore:
                 # a character takes at most 4 bytes; the id and field framing at most _ROW_EXTRA
                 size += 4 * (self.dim + len(new.texts[stop]) + len(new.metadata[stop])) + _ROW_EXTRA
                 stop += 1
-            self._rpc("upsert", self.collection, _rows(new.subset(range(start, stop))))
+            rows = _rows(new.subset(range(start, stop)), buckets=self.sampling == "bucket")
+            self._rpc("upsert", self.collection, rows)
             start = stop
         return len(new)
 
@@ -211,9 +222,41 @@ class MilvusStore:
         finally:
             pages.close()
 
+    def sample(self, size: int, seed: int) -> Chunk:
+        """Runs of consecutive buckets from a random start, until they hold ``size`` items; then
+        ``size`` of those, drawn uniformly. Without the bucket field: one full scan."""
+        if self.sampling == "scan":
+            return reservoir(
+                self.iterate(8192), max(size, 0), np.random.default_rng(seed), self.dim
+            )
+        rng = np.random.default_rng(seed)
+        n = self._last_count if self._last_count is not None else self.count()
+        if size <= 0 or n == 0:
+            return Chunk(ids=[], vectors=np.empty((0, self.dim), dtype=np.float32), metadata=[])
+        # an outdated count only makes the first range too wide or too narrow; the loop goes on
+        # until the ranges hold ``size`` items or cover every bucket
+        per_query = min(_ROWS_PER_SAMPLE_QUERY, 2 * size)
+        width = max(1, per_query * _batch.BUCKETS // n)
+        first = int(rng.integers(0, _batch.BUCKETS))
+        rows: list[dict] = []
+        covered = 0
+        while len(rows) < size and covered < _batch.BUCKETS:
+            step = min(width, _batch.BUCKETS - covered)
+            start = (first + covered) % _batch.BUCKETS
+            rows += self._bucket_rows(start, min(start + step, _batch.BUCKETS))
+            covered += min(step, _batch.BUCKETS - start)
+        rows.sort(key=lambda r: r["id"])  # the order Milvus returns rows in is not defined
+        keep = np.sort(rng.choice(len(rows), min(size, len(rows)), replace=False))
+        return Chunk(
+            ids=[rows[k]["id"] for k in keep],
+            vectors=_stack([rows[k]["vector"] for k in keep], self.dim),
+            metadata=[],
+        )
+
     def count(self) -> int:
         rows = self._rpc("query", self.collection, filter="", output_fields=["count(*)"], **_STRONG)
-        return int(rows[0]["count(*)"])
+        self._last_count = int(rows[0]["count(*)"])
+        return self._last_count
 
     def close(self) -> None:
         if self._client is not None:
@@ -256,6 +299,7 @@ class MilvusStore:
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+            schema.add_field(_BUCKET, DataType.INT32)
             index = self._client.prepare_index_params()
             params = _HNSW if index_type == "HNSW" else {}
             index.add_index("vector", index_type=index_type, metric_type="COSINE", params=params)
@@ -263,7 +307,9 @@ class MilvusStore:
             return index_type, "COSINE"
         fields = {f["name"]: f for f in self._rpc("describe_collection", name)["fields"]}
         vector = fields.get("vector", {})
-        if sorted(fields) != sorted(_FIELDS) or vector.get("type") != DataType.FLOAT_VECTOR:
+        if sorted(fields) not in (sorted(_FIELDS), sorted((*_FIELDS, _BUCKET))) or (
+            vector.get("type") != DataType.FLOAT_VECTOR
+        ):
             raise TextalError(
                 f"collection {name} at {self.uri} was not made by textal: "
                 f"its fields are {', '.join(sorted(fields))}"
@@ -276,6 +322,8 @@ class MilvusStore:
         indexes = self._rpc("list_indexes", name, field_name="vector")
         if not indexes:
             raise TextalError(f"collection {name} at {self.uri} has no vector index")
+        if _BUCKET not in fields:
+            self.sampling = "scan"
         index = self._rpc("describe_index", name, indexes[0])
         self._rpc("load_collection", name)
         return index["index_type"], index["metric_type"]
@@ -321,6 +369,22 @@ class MilvusStore:
             strict_float32=True,
             **_STRONG,
         )
+
+    def _bucket_rows(self, low: int, high: int) -> list[dict]:
+        """Every row whose bucket is in ``[low, high)``; a range that fills a reply is halved."""
+        rows = self._rpc(
+            "query",
+            self.collection,
+            filter=f"{_BUCKET} >= {low} and {_BUCKET} < {high}",
+            output_fields=["id", "vector"],
+            limit=_MAX_ROWS,
+            strict_float32=True,
+            **_STRONG,
+        )
+        if len(rows) < _MAX_ROWS or high - low == 1:
+            return rows
+        middle = (low + high) // 2
+        return self._bucket_rows(low, middle) + self._bucket_rows(middle, high)
 
     def _fetch(self, ids: Sequence[str], fields: list[str], batch: int) -> list[dict]:
         """Rows for ``ids`` in their order (repeats allowed); ``KeyError`` for the first unknown."""
@@ -371,11 +435,15 @@ def _without(batch: _batch.Batch, known: set[str]) -> _batch.Batch:
     return batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in known])
 
 
-def _rows(batch: _batch.Batch) -> list[dict]:
-    return [
+def _rows(batch: _batch.Batch, *, buckets: bool) -> list[dict]:
+    rows = [
         {"id": i, "vector": v, "text": t, "metadata": m}
         for i, v, t, m in zip(batch.ids, batch.vectors, batch.texts, batch.metadata, strict=True)
     ]
+    if buckets:
+        for row in rows:
+            row[_BUCKET] = _batch.bucket_of(row["id"])
+    return rows
 
 
 def _without_credentials(uri: str) -> str:

@@ -113,6 +113,9 @@ class LockedStore:
                 return
             yield chunk
 
+    def sample(self, size: int, seed: int) -> Chunk:
+        return self._locked(self._inner.sample, size, seed)
+
     def count(self) -> int:
         return self._locked(self._inner.count)
 

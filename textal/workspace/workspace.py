@@ -43,6 +43,7 @@ from textal.ledger import (
     Selection,
 )
 from textal.quality.agreement import AgreementReport, annotator_agreement, labels_by_annotator
+from textal.round.candidates import candidate_mode
 from textal.round.stopping import agreement, is_stable
 from textal.store import (
     MilvusCredentials,
@@ -123,6 +124,7 @@ class Status:
     rounds: int
     last_model: str | None
     last_cv_score: float | None
+    last_candidates: str | None  # what the last round scored: "all" or "index"
     agreement: float | None
     stable: bool
     suspects: int | None  # None: not computed since the last label event (status(suspects=True))
@@ -446,8 +448,13 @@ class Workspace:
         max_class_share: float | None = None,
         seed: int = 0,
         scorer: Scorer | None = None,
+        candidates: str = "auto",
     ) -> RoundResult:
         """Train, score, select a diverse batch, record it and write it for people.
+
+        ``candidates`` is what the round scores: ``"all"`` stored items, a candidate set from
+        the vector ``"index"``, or ``"auto"`` (``index`` above 50,000 items); see
+        :func:`textal.round.plan.plan_round`.
 
         ``strategy`` names a built-in score (default :data:`DEFAULT_STRATEGY`); ``scorer`` is
         your own instead, ``(proba, vectors) -> scores`` (higher = ask first), recorded as
@@ -462,7 +469,14 @@ class Workspace:
             raise ValueError("give a strategy name or your own scorer, not both")
         if scorer is not None:
             strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
-        params = RoundParams(strategy or DEFAULT_STRATEGY, batch_size, max_class_share, seed)
+        count = self.store.count()
+        params = RoundParams(
+            strategy or DEFAULT_STRATEGY,
+            batch_size,
+            max_class_share,
+            seed,
+            candidate_mode(candidates, count),
+        )
         with self.ledger.snapshot():  # so last_seq names exactly the labels trained on
             rounds = self.ledger.rounds()
             last_seq = self.ledger.last_seq()
@@ -477,7 +491,6 @@ class Workspace:
             and last.params == params
         ):
             return self._export_round(last, reused=True)
-        count = self.store.count()
         if count == 0:
             raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
         if count <= len(labels) + len(ambiguous):
@@ -497,6 +510,7 @@ class Workspace:
             seed=seed,
             stop_ids=stop_ids or None,
             scorer=scorer,
+            candidates=params.candidates,
         )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
@@ -593,6 +607,7 @@ class Workspace:
             rounds=len(rounds),
             last_model=last.report.model if last else None,
             last_cv_score=last.report.cv_score if last else None,
+            last_candidates=last.report.candidates if last else None,
             agreement=kappas[-1] if kappas else None,
             stable=is_stable(kappas),
             suspects=suspect_count,

@@ -1,0 +1,60 @@
+"""Label efficiency of candidate retrieval against the full scan, paired by seed.
+
+Reads the ``curves.json`` of two ``textal simulate`` runs of one dataset, one with
+``--candidates all --strategies margin-density,random`` and one with ``--candidates index
+--strategies margin-density`` (same seeds and protocol), and prints one markdown table row: AULC
+macro-F1 of each, and the paired differences index - all and index - random. Usage::
+
+    python scripts/compare_candidates.py NAME ALL/curves.json INDEX/curves.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from textal.simulate.metrics import area_under_curve, paired_difference
+
+STRATEGY = "margin-density"
+
+
+def aulcs(path: str, strategy: str) -> dict[int, float]:
+    """Seed -> AULC macro-F1 of ``strategy`` in the run whose ``curves.json`` is ``path``."""
+    curves: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for point in json.loads(Path(path).read_text())["points"]:
+        if point["strategy"] == strategy:
+            curves[point["seed"]].append((point["labels"], point["macro_f1"]))
+    return {
+        seed: area_under_curve([x for x, _ in sorted(c)], [y for _, y in sorted(c)])
+        for seed, c in curves.items()
+    }
+
+
+def main() -> None:
+    name, full_path, index_path = sys.argv[1:4]
+    full, random, index = (
+        aulcs(full_path, STRATEGY),
+        aulcs(full_path, "random"),
+        aulcs(index_path, STRATEGY),
+    )
+    seeds = sorted(set(full) & set(random) & set(index))
+    a, r, i = ([d[s] for s in seeds] for d in (full, random, index))
+
+    def show(d: list[float]) -> str:
+        return f"{sum(d) / len(d):.3f}"
+
+    vs_full = paired_difference(i, a)
+    vs_random = paired_difference(i, r)
+    print(
+        f"| {name} | {len(seeds)} | {show(a)} | {show(i)} | {show(r)} | "
+        f"{vs_full.mean:+.3f} ± {vs_full.std:.3f} {vs_full.verdict} | "
+        f"{vs_random.mean:+.3f} ± {vs_random.std:.3f} {vs_random.verdict} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
