@@ -3,24 +3,30 @@
 Each measurement runs in its own subprocess (so peak RSS is its own), side by side in one run,
 repeated ``--repeat`` times in turn so that the machine's drift falls on every mode alike; ratios
 are of the medians. Without ``--backends``: bare encode, ingest into the in-memory store, ingest
-into Milvus Lite. With ``--backends``: ``Encoder.encode`` in ingest-sized calls with each backend
-(exported beforehand, not timed), and each backend's agreement with PyTorch fp32 vectors. Usage::
+into Milvus Lite, and with ``--server`` ingest into a Milvus 2.3.5 standalone started as the tests
+start it (``tests/servers.py``; a new collection each run). With ``--backends``:
+``Encoder.encode`` in ingest-sized calls with each backend (exported beforehand, not timed),
+and each backend's agreement with PyTorch fp32 vectors. Usage::
 
     python scripts/bench_ingest.py --rows 5000 --repeat 3   # SST-2 train rows from ../shared/data
+    python scripts/bench_ingest.py --rows 5000 --repeat 3 --server   # and a Milvus server
     python scripts/bench_ingest.py --backends torch,onnx,onnx-int8,openvino --data imdb --rows 2000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -41,12 +47,12 @@ def load_texts(rows: int, data: str = "sst2") -> list[str]:
     return texts
 
 
-def measure(mode: str, rows: int) -> dict:
+def measure(mode: str, rows: int, uri: str = "") -> dict:
     from textal.data.ids import content_id
     from textal.data.readers import Record
     from textal.embed import Encoder
     from textal.ingest import ingest_records
-    from textal.store import open_store
+    from textal.store import credentials_from_env, open_store
 
     texts = load_texts(rows)
     encoder = Encoder()
@@ -57,6 +63,10 @@ def measure(mode: str, rows: int) -> dict:
             store = open_store("memory", encoder.dim)
         elif mode == "lite":
             store = open_store(str(Path(tmp) / "bench.db"), encoder.dim)
+        elif mode == "server":
+            collection = f"bench_{os.getpid()}_{time.time_ns()}"
+            credentials = credentials_from_env(os.environ)
+            store = open_store(uri, encoder.dim, collection=collection, credentials=credentials)
         records = [Record(k + 1, content_id(t), t, None) for k, t in enumerate(texts)]
         started = time.perf_counter()
         if store is None:
@@ -90,6 +100,26 @@ def measure_backend(backend: str, rows: int, data: str, vectors_out: str) -> dic
         np.save(vectors_out, np.concatenate(vectors), allow_pickle=False)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"mode": backend, "rows": len(texts), "seconds": seconds, "peak_rss_mib": peak_mib}
+
+
+@contextlib.contextmanager
+def milvus_server() -> Iterator[str]:
+    """A Milvus 2.3.5 standalone for the run, started as the tests start it; yields its URI
+    (its token goes to the children in ``TEXTAL_MILVUS_TOKEN``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.servers import Milvus235Server
+
+    reason = Milvus235Server.missing()
+    if reason:
+        sys.exit(f"Milvus 2.3.5 is not installed: {reason}")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        server = Milvus235Server(Path(tmp) / "data")
+        server.start()
+        os.environ["TEXTAL_MILVUS_TOKEN"] = server.token
+        try:
+            yield server.uri
+        finally:
+            server.stop()
 
 
 def _child(*args: str) -> dict:
@@ -138,12 +168,16 @@ def main() -> None:
         "--backends", help="compare these embedding backends, e.g. torch,onnx,onnx-int8,openvino"
     )
     parser.add_argument("--data", choices=list(DATA), default="sst2", help="(default: sst2)")
+    parser.add_argument(
+        "--server", action="store_true", help="also ingest into a Milvus 2.3.5 standalone"
+    )
     parser.add_argument("--mode", help=argparse.SUPPRESS)  # internal: one measurement
+    parser.add_argument("--uri", default="", help=argparse.SUPPRESS)  # internal: the server
     parser.add_argument("--backend", help=argparse.SUPPRESS)  # internal: one backend measurement
     parser.add_argument("--vectors", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
-        print(json.dumps(measure(args.mode, args.rows)))
+        print(json.dumps(measure(args.mode, args.rows, args.uri)))
         return
     if args.backend:
         print(json.dumps(measure_backend(args.backend, args.rows, args.data, args.vectors)))
@@ -154,10 +188,12 @@ def main() -> None:
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
         compare_backends(backends, args.rows, args.data, args.repeat)
         return
-    modes = ["bare", "memory", "lite"]
+    modes = ["bare", "memory", "lite", *(["server"] if args.server else [])]
     results = []
-    for mode in modes * args.repeat:
-        results.append(_child("--rows", str(args.rows), "--mode", mode))
+    with contextlib.ExitStack() as stack:
+        uri = stack.enter_context(milvus_server()) if args.server else ""
+        for mode in modes * args.repeat:
+            results.append(_child("--rows", str(args.rows), "--mode", mode, "--uri", uri))
     median = {m: statistics.median(r["seconds"] for r in results if r["mode"] == m) for m in modes}
     peak = {m: max(r["peak_rss_mib"] for r in results if r["mode"] == m) for m in modes}
     rows = results[0]["rows"]
