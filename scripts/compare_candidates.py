@@ -1,9 +1,10 @@
 """Label efficiency of candidate retrieval against the full scan, paired by seed.
 
 Reads the ``curves.json`` of two ``textal simulate`` runs of one dataset, one with
-``--candidates all --strategies margin-density,random`` and one with ``--candidates index
---strategies margin-density`` (same seeds and protocol), and prints one markdown table row: AULC
-macro-F1 of each, and the paired differences index - all and index - random. Usage::
+``--candidates all`` and the default strategy and random among its strategies, one with
+``--candidates index --strategies default`` (same seeds and protocol), and prints one markdown
+table row: AULC macro-F1 of each, and the paired differences index - all and index - random
+(``scripts/run_reference.sh NAME-index`` runs it). Usage::
 
     python scripts/compare_candidates.py NAME ALL/curves.json INDEX/curves.json
 """
@@ -18,8 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textal.simulate.metrics import area_under_curve, paired_difference
-
-STRATEGY = "margin-density"
+from textal.strategy.scores import DEFAULT_STRATEGY as STRATEGY
 
 
 def aulcs(path: str, strategy: str) -> dict[int, float]:

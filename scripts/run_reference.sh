@@ -19,7 +19,9 @@ DATA=${DATA:-../shared/data}
 WS=${WS:-textal-workspace}
 TEXTAL=${TEXTAL:-python -m textal}
 MODEL_SLUG=all-MiniLM-L6-v2
-COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20)
+# --candidates all: every round scores the whole pool, as the tables were made (SST-2's 67k
+# phrases are above the 50,000 items where the default, auto, scores candidates from the index)
+COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20 --candidates all)
 ALL=margin-density,margin,entropy,least-confidence,committee,random
 
 DERIVED=$WS/derived
@@ -49,6 +51,14 @@ versus_peer() {  # name, then the data arguments: default vs random, then the sm
   python scripts/bench_peer.py --workspace "$WS" --name "$name" --seeds "$PEER_SEEDS" "$@"
 }
 
+index_candidates() {  # name, then the data arguments: the default strategy on candidates
+  local name=$1 dir="$WS/simulations/$1-$MODEL_SLUG"
+  shift
+  $TEXTAL simulate "${COMMON[@]}" --strategies default --candidates index --name "$name" \
+    --out "$dir/candidates-index" "$@"
+  python scripts/compare_candidates.py "$name" "$dir/curves.json" "$dir/candidates-index/curves.json"
+}
+
 derived() {  # the derived file arguments of a dataset made by scripts/make_datasets.py
   [ -f "$DERIVED/$1/pool.csv" ] || python scripts/make_datasets.py --data "$DATA" --out "$DERIVED" "$1" >&2
   echo --data "$DERIVED/$1/pool.csv" --test "$DERIVED/$1/test.csv"
@@ -69,6 +79,14 @@ run() {
     cr-max-class-share) variant cr max-class-share-0.5 "${CR[@]}" --max-class-share 0.5 ;;
     trec-cold-start) variant trec initial-cold-start "${TREC[@]}" --initial cold-start ;;
     cr-30-seeds) variant cr seeds-30 "${CR[@]}" --seeds 30 ;;
+    # after the dataset's own run: --candidates index against its full-scan curves
+    uci-amazon-index) index_candidates uci-amazon --data "$DATA/uci_sentiment_labelled/amazon.csv" --test-fraction 0.2 ;;
+    uci-yelp-index) index_candidates uci-yelp --data "$DATA/uci_sentiment_labelled/yelp.csv" --test-fraction 0.2 ;;
+    uci-imdb-index) index_candidates uci-imdb --data "$DATA/uci_sentiment_labelled/imdb.csv" --test-fraction 0.2 ;;
+    cr-index) index_candidates cr "${CR[@]}" ;;
+    trec-index) index_candidates trec "${TREC[@]}" ;;
+    ag_news-index) index_candidates ag_news --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
+    sst2-index) index_candidates sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
     *) echo "unknown run $1" >&2; exit 2 ;;
   esac
 }
@@ -76,6 +94,7 @@ run() {
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 trec-fine imdb-stars ag-rare cr-max-class-share trec-cold-start cr-30-seeds)
+  names+=(uci-amazon-index uci-yelp-index uci-imdb-index cr-index trec-index ag_news-index sst2-index)
 fi
 for name in "${names[@]}"; do
   run "$name"
