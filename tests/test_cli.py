@@ -52,12 +52,16 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     code, out, _ = run(capsys, "label", "--workspace", ws, labels, "--annotator", "ana")
     assert code == 0 and "8 labels recorded" in out
 
-    code, out, _ = run(capsys, "round", "--workspace", ws, "--batch-size", "8")
+    code, out, _ = run(
+        capsys, "round", "--workspace", ws, "--batch-size", "8", "--candidates", "index"
+    )
     assert code == 0 and "margin-density batch of 8" in out  # the default strategy
+    assert "candidates from the index" in out and "neighbours of" in out
 
     code, out, _ = run(capsys, "status", "--workspace", ws)
     assert code == 0
     assert "labeled     8" in out and "rounds      2" in out
+    assert "last round  scored candidates from the index" in out
 
     exported = tmp_path / "out.csv"
     code, _, _ = run(capsys, "export", "--workspace", ws, exported)
