@@ -3,7 +3,8 @@
 ``plan_round`` is the single implementation behind ``textal round`` and ``textal simulate``: the
 workspace records its result in the ledger and writes batch files; the simulation feeds it oracle
 labels instead. Its steps, each a function here: fit (:func:`fit_on_labels`), else cold start;
-score (stream the store, keep the top candidates, draw the stop set); density; stop set; select
+candidates (``index`` mode only: :func:`textal.round.candidates.retrieve`); score (stream the
+store or the candidate set, keep the top candidates, draw the stop set); density; stop set; select
 (:func:`select_diverse`, given the store's search); why; timing (:class:`_Clock`). It returns the
 typed records of :mod:`textal.ledger.records`, which the ledger stores as they are.
 """
