@@ -72,7 +72,7 @@ class IvfIndex:
         if not path.exists():
             return None
         try:
-            return cls(_faiss().deserialize_index(np.fromfile(path, dtype=np.uint8)))
+            return cls(_faiss().read_index(str(path)))
         except RuntimeError:  # unreadable (faiss checks the format): rebuilt instead
             return None
 
