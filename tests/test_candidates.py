@@ -18,6 +18,7 @@ from textal.round.candidates import (
     NEIGHBORS_PER_ANCHOR,
     candidate_mode,
     retrieve,
+    search_within,
 )
 from textal.round.plan import plan_round
 from textal.store import open_store
@@ -97,6 +98,21 @@ def test_rare_class_gets_its_anchors():
     rare_hits = store.search(store.get_vectors(ids[400:403]), 5)
     near_rare = {h for row in rare_hits for h, _ in row} - set(labels)
     assert near_rare <= set(found.ids)
+
+
+def test_search_within_the_candidate_set_is_exact_nearest_neighbours():
+    store, ids, vectors = filled(500)
+    search = search_within(ids, vectors)
+    queries = vectors[:20]
+    found, exact = search(queries, 15), store.search(queries, 15)  # the store's is exact here
+    assert [[i for i, _ in hits] for hits in found] == [[i for i, _ in hits] for hits in exact]
+    np.testing.assert_allclose(
+        [[s for _, s in hits] for hits in found],
+        [[s for _, s in hits] for hits in exact],
+        atol=1e-5,
+    )
+    assert [len(hits) for hits in search(queries, 900)] == [500] * 20
+    assert search_within([], vectors[:0])(queries, 5) == [[]] * 20
 
 
 def test_auto_chooses_by_pool_size_and_rejects_unknown_modes():

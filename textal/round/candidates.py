@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textal.store.base import Chunk, VectorStore
+from textal.strategy.diverse import NeighborSearch
 
 CANDIDATE_MODES = ("auto", "all", "index")
 #: ``auto`` scores a candidate set when the pool holds more items than this, else every item.
@@ -105,6 +106,23 @@ def retrieve(
         from_neighbors=len(ids),
         from_sample=len(extra),
     )
+
+
+def search_within(ids: Sequence[str], vectors: np.ndarray) -> NeighborSearch:
+    """Exact nearest-neighbour search over the candidate set itself (``vectors``: unit rows in
+    the order of ``ids``), for the diverse walk of an ``index`` round: the walk only meets
+    candidates, so a pick's neighbours elsewhere in the store would suppress nothing."""
+
+    def search(queries: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        k = min(top_k, len(ids))
+        if k == 0:
+            return [[] for _ in range(len(queries))]
+        sims = queries @ vectors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        rows = np.take_along_axis(top, np.argsort(-np.take_along_axis(sims, top, 1), 1), 1)
+        return [[(ids[j], float(sims[q, j])) for j in row] for q, row in enumerate(rows)]
+
+    return search
 
 
 def sample_unlabeled(store: VectorStore, skip: set[str], size: int, seed: int) -> Chunk:

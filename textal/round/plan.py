@@ -381,15 +381,20 @@ def plan_round(
     clock.lap("score")
     classes = [str(c) for c in model.classes_]
     proba = model.predict_proba(vectors) if cand_ids else np.empty((0, len(classes)))
+    # each pick suppresses its share of what the round reads: the pool, or the candidate set,
+    # whose members are the only items the walk can meet (searched in-process, not the store)
+    search, read = (store.search, pool) if found is None else (
+        index.search_within(retrieved.ids, retrieved.vectors), len(retrieved.ids)
+    )  # fmt: skip
     batch = select_diverse(
         cand_ids,
         vectors,
-        store.search,
+        search,
         batch_size,
         labeled_vectors=known.vectors,
         predicted=[classes[k] for k in proba.argmax(axis=1)],
         max_class_share=max_class_share,
-        n_neighbors=neighborhood_size(pool, batch_size),
+        n_neighbors=neighborhood_size(read, batch_size),
     )
     why = _why(vectors[batch.picked], known.ids, known.vectors, known.labels)
     picks = _picks(cand_ids, scores, proba, classes, batch.picked, why)
