@@ -255,6 +255,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
         s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
+    print(f"backend     {s.backend}")
     print(f"store       {s.store_uri}")
     print(f"items       {s.items}")
     labeled = sum(s.label_counts.values())
