@@ -18,12 +18,7 @@ from textal.embed import BACKENDS, Encoder
 from textal.embed.backends import export_dir
 from textal.workspace.config import read_config
 
-_NEEDS = {
-    "onnx": "onnxruntime",
-    "onnx-int8": "onnxruntime",
-    "openvino": "openvino",
-    "openvino-int8": "nncf",
-}
+_NEEDS = {"onnx": "onnxruntime", "onnx-int8": "onnxruntime", "openvino": "openvino"}
 AVAILABLE = [b for b in BACKENDS if b == "torch" or importlib.util.find_spec(_NEEDS[b]) is not None]
 EXPORTED = [b for b in AVAILABLE if b != "torch"]
 

@@ -35,21 +35,10 @@ BACKENDS: dict[str, str] = {
     "onnx": "fp32",
     "openvino": "fp32",
     "onnx-int8": "onnx-int8",
-    "openvino-int8": "openvino-int8",
 }
 DEFAULT_BACKEND = "torch"
-_PACKAGES = {
-    "onnx": "onnxruntime onnx",
-    "onnx-int8": "onnxruntime onnx",
-    "openvino": "openvino",
-    "openvino-int8": "openvino nncf",
-}
-_MODEL_FILES = {
-    "onnx": "model.onnx",
-    "onnx-int8": "model.onnx",
-    "openvino": "model.xml",
-    "openvino-int8": "model.xml",
-}
+_PACKAGES = {"onnx": "onnxruntime onnx", "onnx-int8": "onnxruntime onnx", "openvino": "openvino"}
+_MODEL_FILES = {"onnx": "model.onnx", "onnx-int8": "model.onnx", "openvino": "model.xml"}
 _INPUTS_FILE = "inputs.json"  # the graph's input names in order, written last: marks a full export
 _EXAMPLE = ["an example sentence", "a second, somewhat longer example sentence to trace"]
 
@@ -87,7 +76,7 @@ def load_runner(model: Any, model_id: str, backend: str) -> tuple[Runner, list[s
         _export(model, backend, folder)
     names = json.loads((folder / _INPUTS_FILE).read_text(encoding="utf-8"))
     path = folder / _MODEL_FILES[backend]
-    if backend.startswith("openvino"):
+    if backend == "openvino":
         import openvino
 
         compiled = openvino.Core().compile_model(str(path), "CPU")
@@ -103,11 +92,8 @@ def load_runner(model: Any, model_id: str, backend: str) -> tuple[Runner, list[s
 
 def _export(model: Any, backend: str, folder: Path) -> None:
     try:
-        if backend.startswith("openvino"):
+        if backend == "openvino":
             import openvino  # noqa: F401
-
-            if backend == "openvino-int8":
-                import nncf  # noqa: F401
         else:
             import onnx  # noqa: F401
             import onnxruntime  # noqa: F401
@@ -153,14 +139,12 @@ def _trace(model: Any, backend: str, out: Path) -> list[str]:
     inputs = tuple(features[n].to("cpu") for n in names)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracing warnings about Python control flow
-        if backend.startswith("openvino"):
+        if backend == "openvino":
             import openvino
 
             graph = openvino.convert_model(module, example_input=inputs)
             for port, name in zip(graph.inputs, names, strict=True):
                 port.get_tensor().set_names({name})
-            if backend == "openvino-int8":
-                graph = _quantize_openvino(model, graph, names)
             openvino.save_model(graph, out / _MODEL_FILES[backend], compress_to_fp16=False)
             return names
         fp32 = out / ("fp32.onnx" if backend == "onnx-int8" else _MODEL_FILES[backend])
@@ -189,22 +173,3 @@ def _trace(model: Any, backend: str, out: Path) -> list[str]:
         )
         fp32.unlink()
     return names
-
-
-def _quantize_openvino(model: Any, graph: Any, names: list[str]) -> Any:
-    """Static int8 (weights and activations) of an OpenVINO graph, calibrated on
-    :func:`textal.embed.calibration.calibration_texts`, one text at a time."""
-    import nncf
-
-    from textal.embed.calibration import calibration_texts
-
-    samples = [
-        {n: t.numpy() for n, t in model.preprocess([text]).items() if n in names}
-        for text in calibration_texts()
-    ]
-    return nncf.quantize(
-        graph,
-        nncf.Dataset(samples),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(samples),
-    )
