@@ -111,19 +111,23 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif("onnx-int8" not in AVAILABLE, reason="onnxruntime is not installed")
-def test_workspace_refuses_a_backend_whose_vectors_differ(capsys, tmp_path):
+def test_status_shows_the_backend_and_the_workspace_refuses_another(capsys, tmp_path):
     require_shared_data()
     ws = tmp_path / "ws"
     args = ["ingest", "--workspace", str(ws), "--data", str(AMAZON), "--store", "memory"]
-    assert main(args) == 0
-    assert read_config(ws).backend == "torch"
+    assert main([*args, "--embed-backend", "onnx-int8"]) == 0
+    assert read_config(ws).backend == "onnx-int8"
     capsys.readouterr()
+    assert main(["status", "--workspace", str(ws)]) == 0
+    out, _ = capsys.readouterr()
+    assert "model       sentence-transformers/all-MiniLM-L6-v2 (dim 384)\n" in out
+    assert "backend     onnx-int8\n" in out
     before = _snapshot(ws)
-    assert main([*args, "--embed-backend", "onnx-int8"]) == 2
+    assert main([*args, "--embed-backend", "torch"]) == 2
     _, err = capsys.readouterr()
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), err
-    assert "backend torch" in lines[0] and "onnx-int8" in lines[0]
+    assert "backend onnx-int8" in lines[0] and "--embed-backend torch" in lines[0]
     assert _snapshot(ws) == before
 
 

@@ -62,6 +62,7 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     assert code == 0
     assert "labeled     8" in out and "rounds      2" in out
     assert "last round  scored candidates from the index" in out
+    assert "backend     torch\n" in out  # the default, recorded at ingest
 
     exported = tmp_path / "out.csv"
     code, _, _ = run(capsys, "export", "--workspace", ws, exported)

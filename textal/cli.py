@@ -35,7 +35,7 @@ typical loop:
   (fill the label column of textal-workspace/batches/round-1.csv)
   textal label textal-workspace/batches/round-1.csv
   textal round                              the next round learns from those labels
-  textal status                             labels per class, model, stopping signal
+  textal status                             labels, model and backend, stopping signal
 
   textal simulate --data labeled.csv        compare strategies with gold labels as the oracle
 """
@@ -102,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
     add_embedding_options(ingest)
 
-    status = commands.add_parser("status", help="items, labels per class, model, stopping signal")
+    status = commands.add_parser(
+        "status", help="items, labels per class, model and backend, stopping signal"
+    )
     _workspace_options(status)
     status.add_argument(
         "--suspects", action="store_true", help="recount suspect labels now (cross-validates)"
@@ -264,6 +266,7 @@ def _cmd_status(args: argparse.Namespace) -> None:
         s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
+    print(f"backend     {s.backend}")
     print(f"store       {s.store_uri}")
     print(f"items       {s.items}")
     labeled = sum(s.label_counts.values())

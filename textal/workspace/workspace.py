@@ -117,6 +117,7 @@ class Status:
     workspace: Path
     model: str
     dim: int
+    backend: str  # the recorded embedding backend (textal.embed.backends)
     store_uri: str
     items: int
     label_counts: dict[str, int]
@@ -600,6 +601,7 @@ class Workspace:
             workspace=self.path,
             model=self.config.model,
             dim=self.config.dim,
+            backend=self.config.backend,
             store_uri=self.store.uri,
             items=self.store.count(),
             label_counts=dict(sorted(Counter(labels.values()).items())),
