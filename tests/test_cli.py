@@ -53,7 +53,7 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     assert code == 0 and "8 labels recorded" in out
 
     code, out, _ = run(capsys, "round", "--workspace", ws, "--batch-size", "8")
-    assert code == 0 and "margin-density batch of 8" in out  # the default strategy
+    assert code == 0 and "adaptive batch of 8" in out  # the default strategy
 
     code, out, _ = run(capsys, "status", "--workspace", ws)
     assert code == 0

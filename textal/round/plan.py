@@ -34,7 +34,14 @@ from textal.store.base import VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
-from textal.strategy.scores import DEFAULT_STRATEGY, DENSITY_WEIGHTED, STRATEGIES, Strategy
+from textal.strategy.explore import exploration_share, interleave, random_sample
+from textal.strategy.scores import (
+    DEFAULT_STRATEGY,
+    DENSITY_WEIGHTED,
+    EXPLORING,
+    STRATEGIES,
+    Strategy,
+)
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -245,6 +252,22 @@ def _density_step(
     return _best_first(ids, vectors, weighted(scores, neighbor_density(ids, hits)))
 
 
+def _explore_step(
+    store: VectorStore,
+    model: AutoClassifier,
+    skip: set[str],
+    batch_size: int,
+    rng: np.random.Generator,
+    chunk_size: int,
+) -> tuple[list[str], float]:
+    """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates,
+    enough for the diverse walk, and the share of the batch they should fill."""
+    share = exploration_share(model)
+    unlabeled = (i for chunk in store.iterate(chunk_size) for i in chunk.ids if i not in skip)
+    n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
+    return random_sample(unlabeled, n, rng), share
+
+
 def _stop_set_step(
     store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str], skip: set[str]
 ) -> dict[str, str]:
@@ -271,7 +294,7 @@ def _picks(
             Selection(
                 rank,
                 ids[k],
-                float(scores[k]),
+                None if np.isnan(scores[k]) else float(scores[k]),
                 classes[int(np.argmax(proba[k]))],
                 tuple(ClassProbability(classes[c], round(float(proba[k, c]), 4)) for c in top),
                 w,
@@ -340,6 +363,15 @@ def plan_round(
     )  # fmt: skip
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
+    explored: list[str] = []
+    if scorer is None and strategy in EXPLORING:
+        explored, share = _explore_step(store, model, skip, batch_size, rng, chunk_size)
+        chosen = set(explored)
+        keep_rows = [k for k, i in enumerate(cand_ids) if i not in chosen]
+        order = interleave(len(explored), len(keep_rows), share)
+        cand_ids = [(explored + [cand_ids[k] for k in keep_rows])[k] for k in order]
+        vectors = np.concatenate([store.get_vectors(explored), vectors[keep_rows]])[order]
+        scores = np.concatenate([np.full(len(explored), np.nan), scores[keep_rows]])[order]
     if stop_ids is not None:
         stop = _stop_set_step(store, model, stop_ids, skip)
     clock.lap("score")
