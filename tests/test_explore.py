@@ -17,19 +17,21 @@ from textal.strategy.explore import PRIOR_SHARE, exploration_share, interleave, 
 from textal.workspace import Workspace
 
 IDS = [f"item-{k}" for k in range(200)]
+CHUNKS = [IDS[k : k + 64] for k in range(0, len(IDS), 64)]  # as a store streams them
 
 
 def test_random_sample_draws_distinct_given_ids_reproducibly():
-    drawn = random_sample(iter(IDS), 30, np.random.default_rng(1))
+    drawn = random_sample(CHUNKS, 30, np.random.default_rng(1))
     assert len(drawn) == len(set(drawn)) == 30 and set(drawn) <= set(IDS)
-    assert drawn == random_sample(iter(IDS), 30, np.random.default_rng(1))
-    assert drawn != random_sample(iter(IDS), 30, np.random.default_rng(2))
-    assert sorted(random_sample(iter(IDS[:5]), 30, np.random.default_rng(1))) == sorted(IDS[:5])
+    assert drawn == random_sample(CHUNKS, 30, np.random.default_rng(1))
+    assert drawn != random_sample(CHUNKS, 30, np.random.default_rng(2))
+    few = random_sample([IDS[:3], IDS[3:5]], 30, np.random.default_rng(1))
+    assert sorted(few) == sorted(IDS[:5])
 
 
 def test_random_sample_is_uniform_over_the_ids():
     counts = Counter(
-        i for seed in range(400) for i in random_sample(IDS, 20, np.random.default_rng(seed))
+        i for seed in range(400) for i in random_sample(CHUNKS, 20, np.random.default_rng(seed))
     )
     # 400 draws of 20 of 200: each id expected 40 times (binomial sd ~6).
     assert len(counts) == len(IDS) and min(counts.values()) > 15 and max(counts.values()) < 70

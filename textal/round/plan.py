@@ -263,7 +263,7 @@ def _explore_step(
     """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates,
     enough for the diverse walk, and the share of the batch they should fill."""
     share = exploration_share(model)
-    unlabeled = (i for chunk in store.iterate(chunk_size) for i in chunk.ids if i not in skip)
+    unlabeled = ([i for i in chunk.ids if i not in skip] for chunk in store.iterate(chunk_size))
     n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
     return random_sample(unlabeled, n, rng), share
 
@@ -363,7 +363,6 @@ def plan_round(
     )  # fmt: skip
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
-    explored: list[str] = []
     if scorer is None and strategy in EXPLORING:
         explored, share = _explore_step(store, model, skip, batch_size, rng, chunk_size)
         chosen = set(explored)

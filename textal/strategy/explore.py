@@ -7,10 +7,8 @@ walk then fills the batch from the front), and :func:`exploration_share` sizes t
 
 from __future__ import annotations
 
-import heapq
 import math
-import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -21,13 +19,20 @@ SLIGHT = 0.2  # kappa below this is "slight agreement" (Landis & Koch 1977)
 RAMP = 0.1
 
 
-def random_sample(ids: Iterable[str], n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` ids drawn uniformly without replacement (fewer if fewer are given), in random order.
-
-    One pass, memory bounded by ``n``: each id is keyed by a CRC-32 salted from ``rng``.
-    """
-    salt = int(rng.integers(2**32))
-    return [i for _, i in heapq.nsmallest(n, ((zlib.crc32(i.encode(), salt), i) for i in ids))]
+def random_sample(chunks: Iterable[Sequence[str]], n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` ids drawn uniformly without replacement from the chunks (all when fewer), in random
+    order. One pass; memory bounded by ``n`` plus a chunk (each id gets a uniform random key)."""
+    ids: list[str] = []
+    keys = np.empty(0)
+    for chunk in chunks:
+        if n <= 0:
+            break
+        ids += list(chunk)
+        keys = np.concatenate([keys, rng.random(len(chunk))])
+        if len(ids) > n:
+            keep = np.argpartition(keys, n - 1)[:n]
+            ids, keys = [ids[k] for k in keep], keys[keep]
+    return [ids[k] for k in np.argsort(keys, kind="stable")]
 
 
 def interleave(n_explore: int, n_exploit: int, share: float) -> list[int]:
