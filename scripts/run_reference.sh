@@ -20,7 +20,7 @@ WS=${WS:-textal-workspace}
 TEXTAL=${TEXTAL:-python -m textal}
 MODEL_SLUG=all-MiniLM-L6-v2
 COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20)
-ALL=margin-density,margin,entropy,least-confidence,committee,random
+ALL=adaptive,margin-density,margin,entropy,least-confidence,committee,random
 
 DERIVED=$WS/derived
 PEER_SEEDS=${PEER_SEEDS:-10}
