@@ -22,7 +22,7 @@ MODEL_SLUG=all-MiniLM-L6-v2
 # --candidates all: every round scores the whole pool, as the tables were made (SST-2's 67k
 # phrases are above the 50,000 items where the default, auto, scores candidates from the index)
 COMMON=(--workspace "$WS" --seeds 10 --init 25 --batch-size 25 --rounds 20 --candidates all)
-ALL=margin-density,margin,entropy,least-confidence,committee,random
+ALL=adaptive,margin-density,margin,entropy,least-confidence,committee,random
 
 DERIVED=$WS/derived
 PEER_SEEDS=${PEER_SEEDS:-10}

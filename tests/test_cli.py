@@ -55,7 +55,7 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     code, out, _ = run(
         capsys, "round", "--workspace", ws, "--batch-size", "8", "--candidates", "index"
     )
-    assert code == 0 and "margin-density batch of 8" in out  # the default strategy
+    assert code == 0 and "adaptive batch of 8" in out  # the default strategy
     assert "candidates from the index" in out and "neighbours of" in out
 
     code, out, _ = run(capsys, "status", "--workspace", ws)

@@ -11,6 +11,7 @@ from textal.model.automl import AutoClassifier
 from textal.strategy.scores import (
     DEFAULT_STRATEGY,
     DENSITY_WEIGHTED,
+    EXPLORING,
     STRATEGIES,
     committee_disagreement,
     entropy,
@@ -139,6 +140,7 @@ def yelp_model(embedded_dataset):
 def test_strategies_registry(yelp_model):
     model, X, _ = yelp_model
     assert set(STRATEGIES) == {
+        "adaptive",
         "margin-density",
         "margin",
         "entropy",
@@ -146,7 +148,7 @@ def test_strategies_registry(yelp_model):
         "committee",
         "random",
     }
-    assert DEFAULT_STRATEGY in STRATEGIES and set(STRATEGIES) >= DENSITY_WEIGHTED
+    assert DEFAULT_STRATEGY in STRATEGIES and set(STRATEGIES) >= DENSITY_WEIGHTED | EXPLORING
     rng = np.random.default_rng(0)
     for name, strategy in STRATEGIES.items():
         s = strategy(model, X, rng)

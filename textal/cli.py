@@ -123,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=list(STRATEGIES),
         default=DEFAULT_STRATEGY,
-        help=f"ambiguity score (default: {DEFAULT_STRATEGY}, the margin between the two likeliest "
-        "labels weighted by how typical the review is of its neighbours)",
+        help=f"ambiguity score (default: {DEFAULT_STRATEGY}: the margin between the two likeliest "
+        "labels weighted by how typical the review is of its neighbours, with part of the batch "
+        "drawn at random while the model is barely better than chance)",
     )
     round_.add_argument(
         "--max-class-share",

@@ -37,7 +37,14 @@ from textal.store.base import Chunk, VectorStore, reservoir
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
-from textal.strategy.scores import DEFAULT_STRATEGY, DENSITY_WEIGHTED, STRATEGIES, Strategy
+from textal.strategy.explore import exploration_share, interleave, random_sample
+from textal.strategy.scores import (
+    DEFAULT_STRATEGY,
+    DENSITY_WEIGHTED,
+    EXPLORING,
+    STRATEGIES,
+    Strategy,
+)
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -245,6 +252,31 @@ def _density_step(
     return _best_first(ids, vectors, weighted(scores, neighbor_density(ids, hits)))
 
 
+def _explore_step(
+    store: VectorStore,
+    model: AutoClassifier,
+    skip: set[str],
+    batch_size: int,
+    rng: np.random.Generator,
+    chunk_size: int,
+    candidates: str,
+) -> tuple[list[str], np.ndarray, float]:
+    """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates,
+    enough for the diverse walk, their vectors, and the share of the batch they should fill.
+    Drawn by one scan of the store, or in ``index`` mode by the store's ``sample``."""
+    share = exploration_share(model)
+    n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
+    empty = np.empty((0, store.dim), dtype=np.float32)
+    if n == 0:
+        return [], empty, share
+    if candidates == "index":
+        drawn = index.sample_unlabeled(store, skip, n, int(rng.integers(2**31)))
+        return drawn.ids, drawn.vectors, share
+    unlabeled = ([i for i in chunk.ids if i not in skip] for chunk in store.iterate(chunk_size))
+    explored = random_sample(unlabeled, n, rng)
+    return explored, store.get_vectors(explored) if explored else empty, share
+
+
 def _stop_set_step(
     store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str] | None, skip: set[str]
 ) -> dict[str, str]:
@@ -277,7 +309,7 @@ def _picks(
             Selection(
                 rank,
                 ids[k],
-                float(scores[k]),
+                None if np.isnan(scores[k]) else float(scores[k]),
                 classes[int(np.argmax(proba[k]))],
                 tuple(ClassProbability(classes[c], round(float(proba[k, c]), 4)) for c in top),
                 w,
@@ -376,6 +408,16 @@ def plan_round(
     )  # fmt: skip
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
+    if scorer is None and strategy in EXPLORING:
+        explored, explored_vectors, share = _explore_step(
+            store, model, skip, batch_size, rng, chunk_size, params.candidates
+        )
+        chosen = set(explored)
+        keep_rows = [k for k, i in enumerate(cand_ids) if i not in chosen]
+        order = interleave(len(explored), len(keep_rows), share)
+        cand_ids = [(explored + [cand_ids[k] for k in keep_rows])[k] for k in order]
+        vectors = np.concatenate([explored_vectors, vectors[keep_rows]])[order]
+        scores = np.concatenate([np.full(len(explored), np.nan), scores[keep_rows]])[order]
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, model, stop_ids, skip)
     clock.lap("score")

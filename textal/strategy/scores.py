@@ -11,7 +11,9 @@ in which the store streamed them; the whole ranking is deterministic given the i
 
 ``STRATEGIES`` maps the CLI strategy names to callables ``(model, X, rng) -> scores (n,)`` that the
 round applies chunk by chunk. The round then weights the top candidates of the strategies in
-``DENSITY_WEIGHTED`` by their density in the store (:mod:`textal.strategy.density`).
+``DENSITY_WEIGHTED`` by their density in the store (:mod:`textal.strategy.density`), and for the
+strategies in ``EXPLORING`` mixes uniformly drawn candidates in, a share set by how much better
+than chance the head is (:mod:`textal.strategy.explore`).
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generato
 
 
 STRATEGIES: dict[str, Strategy] = {
+    "adaptive": _single(margin),
     "margin-density": _single(margin),
     "margin": _single(margin),
     "entropy": _single(entropy),
@@ -151,8 +154,13 @@ STRATEGIES: dict[str, Strategy] = {
     "random": _random,
 }
 
-#: What ``textal round`` and ``Workspace.round`` use unless told otherwise (see docs/results.md).
-DEFAULT_STRATEGY = "margin-density"
+#: What ``textal round`` and ``Workspace.round`` use unless told otherwise (see docs/results.md):
+#: ``margin-density`` once the head is fairly better than chance, random picks while it is not.
+DEFAULT_STRATEGY = "adaptive"
 
 #: Strategies whose top candidates the round re-ranks by score x density.
-DENSITY_WEIGHTED = frozenset({"margin-density"})
+DENSITY_WEIGHTED = frozenset({"adaptive", "margin-density"})
+
+#: Strategies that ask part of each batch at random, a share the labels decide
+#: (:mod:`textal.strategy.explore`).
+EXPLORING = frozenset({"adaptive"})
