@@ -18,6 +18,7 @@ from textal.round.candidates import (
     NEIGHBORS_PER_ANCHOR,
     candidate_mode,
     retrieve,
+    sample_unlabeled,
     search_within,
 )
 from textal.round.plan import plan_round
@@ -113,6 +114,19 @@ def test_search_within_the_candidate_set_is_exact_nearest_neighbours():
     )
     assert [len(hits) for hits in search(queries, 900)] == [500] * 20
     assert search_within([], vectors[:0])(queries, 5) == [[]] * 20
+
+
+def test_unlabeled_samples_are_uniform_over_the_whole_store():
+    """Stores return samples in their own order (the memory store by row): a subset must not
+    favour the rows stored first (a pool file sorted by label would give one class)."""
+    store, ids, _ = filled(2_000)
+    skip = set(ids[::3])
+    rows = []
+    for seed in range(10):
+        drawn = sample_unlabeled(store, skip, 100, seed)
+        assert len(drawn.ids) == 100 and not set(drawn.ids) & skip
+        rows += [int(i.split("-")[1]) for i in drawn.ids]
+    assert 850 < np.mean(rows) < 1150  # uniform over 0..1999: mean 1000, std of mean ~18
 
 
 def test_auto_chooses_by_pool_size_and_rejects_unknown_modes():

@@ -129,5 +129,7 @@ def sample_unlabeled(store: VectorStore, skip: set[str], size: int, seed: int) -
     """About ``size`` items drawn uniformly from those not in ``skip``, without a full scan
     where the store allows it (the cold-start sample and the stop set)."""
     drawn = store.sample(size + len(skip), seed)
-    keep = [k for k, i in enumerate(drawn.ids) if i not in skip][:size]
+    keep = [k for k, i in enumerate(drawn.ids) if i not in skip]
+    if len(keep) > size:  # a uniform subset: stores return samples in their own order
+        keep = sorted(np.random.default_rng([seed, 1]).choice(keep, size, replace=False))
     return Chunk(ids=[drawn.ids[k] for k in keep], vectors=drawn.vectors[keep], metadata=[])
