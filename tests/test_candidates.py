@@ -129,6 +129,18 @@ def test_unlabeled_samples_are_uniform_over_the_whole_store():
     assert 850 < np.mean(rows) < 1150  # uniform over 0..1999: mean 1000, std of mean ~18
 
 
+def test_adaptive_exploration_in_index_rounds_reaches_the_whole_store():
+    """With labels no better than chance, ``adaptive`` explores (the whole batch drawn
+    uniformly): in an index round its picks must not come from the rows stored first."""
+    store, ids, _ = filled(2_000)
+    rng = np.random.default_rng(0)
+    labels = {ids[k]: str(rng.choice(["a", "b"])) for k in rng.choice(2_000, 60, replace=False)}
+    plan = plan_round(store, labels, strategy="adaptive", batch_size=25, candidates="index")
+    picked = [int(p.item_id.split("-")[1]) for p in plan.picks]
+    assert sum(p.score is None for p in plan.picks) >= 20  # explored picks carry no score
+    assert 600 < np.mean(picked) < 1400  # uniform over 0..1999: mean 1000, std of mean ~115
+
+
 def test_auto_chooses_by_pool_size_and_rejects_unknown_modes():
     assert candidate_mode("auto", 1_000) == "all"
     assert candidate_mode("auto", 10_000_000) == "index"

@@ -271,7 +271,8 @@ def _explore_step(
         return [], empty, share
     if candidates == "index":
         drawn = index.sample_unlabeled(store, skip, n, int(rng.integers(2**31)))
-        return drawn.ids, drawn.vectors, share
+        order = rng.permutation(len(drawn.ids))  # the walk takes from the front: no store order
+        return [drawn.ids[k] for k in order], drawn.vectors[order], share
     unlabeled = ([i for i in chunk.ids if i not in skip] for chunk in store.iterate(chunk_size))
     explored = random_sample(unlabeled, n, rng)
     return explored, store.get_vectors(explored) if explored else empty, share
