@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textal.store.base import Chunk, VectorStore
+from textal.store.memory import exact_top_k
 from textal.strategy.diverse import NeighborSearch
 
 CANDIDATE_MODES = ("auto", "all", "index")
@@ -114,13 +115,11 @@ def search_within(ids: Sequence[str], vectors: np.ndarray) -> NeighborSearch:
     candidates, so a pick's neighbours elsewhere in the store would suppress nothing."""
 
     def search(queries: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
-        k = min(top_k, len(ids))
-        if k == 0:
-            return [[] for _ in range(len(queries))]
-        sims = queries @ vectors.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        rows = np.take_along_axis(top, np.argsort(-np.take_along_axis(sims, top, 1), 1), 1)
-        return [[(ids[j], float(sims[q, j])) for j in row] for q, row in enumerate(rows)]
+        rows, scores = exact_top_k(vectors, queries, min(top_k, len(ids)))
+        return [
+            [(ids[j], s) for j, s in zip(row, score, strict=True)]
+            for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+        ]
 
     return search
 

@@ -130,7 +130,7 @@ class MemoryStore:
             if self._n > self._approximate_above:
                 rows, scores = self._index().search(group, k, self._vectors)
             else:
-                rows, scores = self._top_k(group, k)
+                rows, scores = exact_top_k(self._vectors[: self._n], group, k)
             results.extend(
                 [(self._ids[r], s) for r, s in zip(row, score, strict=True) if r >= 0]
                 for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
@@ -195,26 +195,6 @@ class MemoryStore:
         if self._ann is None:
             self._ann = IvfIndex.build(self._vectors[: self._n])
         return self._ann
-
-    def _top_k(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores of the ``k`` best items per query, best first, block by block."""
-        nq, n = len(queries), self._n
-        best_rows = np.empty((nq, 0), dtype=np.int64)
-        best_scores = np.empty((nq, 0), dtype=np.float32)
-        block = max(k, _SCORE_BLOCK // max(nq, 1))
-        for start in range(0, n, block):
-            stop = min(n, start + block)
-            rows, scores = _block_top_k(self._vectors[start:stop] @ queries.T, k)
-            best_rows, best_scores = _keep_top_k(
-                np.concatenate([best_rows, rows + start], axis=1),
-                np.concatenate([best_scores, scores], axis=1),
-                k,
-            )
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        return (
-            np.take_along_axis(best_rows, order, axis=1),
-            np.take_along_axis(best_scores, order, axis=1),
-        )
 
     def _write(self, new: _batch.Batch) -> None:
         """Append ``new`` to the files of a persisted store; on failure, cut both files back."""
@@ -337,6 +317,28 @@ class MemoryStore:
                     f.truncate(size)
         vectors = np.fromfile(vector_path, dtype="<f4", count=n * self.dim).reshape(n, self.dim)
         self._append(ids, vectors.astype(np.float32, copy=False), texts, metadata)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``vectors`` (n, d) and scores of the ``k`` best per query (q, d), best first:
+    arrays of shape (q, k), computed block by block so the score matrix stays bounded."""
+    nq, n = len(queries), len(vectors)
+    best_rows = np.empty((nq, 0), dtype=np.int64)
+    best_scores = np.empty((nq, 0), dtype=np.float32)
+    block = max(k, _SCORE_BLOCK // max(nq, 1))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        rows, scores = _block_top_k(vectors[start:stop] @ queries.T, k)
+        best_rows, best_scores = _keep_top_k(
+            np.concatenate([best_rows, rows + start], axis=1),
+            np.concatenate([best_scores, scores], axis=1),
+            k,
+        )
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    return (
+        np.take_along_axis(best_rows, order, axis=1),
+        np.take_along_axis(best_scores, order, axis=1),
+    )
 
 
 def _block_top_k(item_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
