@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,28 +12,11 @@ import pytest
 from tests.workspaces import gold_labels
 from textal.model.automl import AutoClassifier
 from textal.round.plan import plan_round
-from textal.strategy.explore import PRIOR_SHARE, exploration_share, interleave, random_sample
+from textal.strategy.explore import PRIOR_SHARE, exploration_share, interleave
 from textal.workspace import Workspace
 
 IDS = [f"item-{k}" for k in range(200)]
 CHUNKS = [IDS[k : k + 64] for k in range(0, len(IDS), 64)]  # as a store streams them
-
-
-def test_random_sample_draws_distinct_given_ids_reproducibly():
-    drawn = random_sample(CHUNKS, 30, np.random.default_rng(1))
-    assert len(drawn) == len(set(drawn)) == 30 and set(drawn) <= set(IDS)
-    assert drawn == random_sample(CHUNKS, 30, np.random.default_rng(1))
-    assert drawn != random_sample(CHUNKS, 30, np.random.default_rng(2))
-    few = random_sample([IDS[:3], IDS[3:5]], 30, np.random.default_rng(1))
-    assert sorted(few) == sorted(IDS[:5])
-
-
-def test_random_sample_is_uniform_over_the_ids():
-    counts = Counter(
-        i for seed in range(400) for i in random_sample(CHUNKS, 20, np.random.default_rng(seed))
-    )
-    # 400 draws of 20 of 200: each id expected 40 times (binomial sd ~6).
-    assert len(counts) == len(IDS) and min(counts.values()) > 15 and max(counts.values()) < 70
 
 
 @pytest.mark.parametrize("share", [0.0, 0.2, 0.5, 0.8, 1.0])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,11 +33,11 @@ from textal.ledger.records import (
 )
 from textal.model.automl import AutoClassifier, fit_on_labels
 from textal.round import candidates as index
-from textal.store.base import Chunk, VectorStore, reservoir
+from textal.store.base import Chunk, VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import select_diverse
-from textal.strategy.explore import exploration_share, interleave, random_sample
+from textal.strategy.explore import exploration_share, interleave
 from textal.strategy.scores import (
     DEFAULT_STRATEGY,
     DENSITY_WEIGHTED,
@@ -143,13 +143,6 @@ def _best_first(
     return [ids[k] for k in order], vectors[order], scores[order]
 
 
-def _unlabeled(chunks: Iterable[Chunk], skip: set[str]) -> Iterator[Chunk]:
-    """``chunks`` without the items in ``skip``."""
-    for chunk in chunks:
-        keep = [k for k, i in enumerate(chunk.ids) if i not in skip]
-        yield Chunk([chunk.ids[k] for k in keep], chunk.vectors[keep], [])
-
-
 def _why(
     vectors: np.ndarray, labeled_ids: list[str], labeled_vectors: np.ndarray, labels: list[str]
 ) -> list[tuple[Neighbor, ...]]:
@@ -214,20 +207,15 @@ def _cold_start_step(
     params: RoundParams,
     skip: set[str],
     rng: np.random.Generator,
-    chunk_size: int,
     clock: _Clock,
 ) -> RoundPlan:
     """Step "cold start": representative, mutually distant items from a uniform sample of the
-    unlabeled pool, drawn by the store in ``index`` mode and by one scan otherwise."""
+    unlabeled pool (the store's ``sample``, in either candidate mode)."""
+    sample = index.sample_unlabeled(store, skip, COLD_START_SAMPLE, int(rng.integers(2**31)))
     found = None
     if params.candidates == "index":
-        sample = index.sample_unlabeled(store, skip, COLD_START_SAMPLE, int(rng.integers(2**31)))
         clock.lap("candidates")
         found = CandidateSet(0, 0, len(sample.ids), clock.laps["candidates"])
-    else:
-        sample = reservoir(
-            _unlabeled(store.iterate(chunk_size), skip), COLD_START_SAMPLE, rng, store.dim
-        )
     ids, vectors = sample.ids, sample.vectors
     chosen = cold_start(vectors, params.batch_size, rng) if ids else np.empty(0, np.intp)
     why = _why(vectors[list(chosen)], known.ids, known.vectors, known.labels)
@@ -258,24 +246,17 @@ def _explore_step(
     skip: set[str],
     batch_size: int,
     rng: np.random.Generator,
-    chunk_size: int,
-    candidates: str,
 ) -> tuple[list[str], np.ndarray, float]:
-    """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates,
-    enough for the diverse walk, their vectors, and the share of the batch they should fill.
-    Drawn by one scan of the store, or in ``index`` mode by the store's ``sample``."""
+    """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates
+    (the store's ``sample``, in either candidate mode), enough for the diverse walk, their
+    vectors, and the share of the batch they should fill."""
     share = exploration_share(model)
     n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
-    empty = np.empty((0, store.dim), dtype=np.float32)
     if n == 0:
-        return [], empty, share
-    if candidates == "index":
-        drawn = index.sample_unlabeled(store, skip, n, int(rng.integers(2**31)))
-        order = rng.permutation(len(drawn.ids))  # the walk takes from the front: no store order
-        return [drawn.ids[k] for k in order], drawn.vectors[order], share
-    unlabeled = ([i for i in chunk.ids if i not in skip] for chunk in store.iterate(chunk_size))
-    explored = random_sample(unlabeled, n, rng)
-    return explored, store.get_vectors(explored) if explored else empty, share
+        return [], np.empty((0, store.dim), dtype=np.float32), share
+    drawn = index.sample_unlabeled(store, skip, n, int(rng.integers(2**31)))
+    order = rng.permutation(len(drawn.ids))  # the walk takes from the front: no store order
+    return [drawn.ids[k] for k in order], drawn.vectors[order], share
 
 
 def _stop_set_step(
@@ -378,7 +359,7 @@ def plan_round(
         known.vectors, np.asarray(known.labels), seed=seed, time_budget_s=time_budget_s
     )
     if model is None:
-        return _cold_start_step(store, known, trained_on, params, skip, rng, chunk_size, clock)
+        return _cold_start_step(store, known, trained_on, params, skip, rng, clock)
     clock.lap("fit")
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
     found: CandidateSet | None = None
@@ -410,9 +391,7 @@ def plan_round(
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
     if scorer is None and strategy in EXPLORING:
-        explored, explored_vectors, share = _explore_step(
-            store, model, skip, batch_size, rng, chunk_size, params.candidates
-        )
+        explored, explored_vectors, share = _explore_step(store, model, skip, batch_size, rng)
         chosen = set(explored)
         keep_rows = [k for k, i in enumerate(cand_ids) if i not in chosen]
         order = interleave(len(explored), len(keep_rows), share)

@@ -1,7 +1,7 @@
 """Exploration: a share of each batch's candidates drawn uniformly from the pool.
 
-Plain functions: :func:`random_sample` draws candidates, :func:`interleave` merges them with the
-strategy's ranked candidates so that every prefix holds about ``share`` of them (the diverse
+Plain functions: :func:`interleave` merges uniformly drawn candidates (the store's ``sample``)
+with the strategy's ranked ones so that every prefix holds about ``share`` of them (the diverse
 walk then fills the batch from the front), and :func:`exploration_share` sizes the share.
 
 Why: a head barely better than chance has uncertainty that points at label noise, not at what it
@@ -14,7 +14,6 @@ margin-density from 0.3 (docs/results.md, "The default strategy since issue 13")
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -23,22 +22,6 @@ from textal.model.automl import AutoClassifier
 PRIOR_SHARE = 0.5  # without CV (every class a singleton): no evidence either way
 SLIGHT = 0.2  # kappa below this is "slight agreement" (Landis & Koch 1977)
 RAMP = 0.1
-
-
-def random_sample(chunks: Iterable[Sequence[str]], n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` ids drawn uniformly without replacement from the chunks (all when fewer), in random
-    order. One pass; memory bounded by ``n`` plus a chunk (each id gets a uniform random key)."""
-    ids: list[str] = []
-    keys = np.empty(0)
-    for chunk in chunks:
-        if n <= 0:
-            break
-        ids += list(chunk)
-        keys = np.concatenate([keys, rng.random(len(chunk))])
-        if len(ids) > n:
-            keep = np.argpartition(keys, n - 1)[:n]
-            ids, keys = [ids[k] for k in keep], keys[keep]
-    return [ids[k] for k in np.argsort(keys, kind="stable")]
 
 
 def interleave(n_explore: int, n_exploit: int, share: float) -> list[int]:
