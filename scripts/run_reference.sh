@@ -12,7 +12,8 @@
 #
 # The added sets (trec-fine, imdb-stars, ag-rare) run the default strategy and random only, then
 # the small-text peer (scripts/bench_peer.py, needs the `bench` extra) on the same seeds; the
-# derived files of imdb-stars and ag-rare are made first by scripts/make_datasets.py.
+# derived files of imdb-stars and ag-rare are made first by scripts/make_datasets.py. NAME-peer
+# does the same for the seven original sets, into the subfolder peer/ of their folder.
 set -euo pipefail
 
 DATA=${DATA:-../shared/data}
@@ -26,8 +27,6 @@ ALL=adaptive,margin-density,margin,entropy,least-confidence,committee,random
 
 DERIVED=$WS/derived
 PEER_SEEDS=${PEER_SEEDS:-10}
-CR=(--data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2)
-TREC=(--data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv")
 
 simulate() {  # name, then the data arguments: all strategies, plot copied to docs/
   local name=$1
@@ -43,12 +42,19 @@ variant() {  # dataset name, subfolder, then the data and variant arguments: def
     --out "$WS/simulations/$name-$MODEL_SLUG/$sub" "$@"
 }
 
-versus_peer() {  # name, then the data arguments: default vs random, then the small-text peer
-  local name=$1
+versus_peer() {  # name, results folder, then the data arguments: default vs random, then the peer
+  local name=$1 out=$2
+  shift 2
+  $TEXTAL simulate "${COMMON[@]}" --strategies default,random --name "$name" --out "$out" "$@"
+  python scripts/bench_peer.py --workspace "$WS" --name "$name" --seeds "$PEER_SEEDS" \
+    --results "$out" "$@"
+}
+
+added_set() {  # name, then the data arguments: versus_peer in the dataset's folder, plot to docs/
+  local name=$1 dir="$WS/simulations/$1-$MODEL_SLUG"
   shift
-  $TEXTAL simulate "${COMMON[@]}" --strategies default,random --name "$name" "$@"
-  cp "$WS/simulations/$name-$MODEL_SLUG/curves.png" "docs/sim-$name.png"
-  python scripts/bench_peer.py --workspace "$WS" --name "$name" --seeds "$PEER_SEEDS" "$@"
+  versus_peer "$name" "$dir" "$@"
+  cp "$dir/curves.png" "docs/sim-$name.png"
 }
 
 index_candidates() {  # name, then the data arguments: the default strategy on candidates
@@ -64,29 +70,34 @@ derived() {  # the derived file arguments of a dataset made by scripts/make_data
   echo --data "$DERIVED/$1/pool.csv" --test "$DERIVED/$1/test.csv"
 }
 
-run() {
+data_args() {  # the data arguments of one of the seven original sets
   case $1 in
-    uci-amazon) simulate uci-amazon --data "$DATA/uci_sentiment_labelled/amazon.csv" --test-fraction 0.2 ;;
-    uci-yelp) simulate uci-yelp --data "$DATA/uci_sentiment_labelled/yelp.csv" --test-fraction 0.2 ;;
-    uci-imdb) simulate uci-imdb --data "$DATA/uci_sentiment_labelled/imdb.csv" --test-fraction 0.2 ;;
-    cr) simulate cr "${CR[@]}" ;;
-    trec) simulate trec "${TREC[@]}" ;;
-    ag_news) simulate ag_news --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
-    sst2) simulate sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
-    trec-fine) versus_peer trec-fine --data "$DATA/trec/train_fine.csv" --test "$DATA/trec/test_fine.csv" ;;
-    imdb-stars) versus_peer imdb-stars $(derived imdb-stars) ;;
-    ag-rare) versus_peer ag-rare $(derived ag-rare) ;;
-    cr-max-class-share) variant cr max-class-share-0.5 "${CR[@]}" --max-class-share 0.5 ;;
-    trec-cold-start) variant trec initial-cold-start "${TREC[@]}" --initial cold-start ;;
-    cr-30-seeds) variant cr seeds-30 "${CR[@]}" --seeds 30 ;;
+    uci-amazon | uci-yelp | uci-imdb)
+      echo --data "$DATA/uci_sentiment_labelled/${1#uci-}.csv" --test-fraction 0.2 ;;
+    cr) echo --data "$DATA/cr_customer_reviews/all.csv" --test-fraction 0.2 ;;
+    trec) echo --data "$DATA/trec/train.csv" --test "$DATA/trec/test.csv" ;;
+    ag_news) echo --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
+    sst2) echo --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
+    *) echo "unknown dataset $1" >&2; exit 2 ;;
+  esac
+}
+
+run() {
+  local name
+  case $1 in
+    uci-amazon | uci-yelp | uci-imdb | cr | trec | ag_news | sst2) simulate "$1" $(data_args "$1") ;;
+    trec-fine) added_set trec-fine --data "$DATA/trec/train_fine.csv" --test "$DATA/trec/test_fine.csv" ;;
+    imdb-stars | ag-rare) added_set "$1" $(derived "$1") ;;
+    # the seven original sets: the default against random and the peer (the tables of issue 13)
+    *-peer)
+      name=${1%-peer}
+      versus_peer "$name" "$WS/simulations/$name-$MODEL_SLUG/peer" $(data_args "$name")
+      ;;
+    cr-max-class-share) variant cr max-class-share-0.5 $(data_args cr) --max-class-share 0.5 ;;
+    trec-cold-start) variant trec initial-cold-start $(data_args trec) --initial cold-start ;;
+    cr-30-seeds) variant cr seeds-30 $(data_args cr) --seeds 30 ;;
     # after the dataset's own run: --candidates index against its full-scan curves
-    uci-amazon-index) index_candidates uci-amazon --data "$DATA/uci_sentiment_labelled/amazon.csv" --test-fraction 0.2 ;;
-    uci-yelp-index) index_candidates uci-yelp --data "$DATA/uci_sentiment_labelled/yelp.csv" --test-fraction 0.2 ;;
-    uci-imdb-index) index_candidates uci-imdb --data "$DATA/uci_sentiment_labelled/imdb.csv" --test-fraction 0.2 ;;
-    cr-index) index_candidates cr "${CR[@]}" ;;
-    trec-index) index_candidates trec "${TREC[@]}" ;;
-    ag_news-index) index_candidates ag_news --data "$DATA/ag_news/train_subset.csv" --test "$DATA/ag_news/test.csv" ;;
-    sst2-index) index_candidates sst2 --data "$DATA/sst2/train.csv" --test "$DATA/sst2/validation.csv" ;;
+    *-index) name=${1%-index}; index_candidates "$name" $(data_args "$name") ;;
     *) echo "unknown run $1" >&2; exit 2 ;;
   esac
 }
@@ -94,6 +105,7 @@ run() {
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   names=(uci-amazon uci-yelp uci-imdb cr trec ag_news sst2 trec-fine imdb-stars ag-rare cr-max-class-share trec-cold-start cr-30-seeds)
+  names+=(uci-amazon-peer uci-yelp-peer uci-imdb-peer cr-peer trec-peer ag_news-peer sst2-peer)
   names+=(uci-amazon-index uci-yelp-index uci-imdb-index cr-index trec-index ag_news-index sst2-index)
 fi
 for name in "${names[@]}"; do

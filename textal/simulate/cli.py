@@ -38,7 +38,7 @@ WORKSPACE/simulations/NAME-compare/).
 example:
   textal simulate --data trec/train.csv --test trec/test.csv --seeds 5
   textal simulate --data cr/all.csv --test-fraction 0.2 --strategies margin,random
-  textal simulate --data cr/all.csv --test-fraction 0.2 \
+  textal simulate --data cr/all.csv --test-fraction 0.2 \\
       --model all-MiniLM-L6-v2,all-MiniLM-L6-v2@onnx-int8,/models/my-model
 """
 
