@@ -101,6 +101,10 @@ def one(name: str, n: int, seed: int) -> list[dict]:
 
 
 FULL_DATA = {  # name: (pool file, test file or None for a stratified 20% of the pool)
+    "uci-amazon": ("uci_sentiment_labelled/amazon.csv", None),
+    "uci-yelp": ("uci_sentiment_labelled/yelp.csv", None),
+    "uci-imdb": ("uci_sentiment_labelled/imdb.csv", None),
+    "sst2": ("sst2/train.csv", "sst2/validation.csv"),
     "trec": ("trec/train.csv", "trec/test.csv"),
     "trec-fine": ("trec/train_fine.csv", "trec/test_fine.csv"),
     "ag_news": ("ag_news/train_subset.csv", "ag_news/test.csv"),
