@@ -11,27 +11,19 @@ table row: AULC macro-F1 of each, and the paired differences index - all and ind
 
 from __future__ import annotations
 
-import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from textal.simulate.metrics import area_under_curve, paired_difference
+from scripts.compare_strategies import load
+from textal.simulate.metrics import paired_difference
 from textal.strategy.scores import DEFAULT_STRATEGY as STRATEGY
 
 
 def aulcs(path: str, strategy: str) -> dict[int, float]:
     """Seed -> AULC macro-F1 of ``strategy`` in the run whose ``curves.json`` is ``path``."""
-    curves: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for point in json.loads(Path(path).read_text())["points"]:
-        if point["strategy"] == strategy:
-            curves[point["seed"]].append((point["labels"], point["macro_f1"]))
-    return {
-        seed: area_under_curve([x for x, _ in sorted(c)], [y for _, y in sorted(c)])
-        for seed, c in curves.items()
-    }
+    return {seed: area for seed, (area, _) in load([Path(path)]).get(strategy, {}).items()}
 
 
 def main() -> None:

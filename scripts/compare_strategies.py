@@ -61,14 +61,14 @@ def main() -> None:
         seeds = sorted(set(runs[a]) & set(runs[b]))
         if args.seeds is not None:
             seeds = [s for s in seeds if s < args.seeds]
-        area = {s: [runs[s_][k][0] for k in seeds] for s, s_ in (("a", a), ("b", b))}
-        final = {s: [runs[s_][k][1] for k in seeds] for s, s_ in (("a", a), ("b", b))}
-        d_area = paired_difference(area["a"], area["b"])
-        d_final = paired_difference(final["a"], final["b"])
+        area_a, final_a = zip(*(runs[a][k] for k in seeds), strict=True)
+        area_b, final_b = zip(*(runs[b][k] for k in seeds), strict=True)
+        d_area = paired_difference(area_a, area_b)
+        d_final = paired_difference(final_a, final_b)
         print(
-            f"| {a} | {b} | {len(seeds)} | {np.mean(area['a']):.3f} | {np.mean(area['b']):.3f} "
+            f"| {a} | {b} | {len(seeds)} | {np.mean(area_a):.3f} | {np.mean(area_b):.3f} "
             f"| {d_area.mean:+.3f} ± {d_area.std:.3f} {d_area.verdict} "
-            f"| {np.mean(final['a']):.3f} | {np.mean(final['b']):.3f} "
+            f"| {np.mean(final_a):.3f} | {np.mean(final_b):.3f} "
             f"| {d_final.mean:+.3f} ± {d_final.std:.3f} {d_final.verdict} |"
         )
 

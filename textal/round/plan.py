@@ -246,17 +246,28 @@ def _explore_step(
     skip: set[str],
     batch_size: int,
     rng: np.random.Generator,
-) -> tuple[list[str], np.ndarray, float]:
-    """Step "explore" (:mod:`textal.strategy.explore`): uniformly drawn unlabeled candidates
-    (the store's ``sample``, in either candidate mode), enough for the diverse walk, their
-    vectors, and the share of the batch they should fill."""
+    ids: list[str],
+    vectors: np.ndarray,
+    scores: np.ndarray,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Step "explore" (:mod:`textal.strategy.explore`): mix uniformly drawn unlabeled candidates
+    (the store's ``sample``, in either candidate mode; score NaN) into the ranked ``ids`` so that
+    every prefix holds about the share of the batch they should fill."""
     share = exploration_share(model)
     n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
     if n == 0:
-        return [], np.empty((0, store.dim), dtype=np.float32), share
+        return ids, vectors, scores
     drawn = index.sample_unlabeled(store, skip, n, int(rng.integers(2**31)))
-    order = rng.permutation(len(drawn.ids))  # the walk takes from the front: no store order
-    return [drawn.ids[k] for k in order], drawn.vectors[order], share
+    shuffled = rng.permutation(len(drawn.ids))  # the walk takes from the front: no store order
+    explored = [drawn.ids[k] for k in shuffled]
+    chosen = set(explored)
+    kept = [k for k, i in enumerate(ids) if i not in chosen]
+    order = interleave(len(explored), len(kept), share)
+    return (
+        [(explored + [ids[k] for k in kept])[k] for k in order],
+        np.concatenate([drawn.vectors[shuffled], vectors[kept]])[order],
+        np.concatenate([np.full(len(explored), np.nan), scores[kept]])[order],
+    )
 
 
 def _stop_set_step(
@@ -391,13 +402,9 @@ def plan_round(
     if scorer is None and strategy in DENSITY_WEIGHTED:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
     if scorer is None and strategy in EXPLORING:
-        explored, explored_vectors, share = _explore_step(store, model, skip, batch_size, rng)
-        chosen = set(explored)
-        keep_rows = [k for k, i in enumerate(cand_ids) if i not in chosen]
-        order = interleave(len(explored), len(keep_rows), share)
-        cand_ids = [(explored + [cand_ids[k] for k in keep_rows])[k] for k in order]
-        vectors = np.concatenate([explored_vectors, vectors[keep_rows]])[order]
-        scores = np.concatenate([np.full(len(explored), np.nan), scores[keep_rows]])[order]
+        cand_ids, vectors, scores = _explore_step(
+            store, model, skip, batch_size, rng, cand_ids, vectors, scores
+        )
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, model, stop_ids, skip)
     clock.lap("score")
