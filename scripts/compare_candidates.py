@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.compare_strategies import load
 from textal.simulate.metrics import paired_difference
+from textal.simulate.report import show_paired
 from textal.strategy.scores import DEFAULT_STRATEGY as STRATEGY
 
 
@@ -39,12 +40,9 @@ def main() -> None:
     def show(d: list[float]) -> str:
         return f"{sum(d) / len(d):.3f}"
 
-    vs_full = paired_difference(i, a)
-    vs_random = paired_difference(i, r)
     print(
         f"| {name} | {len(seeds)} | {show(a)} | {show(i)} | {show(r)} | "
-        f"{vs_full.mean:+.3f} ± {vs_full.std:.3f} {vs_full.verdict} | "
-        f"{vs_random.mean:+.3f} ± {vs_random.std:.3f} {vs_random.verdict} |"
+        f"{show_paired(paired_difference(i, a))} | {show_paired(paired_difference(i, r))} |"
     )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textal.simulate.metrics import area_under_curve, paired_difference
+from textal.simulate.report import show_paired
 
 
 def load(paths: list[Path]) -> dict[str, dict[int, tuple[float, float]]]:
@@ -63,13 +64,11 @@ def main() -> None:
             seeds = [s for s in seeds if s < args.seeds]
         area_a, final_a = zip(*(runs[a][k] for k in seeds), strict=True)
         area_b, final_b = zip(*(runs[b][k] for k in seeds), strict=True)
-        d_area = paired_difference(area_a, area_b)
-        d_final = paired_difference(final_a, final_b)
         print(
             f"| {a} | {b} | {len(seeds)} | {np.mean(area_a):.3f} | {np.mean(area_b):.3f} "
-            f"| {d_area.mean:+.3f} ± {d_area.std:.3f} {d_area.verdict} "
+            f"| {show_paired(paired_difference(area_a, area_b))} "
             f"| {np.mean(final_a):.3f} | {np.mean(final_b):.3f} "
-            f"| {d_final.mean:+.3f} ± {d_final.std:.3f} {d_final.verdict} |"
+            f"| {show_paired(paired_difference(final_a, final_b))} |"
         )
 
 

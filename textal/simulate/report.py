@@ -138,7 +138,8 @@ def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _show_paired(paired: Paired | None) -> str:
+def show_paired(paired: Paired | None) -> str:
+    """``+0.012 ± 0.008 win``, as every table of paired differences shows one; ``—`` for none."""
     return "—" if paired is None else f"{paired.mean:+.3f} ± {paired.std:.3f} {paired.verdict}"
 
 
@@ -169,9 +170,9 @@ def format_summary(
             str(r.final_worst_recall),
             str(r.aulc_accuracy),
             str(r.aulc_macro_f1),
-            _show_paired(r.vs_random),
-            _show_paired(r.vs_best),
-            _show_paired(r.accuracy_vs_random),
+            show_paired(r.vs_random),
+            show_paired(r.vs_best),
+            show_paired(r.accuracy_vs_random),
             reach,
             f"{r.seconds_per_round:.2f}",
         ]
