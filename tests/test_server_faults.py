@@ -171,6 +171,10 @@ def test_ingest_command_interrupted_by_a_server_crash_resumes_without_duplicates
     argv = ["ingest", "--workspace", str(tmp_path / "ws"), "--milvus-uri", server.uri]
     argv += ["--collection", "reviews", "--data", str(reviews)]
     try:
+        # The collection exists before the watcher looks at it: the milvus-lite server caches
+        # collections without a lock, so a query racing the collection's creation can leave
+        # the server with a copy that lacks the index (milvus-lite 3.2.2, `get_collection`).
+        MilvusStore(server.uri, 384, "reviews", token=server.token).close()
         killer, killed = kill_once_rows_arrive(server, "reviews")
         assert main(argv) == 2
         assert killed.is_set()

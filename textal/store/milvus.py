@@ -292,17 +292,15 @@ class MilvusStore:
     def _ensure_collection(self) -> tuple[str, str]:
         """Create the collection with its index, or check the existing one; -> (index, metric)."""
         name = self.collection
+        index_type = "FLAT" if self.is_lite else "HNSW"
         if not self._rpc("has_collection", name):
-            index_type = "FLAT" if self.is_lite else "HNSW"
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
             schema.add_field(_BUCKET, DataType.INT32)
-            index = self._client.prepare_index_params()
-            params = _HNSW if index_type == "HNSW" else {}
-            index.add_index("vector", index_type=index_type, metric_type="COSINE", params=params)
+            index = self._vector_index(index_type)
             self._rpc("create_collection", name, schema=schema, index_params=index, **_STRONG)
             return index_type, "COSINE"
         fields = {f["name"]: f for f in self._rpc("describe_collection", name)["fields"]}
@@ -321,12 +319,22 @@ class MilvusStore:
             )
         indexes = self._rpc("list_indexes", name, field_name="vector")
         if not indexes:
-            raise TextalError(f"collection {name} at {self.uri} has no vector index")
+            # Creation is three calls (collection, index, load); one cut short by a crash left
+            # this collection of textal's fields without its index. Finish it.
+            self._rpc("create_index", name, self._vector_index(index_type))
+            indexes = self._rpc("list_indexes", name, field_name="vector")
         if _BUCKET not in fields:
             self.sampling = "scan"
         index = self._rpc("describe_index", name, indexes[0])
         self._rpc("load_collection", name)
         return index["index_type"], index["metric_type"]
+
+    def _vector_index(self, index_type: str) -> Any:
+        """Index parameters for the vector field: cosine, HNSW's build settings when HNSW."""
+        index = self._client.prepare_index_params()
+        params = _HNSW if index_type == "HNSW" else {}
+        index.add_index("vector", index_type=index_type, metric_type="COSINE", params=params)
+        return index
 
     # -- calls --------------------------------------------------------------------------------
 
