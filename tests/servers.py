@@ -422,3 +422,29 @@ def real_vectors() -> tuple[list[str], np.ndarray, list[str]]:
     texts = rows["text"].tolist()
     vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     return texts, vectors.astype(np.float32), rows["label"].tolist()
+
+
+def make_lite_collection(path: str, dim: int, *, bucket: bool, indexed: bool) -> None:
+    """A collection ``textal_items`` with textal's fields (``bucket`` too, if asked) in the
+    Milvus Lite file ``path``, made outside textal: an older textal's, or one whose creation
+    stopped before its index (``indexed=False``). The file is released for textal to open."""
+    from milvus_lite.server_manager import server_manager_instance
+    from pymilvus import DataType, MilvusClient
+
+    from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES
+
+    client = MilvusClient(path)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+    schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+    if bucket:
+        schema.add_field("bucket", DataType.INT32)
+    index = None
+    if indexed:
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="FLAT", metric_type="COSINE")
+    client.create_collection("textal_items", schema=schema, index_params=index)
+    client.close()
+    server_manager_instance.release_server(str(Path(path).resolve()))

@@ -193,25 +193,11 @@ def test_sample_is_uniform_distinct_and_seeded(make_store):
 
 def test_collection_without_bucket_field_still_samples_and_rounds(tmp_path: Path):
     """A collection made before the bucket field: sampling falls back to one scan."""
-    from pymilvus import DataType, MilvusClient
-
-    from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES
+    from tests.servers import make_lite_collection
     from textal.store.milvus import MilvusStore
 
     path = str(tmp_path / "old.db")
-    client = MilvusClient(path)
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    index = client.prepare_index_params()
-    index.add_index("vector", index_type="FLAT", metric_type="COSINE")
-    client.create_collection("textal_items", schema=schema, index_params=index)
-    client.close()
-    from milvus_lite.server_manager import server_manager_instance
-
-    server_manager_instance.release_server(str(Path(path).resolve()))
+    make_lite_collection(path, DIM, bucket=False, indexed=True)
 
     store = MilvusStore(path, DIM)
     assert store.sampling == "scan"

@@ -145,26 +145,13 @@ def test_another_dimension_is_refused(make_store):
         make_store(DIM).add(["x"], np.ones((1, DIM + 1)), ["x"], [{}])
 
 
-
 def test_a_collection_whose_creation_was_cut_short_gets_its_index(tmp_path: Path):
     """Creation is three calls; a crash after the first leaves textal's fields with no index."""
-    from milvus_lite.server_manager import server_manager_instance
-    from pymilvus import DataType, MilvusClient
-
+    from tests.servers import make_lite_collection
     from textal.store.milvus import MilvusStore
 
     path = str(tmp_path / "cut.db")
-    client = MilvusClient(path)
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-    schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-    schema.add_field("bucket", DataType.INT32)
-    client.create_collection("textal_items", schema=schema)  # no index, not loaded
-    assert client.list_indexes("textal_items") == []
-    client.close()
-    server_manager_instance.release_server(str(Path(path).resolve()))
+    make_lite_collection(path, DIM, bucket=True, indexed=False)
 
     store = MilvusStore(path, DIM)
     ids, vectors, texts, metadata = random_items(20)
