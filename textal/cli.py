@@ -487,6 +487,7 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # what textal creates holds customer text: readable by its owner only
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)

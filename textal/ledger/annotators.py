@@ -1,7 +1,11 @@
-"""Web accounts in the ledger: a name, admin or not, and the sha256 of a random login token.
+"""Web accounts and their sessions in the ledger.
 
-The token itself is shown once (``add``) and never stored: it has 256 bits of randomness, so an
-unsalted hash is enough to make a stolen ledger useless for logging in.
+An account is a name, admin or not, and the sha256 of a random login token. The token itself is
+shown once (``add``) and never stored: it has 256 bits of randomness, so an unsalted hash is enough
+to make a stolen ledger useless for logging in. A login opens a session, kept as the hash of a
+random session id and the login token it began with; every request looks it up, so logging out,
+removing the account or issuing it a new token ends the session at once, in every process that
+shares the ledger.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from textal.errors import TextalError, show_value
 from textal.ledger.ledger import Ledger, _now
@@ -55,11 +60,64 @@ def list_annotators(ledger: Ledger) -> list[Annotator]:
 
 
 def remove_annotator(ledger: Ledger, name: str) -> None:
-    """Delete the account (its labels stay in the ledger under its name)."""
+    """Delete the account and end its sessions (its labels stay in the ledger under its name)."""
     with ledger._write():
+        ledger._conn.execute(
+            "DELETE FROM sessions WHERE token_hash IN"
+            " (SELECT token_hash FROM annotators WHERE name = ?)",
+            (name,),
+        )
         gone = ledger._conn.execute("DELETE FROM annotators WHERE name = ?", (name,)).rowcount
     if not gone:
         raise TextalError(f"no annotator named {show_value(name)}")
+
+
+def open_session(ledger: Ledger, token: str, *, seconds: float) -> tuple[Annotator, str] | None:
+    """Log in with ``token``: the account and a new session id valid for ``seconds`` (kept only
+    as a hash), or ``None`` for an unknown token. Expired sessions are dropped meanwhile."""
+    now = datetime.now(UTC)
+    session_id = secrets.token_urlsafe(32)
+    with ledger._write():
+        ledger._conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (_stamp(now),))
+        row = ledger._conn.execute(
+            "SELECT name, admin, created_at FROM annotators WHERE token_hash = ?",
+            (token_hash(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        ledger._conn.execute(
+            "INSERT INTO sessions (id_hash, token_hash, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (
+                token_hash(session_id),
+                token_hash(token),
+                _stamp(now),
+                _stamp(now + timedelta(seconds=seconds)),
+            ),
+        )
+    return Annotator(row[0], bool(row[1]), row[2]), session_id
+
+
+def session_account(ledger: Ledger, session_id: str) -> Annotator | None:
+    """The account of a live session: ``None`` once it expired, was ended, or its account was
+    removed or issued another token."""
+    row = ledger._conn.execute(
+        "SELECT a.name, a.admin, a.created_at FROM sessions s"
+        " JOIN annotators a ON a.token_hash = s.token_hash"
+        " WHERE s.id_hash = ? AND s.expires_at > ?",
+        (token_hash(session_id), _stamp(datetime.now(UTC))),
+    ).fetchone()
+    return Annotator(row[0], bool(row[1]), row[2]) if row else None
+
+
+def end_session(ledger: Ledger, session_id: str) -> None:
+    """Log out: the session id stops working everywhere."""
+    with ledger._write():
+        ledger._conn.execute("DELETE FROM sessions WHERE id_hash = ?", (token_hash(session_id),))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
 
 
 def find_annotator(

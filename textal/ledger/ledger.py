@@ -1,8 +1,11 @@
 """The ledger: what people know, kept in SQLite (WAL) and never rewritten.
 
-Labels are append-only events; an item's current label is its latest event, so a correction or an
-undo never destroys history. Rounds and their selections are recorded in one transaction each, so a
-crash leaves either the whole round or none of it. Every write is one ``BEGIN IMMEDIATE``
+Labels are append-only events, so a correction or an undo never destroys history. Each annotator's
+latest event on an item is their answer in force; an ``unlabel`` (undo) withdraws that annotator's
+own answer and nobody else's. An item's current state is the newest answer in force: when two
+people disagree, the later answer is the current label until someone answers again (see
+:meth:`Ledger.current_events`). Rounds and their selections are recorded in one transaction
+each, so a crash leaves either the whole round or none of it. Every write is one ``BEGIN IMMEDIATE``
 transaction; concurrent writers wait for each other (``busy_timeout``) instead of failing.
 """
 
@@ -36,7 +39,7 @@ from textal.ledger.schema_v2 import (
 )
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 60_000
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
@@ -108,12 +111,28 @@ CREATE TABLE round_candidates (
 """
 
 
+# Web sessions (textal.ledger.annotators): only a hash of each session id is kept. A session
+# belongs to the login token it began with, so removing the account or issuing it a new token
+# ends it; the index serves the per-annotator queries of answers in force.
+_SCHEMA_SESSIONS = """
+CREATE TABLE sessions (
+    id_hash    TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_token ON sessions (token_hash);
+CREATE INDEX label_events_item_annotator ON label_events (item_id, annotator, seq);
+"""
+
+
 # Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
 # function run inside the migration transaction.
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     1: migrate_v1_to_v2,
     2: _SCHEMA_ANNOTATORS,
     3: _SCHEMA_CANDIDATES,
+    4: _SCHEMA_SESSIONS,
 }
 
 
@@ -158,12 +177,13 @@ class Ledger:
         self._conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
+        # Never open the file outside SQLite: POSIX locks belong to the process, so closing any
+        # other descriptor of it drops every lock SQLite holds here, and another process then
+        # checkpoints and deletes the write-ahead log this one still commits into (SQLite's "How
+        # To Corrupt An SQLite Database File", 2.2). SQLite reads the header itself and answers
+        # SQLITE_NOTADB for another kind of file, leaving it untouched.
         existed = self.path.exists() and self.path.stat().st_size > 0
-        if existed:
-            with open(self.path, "rb") as f:
-                if f.read(16) != b"SQLite format 3\x00":
-                    raise TextalError(f"{self.path} is not a textal ledger (not a SQLite file)")
-        elif self.read_only:
+        if not existed and self.read_only:
             raise TextalError(f"no ledger at {self.path} (the workspace is read-only)")
         target: str | Path = self.path
         if self.read_only:
@@ -184,7 +204,11 @@ class Ledger:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            kind = getattr(exc, "sqlite_errorname", "")
+            if kind == "SQLITE_NOTADB":
+                why = "not a SQLite file"
+                raise TextalError(f"{self.path} is not a textal ledger ({why})") from exc
+            if kind == "SQLITE_CORRUPT":
                 raise TextalError(f"{self.path} is not a textal ledger ({exc})") from exc
             why = disk_problem(self.path) or "check the disk and the permissions"
             raise TextalError(
@@ -274,20 +298,23 @@ class Ledger:
         results = []
         with self._write():
             for rows, annotator, source in batches:
-                current = self.latest_events([r.item_id for r in rows])
-                own = self.latest_events([r.item_id for r in rows], annotator) if confirm else {}
+                ids = [r.item_id for r in rows]
+                current = self.latest_events(ids)
+                own = self.latest_events(ids, annotator)
                 recorded = 0
                 for row in rows:
                     if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
                         raise ValueError(f"unknown label event kind {row.kind!r}")
-                    latest = current.get(row.item_id)
-                    if latest is not None and (latest.kind, latest.label) == (row.kind, row.label):
-                        mine = own.get(row.item_id)
-                        if not confirm or (
-                            mine and (mine.kind, mine.label) == (row.kind, row.label)
-                        ):
-                            continue
-                    if latest is None and row.kind == UNLABEL:
+                    latest, mine = current.get(row.item_id), own.get(row.item_id)
+                    answer = (row.kind, row.label)
+                    if row.kind == UNLABEL:
+                        if mine is None or mine.kind == UNLABEL:
+                            continue  # no answer of this annotator's in force to withdraw
+                    elif (
+                        latest is not None
+                        and (latest.kind, latest.label) == answer
+                        and (not confirm or (mine and (mine.kind, mine.label) == answer))
+                    ):
                         continue
                     (seq,) = self._conn.execute(
                         "INSERT INTO label_events"
@@ -323,22 +350,29 @@ class Ledger:
                 found[row[1]] = LabelEvent(*row)
         return found
 
-    def _latest_of_kind(self, kind: str) -> list[tuple[str, str | None]]:
-        """``(item_id, label)`` of every item whose latest event has ``kind``."""
-        return self._conn.execute(
-            "SELECT e.item_id, e.label FROM label_events e JOIN (SELECT item_id,"
-            " max(seq) AS seq FROM label_events GROUP BY item_id) m ON e.seq = m.seq"
-            " WHERE e.kind = ? ORDER BY e.seq",
-            (kind,),
-        ).fetchall()
+    def current_events(self) -> list[LabelEvent]:
+        """Each answered item's current answer, oldest first: the newest event that is some
+        annotator's answer in force (their latest event on the item, when it is a label or an
+        ambiguous mark). An item whose every answer was withdrawn has none."""
+        return [
+            LabelEvent(*row)
+            for row in self._conn.execute(
+                f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))}"
+                " FROM label_events e JOIN (SELECT o.item_id, max(o.seq) AS seq FROM"
+                " (SELECT item_id, max(seq) AS seq FROM label_events"
+                " GROUP BY item_id, annotator) o JOIN label_events x ON x.seq = o.seq"
+                f" WHERE x.kind != '{UNLABEL}' GROUP BY o.item_id) m ON e.seq = m.seq"
+                " ORDER BY e.seq"
+            )
+        ]
 
     def current_labels(self) -> dict[str, str]:
-        """``{item_id: label}`` for every item whose latest event is a label, oldest first."""
-        return {item_id: label for item_id, label in self._latest_of_kind(LABEL) if label}
+        """``{item_id: label}`` for every item whose current answer is a label, oldest first."""
+        return {e.item_id: e.label for e in self.current_events() if e.kind == LABEL and e.label}
 
     def ambiguous_items(self) -> set[str]:
-        """Items whose latest event marks them ambiguous; rounds do not ask about them again."""
-        return {item_id for item_id, _ in self._latest_of_kind(AMBIGUOUS)}
+        """Items whose current answer is "ambiguous"; rounds do not ask about them again."""
+        return {e.item_id for e in self.current_events() if e.kind == AMBIGUOUS}
 
     def history(self, item_id: str | None = None) -> list[LabelEvent]:
         """All label events, oldest first (of one item when ``item_id`` is given)."""

@@ -245,8 +245,8 @@ class MemoryStore:
         self._n = need
 
     def _open(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        self._lock = os.open(path / "LOCK", os.O_CREAT | os.O_RDWR, 0o644)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock = os.open(path / "LOCK", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -261,8 +261,9 @@ class MemoryStore:
         except BaseException:
             self.close()
             raise
-        self._vector_file = open(path / "vectors.f32", "ab")  # noqa: SIM115 - closed in close()
-        self._item_file = open(path / "items.jsonl", "ab")  # noqa: SIM115 - closed in close()
+        # Closed in close(); created private: they hold customer text.
+        self._vector_file = open(path / "vectors.f32", "ab", opener=_private)  # noqa: SIM115
+        self._item_file = open(path / "items.jsonl", "ab", opener=_private)  # noqa: SIM115
 
     def _check_header(self, header: Path) -> None:
         if not header.exists():
@@ -317,6 +318,11 @@ class MemoryStore:
                     f.truncate(size)
         vectors = np.fromfile(vector_path, dtype="<f4", count=n * self.dim).reshape(n, self.dim)
         self._append(ids, vectors.astype(np.float32, copy=False), texts, metadata)
+
+
+def _private(path: str, flags: int) -> int:
+    """``open``'s opener for files only their owner may read."""
+    return os.open(path, flags, 0o600)
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

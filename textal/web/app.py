@@ -1,19 +1,25 @@
-"""The Starlette app: routes, sessions, CSRF, security headers, login rate limit.
+"""The Starlette app: routes, sessions, CSRF, security headers, login rate limit, body caps.
 
-Every route but ``/login``, ``/health`` and ``/static`` needs a session (a signed, HttpOnly,
-SameSite=Strict cookie). Every POST needs ``Content-Type: application/json`` (a cross-site form
-cannot send it) and, once logged in, the session's CSRF token in ``X-CSRF-Token``. Login tokens
-travel in a POST body (the login link carries them in the URL fragment, which browsers never
-send), so they never reach a log line or an error page.
+Every route but ``/login``, ``/health`` and ``/static`` needs a session: a signed, HttpOnly,
+SameSite=Strict cookie carrying a session id that the ledger must still hold, so logging out,
+removing the account or issuing it a new token ends it at once. Every POST needs
+``Content-Type: application/json`` (a cross-site form cannot send it), an ``Origin`` (when sent)
+of this very scheme, host and port, and, once logged in, the session's CSRF token in
+``X-CSRF-Token``. Login tokens travel in a POST body (the login link carries them in the URL
+fragment, which browsers never send), so they never reach a log line or an error page. Request
+bodies are capped (:data:`MAX_BODY_BYTES`): a larger one gets 413 and is not read further.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import secrets
+import sqlite3
+import sys
 import tempfile
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -37,13 +44,18 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
+from textal.fsio import disk_problem
 from textal.ledger.annotators import Annotator, add_annotator
+from textal.textsafe import terminal_safe
 from textal.web.service import LabelService
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
 LOGIN_FAILURES_PER_MINUTE = 5
+LOGIN_CHECK_SECONDS = 1.0  # a blocked address still gets one token checked this often
+LOGIN_TRACKED_ADDRESSES = 10_000  # the limiter forgets the oldest addresses beyond this
+MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -74,21 +86,83 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413: at once when ``Content-Length`` says
+    so, else as soon as the bytes read pass it (nothing more is read)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"request body over {self.max_bytes // 1024} KB"
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await _error(413, message)(scope, receive, send)
+            return
+        seen = 0
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise HTTPException(413, message)
+            return message
+
+        await self.app(scope, capped, send)
+
+
 class LoginLimiter:
-    """At most :data:`LOGIN_FAILURES_PER_MINUTE` failed logins per client address per minute."""
+    """At most ``limit`` failed logins per client address in ``window_s`` seconds.
 
-    def __init__(self, limit: int = LOGIN_FAILURES_PER_MINUTE, window_s: float = 60.0):
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Past that, the address gets one token checked per :data:`LOGIN_CHECK_SECONDS` (the others are
+    answered 429 unread), so a person sharing an address with a guesser (a proxy, a NAT) gets in
+    within seconds, while a guesser gets one try a second at a 256-bit token. Memory is bounded:
+    at most ``tracked`` addresses are remembered, the least recently failing forgotten first.
+    """
 
-    def blocked(self, client: str) -> bool:
-        failures, now = self._failures[client], time.monotonic()
+    def __init__(
+        self,
+        limit: int = LOGIN_FAILURES_PER_MINUTE,
+        window_s: float = 60.0,
+        tracked: int = LOGIN_TRACKED_ADDRESSES,
+    ):
+        self.limit, self.window_s, self.tracked = limit, window_s, tracked
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._last_check: dict[str, float] = {}
+
+    def allow(self, client: str) -> bool:
+        """Whether to check this login attempt's token now."""
+        now = time.monotonic()
+        failures = self._failures.get(client)
         while failures and failures[0] <= now - self.window_s:
             failures.popleft()
-        return len(failures) >= self.limit
+        if not failures:
+            self._failures.pop(client, None)
+            self._last_check.pop(client, None)
+            return True
+        if len(failures) < self.limit:
+            return True
+        if now - self._last_check.get(client, float("-inf")) < LOGIN_CHECK_SECONDS:
+            return False
+        self._last_check[client] = now
+        return True
 
     def failed(self, client: str) -> None:
-        self._failures[client].append(time.monotonic())
+        now = time.monotonic()
+        failures = self._failures.pop(client, None) or deque(maxlen=self.limit)
+        failures.append(now)
+        self._failures[client] = failures  # newest last
+        self._last_check[client] = now
+        while len(self._failures) > self.tracked:
+            forgotten, _ = self._failures.popitem(last=False)
+            self._last_check.pop(forgotten, None)
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -96,9 +170,13 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's ``Origin`` (when sent) must be this server: no cross-site posts."""
+    """A browser's ``Origin`` (when sent) must be this server, scheme included: no cross-site
+    posts, and none from a plain-http page to an https server."""
     origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return (parts.scheme, parts.netloc) == (request.url.scheme, request.headers.get("host"))
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -106,6 +184,8 @@ async def _json(request: Request) -> dict[str, Any]:
         body = await request.json()
     except ValueError:
         raise TextalError("the request body is not JSON") from None
+    except RecursionError:
+        raise TextalError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise TextalError("the request body is not a JSON object")
     return body
@@ -120,8 +200,31 @@ def _text(body: dict[str, Any], key: str, *, optional: bool = False) -> str | No
     return value
 
 
-def create_app(service: LabelService, secret_key: str) -> Starlette:
-    """The annotation app over ``service``; ``secret_key`` signs the session cookies."""
+def _int_field(body: dict[str, Any], key: str, low: int, high: int) -> int:
+    """A whole number from ``low`` to ``high`` (JSON ``true`` is not 1 here)."""
+    value = body.get(key)
+    if type(value) is not int or not low <= value <= high:
+        raise TextalError(f"field {key!r}: a whole number from {low} to {high}")
+    return value
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    """Any unexpected failure as a JSON error the page can show; a full disk says so."""
+    why = disk_problem(Path(request.app.state.workspace))
+    if why is not None:
+        return _error(503, f"the server cannot write ({why}): nothing was saved; try again")
+    print(f"error: {terminal_safe(repr(exc))}", file=sys.stderr)
+    return _error(500, "internal error: nothing was saved; try again")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+
+def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette:
+    """The annotation app over ``service``; ``secret_key`` signs the session cookies; ``url`` is
+    where people reach it (login links are made from it, never from a request's ``Host``)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, enable_async=False
     )
@@ -129,10 +232,10 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
     limiter = LoginLimiter()
 
     async def current_user(request: Request) -> Annotator | None:
-        name = request.session.get("name")
-        if not isinstance(name, str):
+        session_id = request.session.get("sid")
+        if not isinstance(session_id, str):
             return None
-        return await service.call(service.account, name)
+        return await service.call(service.account, session_id)
 
     def guarded(
         *, page: bool = False, write: bool = False, admin: bool = False
@@ -163,6 +266,8 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
                     return await endpoint(request, user)
                 except TextalError as exc:
                     return _error(400, str(exc))
+                except (OSError, sqlite3.Error) as exc:  # a full disk: the page shows why
+                    return _server_error(request, exc)
 
             return handler
 
@@ -194,22 +299,24 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
             not _same_origin(request)
         ):
             return _error(403, "log in from the login page")
-        if limiter.blocked(client):
-            return _error(429, "too many failed logins: wait a minute")
+        if not limiter.allow(client):
+            return _error(429, "too many failed logins from this address: wait a minute")
         try:
             token = _text(await _json(request), "token")
         except TextalError:
             token = None
-        user = await service.call(service.login, token) if token else None
-        if user is None:
+        opened = await service.call(service.login, token, SESSION_SECONDS) if token else None
+        if opened is None:
             limiter.failed(client)
             return _error(401, "unknown or removed login token")
+        user, session_id = opened
         request.session.clear()
-        request.session.update({"name": user.name, "csrf": secrets.token_urlsafe(32)})
+        request.session.update({"sid": session_id, "csrf": secrets.token_urlsafe(32)})
         return JSONResponse({"name": user.name, "admin": user.admin})
 
     @guarded(write=True)
     async def logout(request: Request, user: Annotator) -> Response:
+        await service.call(service.logout, request.session["sid"])
         request.session.clear()
         return JSONResponse({"ok": True})
 
@@ -264,7 +371,10 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
     async def api_similar(request: Request, user: Annotator) -> Response:
         body = await _json(request)
         text, item_id = _text(body, "text", optional=True), _text(body, "id", optional=True)
-        results = await service.call(lambda: service.similar(text=text, item_id=item_id))
+        vector = None
+        if item_id is None and text and text.strip():
+            vector = await asyncio.to_thread(service.embed_query, text)
+        results = await service.call(lambda: service.similar(vector=vector, item_id=item_id))
         return JSONResponse({"results": results})
 
     # -- admin ----------------------------------------------------------------------------
@@ -277,11 +387,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
     @guarded(write=True, admin=True)
     async def admin_settings(request: Request, user: Annotator) -> Response:
         body = await _json(request)
-        overlap, batch = body.get("overlap"), body.get("batch_size")
-        if overlap not in (1, 2, 3):
-            raise TextalError("overlap: 1, 2 or 3 annotators per item")
-        if not isinstance(batch, int) or not 1 <= batch <= 500:
-            raise TextalError("batch_size: a whole number from 1 to 500")
+        overlap, batch = _int_field(body, "overlap", 1, 3), _int_field(body, "batch_size", 1, 500)
         service.settings.overlap, service.settings.batch_size = overlap, batch
         return JSONResponse({"overlap": overlap, "batch_size": batch})
 
@@ -293,7 +399,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
             lambda: add_annotator(service.ws.ledger, name or "", admin=is_admin)
         )
         # The token goes to the admin's page once and is never logged or stored.
-        return JSONResponse({"name": name, "link": f"{request.base_url}login#token={token}"})
+        return JSONResponse({"name": name, "link": f"{url}/login#token={token}"})
 
     @guarded(admin=True)
     async def admin_export(request: Request, user: Annotator) -> Response:
@@ -331,6 +437,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
     ]
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(BodyLimit),
         Middleware(
             SessionMiddleware,
             secret_key=secret_key,
@@ -340,4 +447,10 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
             https_only=False,  # loopback http by default; behind TLS the cookie still works
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.workspace = str(service.path)
+    return app

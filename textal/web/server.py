@@ -62,7 +62,7 @@ def serve(
         sock = _bind(host, port)
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
-        app = create_app(service, session_secret(root))
+        app = create_app(service, session_secret(root), url=url)
         accounts = service.run(list_annotators, service.ws.ledger)
         say(f"textal serve: {url} (workspace {root}, store {service.ws.store.uri})")
         if accounts:
@@ -72,7 +72,16 @@ def serve(
         # uvicorn re-raises SIGTERM after its graceful shutdown; exit through ``finally`` then.
         signal.signal(signal.SIGTERM, _exit_quietly)
         with holding(root, url):
-            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+            # No proxy header is trusted: uvicorn would otherwise take the client address from
+            # X-Forwarded-For on loopback connections, which resets the login limiter.
+            config = uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                proxy_headers=False,
+                server_header=False,
+            )
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         service.close()

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from textal.errors import TextalError
+from textal.errors import TextalError, show_value
 from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
-from textal.ledger.annotators import Annotator, find_annotator
+from textal.ledger.annotators import Annotator, end_session, open_session, session_account
 from textal.store.base import Chunk, Item, VectorStore
 from textal.textsafe import terminal_safe
 from textal.workspace import Workspace
@@ -36,6 +36,7 @@ T = TypeVar("T")
 LEASE_SECONDS = 300.0
 WHY_CHARS = 160
 SEARCH_LIMIT = 50
+QUERY_CHARS = 5_000  # a typed "similar to" sentence; the model reads ~1,000 characters anyway
 
 
 def shown(text: str) -> str:
@@ -156,6 +157,7 @@ class LabelService:
         self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
         self._failed_at_seq: int | None = None
+        self._encoder_lock = threading.Lock()
         self.ws: Workspace = self._executor.submit(self._open).result()
 
     def _open(self) -> Workspace:
@@ -187,12 +189,17 @@ class LabelService:
 
     # -- accounts -------------------------------------------------------------------------
 
-    def login(self, token: str) -> Annotator | None:
-        return find_annotator(self.ws.ledger, token=token)
+    def login(self, token: str, seconds: float) -> tuple[Annotator, str] | None:
+        """The account of ``token`` and a new session id, or ``None`` for an unknown token."""
+        return open_session(self.ws.ledger, token, seconds=seconds)
 
-    def account(self, name: str) -> Annotator | None:
-        """The account, or ``None`` once it was removed (its sessions stop working)."""
-        return find_annotator(self.ws.ledger, name=name)
+    def account(self, session_id: str) -> Annotator | None:
+        """The session's account, or ``None`` once the session ended, its account was removed or
+        issued a new token (from this process or from ``textal annotators`` in another)."""
+        return session_account(self.ws.ledger, session_id)
+
+    def logout(self, session_id: str) -> None:
+        end_session(self.ws.ledger, session_id)
 
     # -- the queue ------------------------------------------------------------------------
 
@@ -429,13 +436,24 @@ class LabelService:
                 break
         return self._results([(item, None) for item in found[:SEARCH_LIMIT]])
 
-    def similar(self, *, text: str | None = None, item_id: str | None = None) -> list[dict]:
-        """Nearest stored items to a typed sentence (embedded now) or to a stored item."""
+    def embed_query(self, text: str) -> np.ndarray:
+        """A typed sentence's vector, shape (1, dim). Thread-safe and meant to run OFF the
+        workspace thread, so a long text never holds up anybody's labeling."""
+        if len(text) > QUERY_CHARS:
+            raise TextalError(f"field 'text': at most {QUERY_CHARS:,} characters")
+        with self._encoder_lock:
+            return self.ws.encoder.encode([text])
+
+    def similar(
+        self, *, vector: np.ndarray | None = None, item_id: str | None = None
+    ) -> list[dict]:
+        """Nearest stored items to a query ``vector`` (from :meth:`embed_query`) or to a stored
+        item (an unknown ``item_id`` is refused)."""
         if item_id is not None:
+            if not self.ws.store.existing_ids([item_id]):
+                raise TextalError(f"field 'id': unknown id {show_value(item_id)}")
             vector = self.ws.store.get_vectors([item_id])
-        elif text and text.strip():
-            vector = self.ws.encoder.encode([text])
-        else:
+        if vector is None:
             return []
         hits = [(i, s) for i, s in self.ws.store.search(vector, 21)[0] if i != item_id][:20]
         items = self.ws.store.get([i for i, _ in hits])

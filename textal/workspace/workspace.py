@@ -751,7 +751,8 @@ def _make_dir(root: Path) -> Callable[[], None]:
     that existed, the entries added since."""
     missing = [p for p in (root, *root.parents) if not p.exists()]
     before = set() if missing else set(os.listdir(root))
-    root.mkdir(parents=True, exist_ok=True)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, exist_ok=True)  # it will hold customer text: its owner's only
 
     def undo() -> None:
         if missing:
