@@ -6,12 +6,14 @@ by ingest, or read from the test embedding cache of ``tests/fixtures_data.py``),
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,3 +182,16 @@ def check_round_snapshot(ledger: Ledger, record: RoundRecord) -> None:
     assert record.report.label_counts == dict(Counter(expected.values())), record.round
     assert record.trained_on == labels_digest(expected), record.round
     assert not {s.item_id for s in ledger.selections(record.round)} & set(expected)
+
+
+@contextlib.contextmanager
+def mounted(*args: str) -> Iterator[None]:
+    """``mount ARGS`` for the block (its last argument is the mount point); skips the test
+    where mounting is not allowed."""
+    proc = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here ({proc.stderr.strip()}): needs root or CAP_SYS_ADMIN")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", args[-1]], check=False)

@@ -18,7 +18,6 @@ import socket
 import stat
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pytest
 from tests.hardening import (
     build_workspace,
     child_env,
+    mounted,
     real_pool,
     state,
     stored_ids,
@@ -101,19 +101,6 @@ def accepted(argv: list[object], env: dict[str, str] | None = None) -> str:
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     return proc.stdout
-
-
-@contextlib.contextmanager
-def mounted(*args: str) -> Iterator[None]:
-    """``mount ARGS`` for the block (its last argument is the mount point); skips the test
-    where mounting is not allowed."""
-    proc = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount here ({proc.stderr.strip()}): needs root or CAP_SYS_ADMIN")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", args[-1]], check=False)
 
 
 # --- fixtures ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ ledger events, and the CLI around ``serve`` (accounts, the holder file)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -17,10 +18,16 @@ pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
 
 from starlette.testclient import TestClient
 
-from tests.hardening import run_cli
+from tests.hardening import mounted, run_cli
 from textal.ledger import LABEL, UNLABEL, Ledger
-from textal.ledger.annotators import add_annotator, list_annotators
-from textal.web.app import LOGIN_CHECK_SECONDS, LOGIN_FAILURES_PER_MINUTE, create_app
+from textal.ledger.annotators import add_annotator, list_annotators, remove_annotator
+from textal.web.app import (
+    LOGIN_CHECK_SECONDS,
+    LOGIN_FAILURES_PER_MINUTE,
+    MAX_BODY_BYTES,
+    LoginLimiter,
+    create_app,
+)
 from textal.web.service import LabelService
 from textal.workspace.holder import HOLDER_NAME
 from textal.workspace.workspace import LEDGER_NAME
@@ -282,3 +289,139 @@ def test_serve_refuses_a_workspace_without_labels(tmp_path, capsys):
     code, out, err = run_cli(capsys, "serve", "--workspace", root, "--port", "0")
     assert code == 2 and out == ""
     assert err.startswith(f"error: workspace {root} has no label set: run `textal init")
+
+
+# --- issue 21: sessions mean what they say; bad input gets a JSON 4xx ---------------------------
+
+
+def test_a_cookie_replayed_after_logout_is_refused(served):
+    service, tokens = served
+    client = _client(service)
+    csrf = _login(client, tokens["bo"])
+    saved = dict(client.cookies)
+    assert client.post("/logout", json={}, headers=csrf).status_code == 200
+    replay = TestClient(client.app, base_url="http://127.0.0.1:8000", cookies=saved)
+    assert replay.get("/api/dashboard").status_code == 401
+
+
+def test_a_new_token_for_a_name_ends_the_old_tokens_sessions(served):
+    service, tokens = served
+    client = _client(service)
+    _login(client, tokens["cy"])
+    with Ledger(service.path / LEDGER_NAME) as ledger:  # another connection, like the CLI's
+        remove_annotator(ledger, "cy")
+        new_token = add_annotator(ledger, "cy")
+    assert client.get("/api/dashboard").status_code == 401
+    fresh = _client(service)
+    _login(fresh, new_token)
+    assert fresh.get("/api/dashboard").status_code == 200
+
+
+def test_login_links_and_origins_do_not_trust_request_headers(served):
+    service, tokens = served
+    client = _client(service)
+    csrf = _login(client, tokens["ana"])
+    made = client.post(
+        "/api/admin/annotators",
+        json={"name": "dee"},
+        headers={**csrf, "Host": "evil.example"},
+    )
+    assert made.status_code == 200
+    assert made.json()["link"].startswith("http://127.0.0.1:8000/login#token=")
+    wrong_scheme = {**csrf, "Origin": "https://127.0.0.1:8000"}
+    assert client.post("/api/next", json={}, headers=wrong_scheme).status_code == 403
+    same = {**csrf, "Origin": "http://127.0.0.1:8000"}
+    assert client.post("/api/next", json={}, headers=same).status_code == 200
+
+
+def test_the_login_limiter_is_bounded_and_lets_a_valid_token_in_soon():
+    limiter = LoginLimiter(limit=2, window_s=60, tracked=100)
+    for k in range(1_000):
+        limiter.failed(f"10.0.{k // 250}.{k % 250}")
+    assert len(limiter) == 100
+    limiter.failed("me")
+    limiter.failed("me")
+    assert not limiter.allow("me")  # blocked right after the failures
+    time.sleep(LOGIN_CHECK_SECONDS)
+    assert limiter.allow("me") and not limiter.allow("me")  # one check per second
+
+
+def test_oversized_bodies_are_refused_unread_with_a_json_413(served):
+    service, _ = served
+    client = _client(service)
+    big = b'{"token": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    headers = {"Content-Type": "application/json"}
+    declared = client.post("/login", content=big, headers=headers)
+    assert declared.status_code == 413 and "error" in declared.json()
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield big[: len(big) // 2]
+        yield big[len(big) // 2 :]
+
+    streamed = client.post("/login", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and "error" in streamed.json()
+
+
+def test_bad_json_fields_get_a_400_naming_the_field(served):
+    service, tokens = served
+    client = _client(service)
+    csrf = _login(client, tokens["ana"])
+    json_headers = {**csrf, "Content-Type": "application/json"}
+    nested = client.post("/api/label", content=b"[" * 50_000, headers=json_headers)
+    assert nested.status_code == 400 and "nested too deeply" in nested.json()["error"]
+    for field, value in [("overlap", True), ("batch_size", False), ("batch_size", 2.0)]:
+        body = {"overlap": 1, "batch_size": 20, field: value}
+        refused = client.post("/api/admin/settings", json=body, headers=csrf)
+        assert refused.status_code == 400 and f"'{field}'" in refused.json()["error"], field
+    assert service.settings.overlap == 1 and service.settings.batch_size == 20
+    unknown = client.post("/api/similar", json={"id": "no-such-review"}, headers=csrf)
+    assert unknown.status_code == 400 and "'id'" in unknown.json()["error"]
+    long = client.post("/api/similar", json={"text": "good " * 2_000}, headers=csrf)
+    assert long.status_code == 400 and "'text'" in long.json()["error"]
+
+
+def test_undo_withdraws_only_my_answer_and_two_answers_are_both_kept(served):
+    service, tokens = served
+    bo, cy = _client(service), _client(service)
+    bo_csrf, cy_csrf = _login(bo, tokens["bo"]), _login(cy, tokens["cy"])
+    item = _next_item(bo, bo_csrf)["item"]["id"]  # leased to bo; cy answers it as well
+    for client, csrf, label in [(bo, bo_csrf, "negative"), (cy, cy_csrf, "positive")]:
+        body = {"id": item, "label": label, "next": False}
+        assert client.post("/api/label", json=body, headers=csrf).status_code == 200
+    ledger = service.ws.ledger
+    answers = [(e.annotator, e.label) for e in service.run(ledger.history, item)]
+    assert answers == [("bo", "negative"), ("cy", "positive")]
+    assert service.run(ledger.current_labels)[item] == "positive"  # the later answer
+    assert bo.post("/api/undo", json={}, headers=bo_csrf).status_code == 200
+    assert service.run(ledger.current_labels)[item] == "positive"  # cy's answer stands
+    assert cy.post("/api/undo", json={}, headers=cy_csrf).status_code == 200
+    assert item not in service.run(ledger.current_labels)  # nobody's answer is left
+
+
+def test_a_full_disk_gets_a_json_error_and_labeling_resumes(amazon_template, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)):
+        root = disk / "ws"
+        shutil.copytree(amazon_template("memory"), root)
+        with Ledger(root / LEDGER_NAME) as ledger:
+            token = add_annotator(ledger, "bo")
+        service = LabelService(root, autostart=False)
+        try:
+            client = _client(service)
+            csrf = _login(client, token)
+            service.run(service.start_round)
+            item = _next_item(client, csrf)["item"]["id"]
+            with contextlib.suppress(OSError), open(disk / "filler", "wb") as f:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            full = client.post("/api/label", json={"id": item, "label": "positive"}, headers=csrf)
+            assert full.status_code == 503, full.text
+            assert "no space left" in full.json()["error"]
+            (disk / "filler").unlink()
+            saved = client.post("/api/label", json={"id": item, "label": "positive"}, headers=csrf)
+            assert saved.status_code == 200
+            assert service.run(service.ws.ledger.current_labels)[item] == "positive"
+        finally:
+            service.close()

@@ -260,6 +260,14 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
             f"{report.already_stored} already stored; skipped {summary.skipped_empty} empty "
             f"and {summary.duplicates} repeated rows; {ws.store.uri} holds {ws.store.count()}"
         )
+        if report.changed_text:
+            first = ", ".join(terminal_safe(i) for i in report.changed_ids)
+            print(
+                f"warning: {report.changed_text} stored ids come with another text in this "
+                f"source (first: {first}); stored reviews never change, so the stored texts "
+                "were kept: give a changed review a new id",
+                file=sys.stderr,
+            )
 
 
 def _cmd_status(args: argparse.Namespace) -> None:

@@ -10,12 +10,13 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 import numpy as np
 from tqdm import tqdm
 
+from textal.data.ids import content_id
 from textal.data.readers import Record
 from textal.embed import Encoder
 from textal.store import VectorStore
@@ -24,15 +25,24 @@ LOOKUP_CHUNK = 4096  # records whose ids are checked against the store in one qu
 # Texts per encode call: sentence-transformers sorts by length within a call, so larger calls pad
 # less; the store writes one call's vectors while the next call encodes.
 ENCODE_CHUNK = 1024
+CHANGED_IDS_SHOWN = 5
 
 
 @dataclass
 class IngestReport:
-    """What one ingest did. ``already_stored`` items were skipped without embedding."""
+    """What one ingest did. ``already_stored`` items were skipped without embedding; of those,
+    ``changed_text`` ids (source ids, not content hashes) came with another text than the stored
+    one, which was kept (items never change): ``changed_ids`` are the first few."""
 
     read: int = 0
     added: int = 0
     already_stored: int = 0
+    changed_text: int = 0
+    changed_ids: list[str] = field(default_factory=list)
+
+    def note_changed(self, ids: list[str]) -> None:
+        self.changed_text += len(ids)
+        self.changed_ids += ids[: max(0, CHANGED_IDS_SHOWN - len(self.changed_ids))]
 
 
 def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
@@ -46,6 +56,15 @@ def _progress(total: int | None, desc: str, position: int) -> tqdm:
     return tqdm(
         total=total, desc=desc, unit="item", position=position, disable=None, file=sys.stderr
     )
+
+
+def _changed_texts(known: list[Record], store: VectorStore) -> list[str]:
+    """Ids among stored ``known`` records whose stored text differs from the record's. Content
+    ids are skipped: the same id means the same normalised text."""
+    by_source_id = {r.id: r.text for r in known if r.id != content_id(r.text)}
+    if not by_source_id:
+        return []
+    return [i.id for i in store.get(list(by_source_id)) if i.text != by_source_id[i.id]]
 
 
 class _StoreWriter:
@@ -115,6 +134,7 @@ def ingest_records(
             known = set() if store_empty else store.existing_ids([r.id for r in chunk])
             new = [r for r in chunk if r.id not in known]
             report.already_stored += len(chunk) - len(new)
+            report.note_changed(_changed_texts([r for r in chunk if r.id in known], store))
             embed_bar.update(len(chunk) - len(new))
             store_bar.update(len(chunk) - len(new))
             for batch in _chunks(new, batch_size):

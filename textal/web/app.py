@@ -97,10 +97,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"request body over {self.max_bytes // 1024} KB"
+        why = f"request body over {self.max_bytes // 1024} KB"
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
-            await _error(413, message)(scope, receive, send)
+            await _error(413, why)(scope, receive, send)
             return
         seen = 0
 
@@ -109,7 +109,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise HTTPException(413, message)
+                raise HTTPException(413, why)
             return message
 
         await self.app(scope, capped, send)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -86,19 +87,38 @@ def write_config(workspace: Path, config: WorkspaceConfig) -> None:
 
 
 def with_labels(config: WorkspaceConfig, names: list[str]) -> WorkspaceConfig:
-    """``config`` with ``names`` added to its label set (order kept, no duplicates)."""
-    return replace(config, labels=tuple(dict.fromkeys([*config.labels, *names])))
+    """``config`` with ``names`` added to its label set (order kept, no duplicates); names that
+    are another label written in other Unicode code points are refused."""
+    labels = tuple(dict.fromkeys([*config.labels, *names]))
+    _refuse_unicode_twins(labels)
+    return replace(config, labels=labels)
 
 
 def check_label_names(names: Sequence[str]) -> tuple[str, ...]:
-    """``names`` as a label set, refusing empty and repeated names (after stripping spaces)."""
+    """``names`` as a label set, refusing empty and repeated names (after stripping spaces),
+    and names that differ only in Unicode normalisation (``café`` as NFC and as NFD)."""
     labels = tuple(name.strip() for name in names)
     for position, name in enumerate(labels, start=1):
         if not name:
             raise TextalError(f"label {position} of the label set is empty")
         if name in labels[: position - 1]:
             raise TextalError(f"label {show_value(name)} is given twice in the label set")
+    _refuse_unicode_twins(labels)
     return labels
+
+
+def _refuse_unicode_twins(labels: Sequence[str]) -> None:
+    """Two labels that look the same but are other code points would be two classes that no
+    one can tell apart on a screen or in a file."""
+    first: dict[str, str] = {}
+    for name in labels:
+        key = unicodedata.normalize("NFC", name)
+        if key in first and first[key] != name:
+            raise TextalError(
+                f"labels {first[key]!a} and {name!a} differ only in Unicode "
+                "normalisation (the same letters written with other code points): use one form"
+            )
+        first.setdefault(key, name)
 
 
 def case_clashes(labels: Sequence[str]) -> list[tuple[str, str]]:
