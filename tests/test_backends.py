@@ -85,8 +85,14 @@ def test_length_sorting_keeps_the_input_order(backend):
     encoder = Encoder(backend=backend, device="cpu", batch_size=8)
     together = encoder.encode(shuffled)
     alone = np.vstack([encoder.encode([t]) for t in shuffled])  # no padding, no sorting
-    if BACKENDS[backend] == BACKENDS["torch"]:
+    if backend == "torch":
         np.testing.assert_allclose(together, alone, atol=2e-5)
+    elif BACKENDS[backend] == BACKENDS["torch"]:
+        # OpenVINO picks kernels by batch shape and CPU: on one machine here padded and alone
+        # vectors differed by at most 1.4e-7 (1 - cosine 6e-8), on another by up to 6.6e-4 per
+        # component. For unit vectors of 384 components that bounds 1 - cosine by
+        # 384 * 6.6e-4**2 / 2 = 8.4e-5, hence the cosine tolerance of 1e-4.
+        assert (together * alone).sum(axis=1).min() >= 1 - 1e-4
     else:  # dynamic int8 scales activations per batch: a vector depends on its batch mates
         similarity = together @ alone.T
         assert np.diag(similarity).min() >= 0.97

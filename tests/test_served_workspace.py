@@ -10,12 +10,15 @@ and the server went on committing into the deleted file (9 of 15 labels lost on 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,6 +27,7 @@ import pytest
 from tests.hardening import child_env, textal_command
 from textal.ledger import LABEL, Ledger, NewLabel
 from textal.ledger.annotators import add_annotator, list_annotators
+from textal.web.app import LOGIN_CHECK_SECONDS, LOGIN_FAILURES_PER_MINUTE
 from textal.workspace import Workspace
 from textal.workspace.workspace import LEDGER_NAME
 
@@ -158,3 +162,72 @@ def test_a_second_connection_in_one_process_keeps_the_first_ones_locks(tmp_path)
         assert seen.stdout.split() == ["a", "b"]
     finally:
         first.close()
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _raw_post(url: str, head: str, body: Iterator[bytes]) -> str:
+    """POST with a hand-written head, sending ``body`` until the server answers; the status
+    line it answered with."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(head.encode("ascii") + b"\r\n")
+        sock.settimeout(0.05)
+        answer = b""
+        for chunk in body:
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break  # the server closed: it answered without reading the rest
+            with contextlib.suppress(TimeoutError):
+                answer += sock.recv(65536)
+            if answer:
+                break
+        sock.settimeout(60)
+        while b"\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                break
+            answer += more
+    return answer.split(b"\r\n", 1)[0].decode("ascii", "replace")
+
+
+def test_headers_and_huge_bodies_cannot_get_around_the_server_limits(
+    amazon_template, tmp_path, start_server
+):
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
+    server = start_server(root)
+    before = _rss_kb(server.proc.pid)
+    megabyte = b"x" * (1 << 20)
+    declared = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    status = _raw_post(
+        server.url, declared + "Content-Length: 400000000\r\n", iter([megabyte] * 400)
+    )
+    assert " 413 " in status, status
+    chunked = declared + "Transfer-Encoding: chunked\r\n"
+    frames = (b"%x\r\n%s\r\n" % (len(megabyte), megabyte) for _ in range(400))
+    status = _raw_post(server.url, chunked, frames)
+    assert " 413 " in status, status
+    assert _rss_kb(server.proc.pid) - before < 50_000  # it read at most a little past the cap
+
+    answers: Counter[int] = Counter()
+    started = time.monotonic()
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for k in range(300):
+            forged = f"10.9.{k // 250}.{k % 250}"
+            headers = {"X-Forwarded-For": forged, "X-Real-IP": forged, "Forwarded": f"for={forged}"}
+            answers[
+                client.post("/login", json={"token": f"guess-{k}"}, headers=headers).status_code
+            ] += 1
+    elapsed = time.monotonic() - started
+    assert set(answers) <= {401, 429}
+    assert answers[401] <= LOGIN_FAILURES_PER_MINUTE + elapsed / LOGIN_CHECK_SECONDS + 1, answers
+
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        assert client.get("/health").text == "ok"
