@@ -34,7 +34,12 @@ from textal.workspace.workspace import LEDGER_NAME
 
 pytestmark = pytest.mark.slow  # the first round trains on the real embeddings
 
-ADMIN_POSTS = ["/api/admin/round", "/api/admin/settings", "/api/admin/annotators"]
+ADMIN_POSTS = [
+    "/api/admin/round",
+    "/api/admin/settings",
+    "/api/admin/annotators",
+    "/api/admin/annotators/remove",
+]
 SESSION_POSTS = ["/api/next", "/api/label", "/api/skip", "/api/undo", "/api/similar", "/logout"]
 SESSION_GETS = ["/api/dashboard", "/api/search?q=good", "/admin/export.csv"]
 PAGES = ["/", "/dashboard", "/search"]
@@ -425,3 +430,18 @@ def test_a_full_disk_gets_a_json_error_and_labeling_resumes(amazon_template, tmp
             assert service.run(service.ws.ledger.current_labels)[item] == "positive"
         finally:
             service.close()
+
+
+def test_removing_an_account_from_the_dashboard_ends_its_sessions(served):
+    service, tokens = served
+    admin, bo = _client(service), _client(service)
+    csrf = _login(admin, tokens["ana"])
+    _login(bo, tokens["bo"])
+    assert bo.get("/api/dashboard").status_code == 200
+    removed = admin.post("/api/admin/annotators/remove", json={"name": "bo"}, headers=csrf)
+    assert removed.status_code == 200 and removed.json() == {"removed": "bo"}
+    assert bo.get("/api/dashboard").status_code == 401
+    itself = admin.post("/api/admin/annotators/remove", json={"name": "ana"}, headers=csrf)
+    assert itself.status_code == 400 and "your own account" in itself.json()["error"]
+    unknown = admin.post("/api/admin/annotators/remove", json={"name": "zed"}, headers=csrf)
+    assert unknown.status_code == 400 and "no annotator named 'zed'" in unknown.json()["error"]

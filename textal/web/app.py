@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
 from textal.fsio import disk_problem
-from textal.ledger.annotators import Annotator, add_annotator
+from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
 from textal.textsafe import terminal_safe
 from textal.web.service import LabelService
 
@@ -401,6 +401,14 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         # The token goes to the admin's page once and is never logged or stored.
         return JSONResponse({"name": name, "link": f"{url}/login#token={token}"})
 
+    @guarded(write=True, admin=True)
+    async def admin_remove_annotator(request: Request, user: Annotator) -> Response:
+        name = _text(await _json(request), "name") or ""
+        if name == user.name:
+            raise TextalError("you cannot remove your own account here (another admin can)")
+        await service.call(lambda: remove_annotator(service.ws.ledger, name))
+        return JSONResponse({"removed": name})  # its sessions end with it
+
     @guarded(admin=True)
     async def admin_export(request: Request, user: Annotator) -> Response:
         with tempfile.TemporaryDirectory() as tmp:
@@ -432,6 +440,7 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         Route("/api/admin/round", admin_round, methods=["POST"]),
         Route("/api/admin/settings", admin_settings, methods=["POST"]),
         Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
+        Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
         Route("/admin/export.csv", admin_export),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -99,6 +99,15 @@ function adminControls() {
       document.getElementById("new-link").textContent = r.link;
     });
   });
+  document.getElementById("remove-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    report(textal.post("/api/admin/annotators/remove", {
+      name: document.getElementById("remove-name").value.trim(),
+    }), (r) => {
+      status.textContent = `Removed ${r.removed}: their sessions ended; their labels stay.`;
+      refresh();
+    });
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
