@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 from textal import __version__
 from textal.argtypes import add_embedding_options, port, positive_int, share
 from textal.errors import TextalError
+from textal.ledger.annotators import ROLES
 from textal.simulate import cli as simulate_cli
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
 from textal.textsafe import terminal_safe
 
 if TYPE_CHECKING:  # the workspace is imported by the commands that open one, not by --help
-    from textal.workspace import Status, Workspace
+    from textal.web.client import ServedWorkspace
+    from textal.workspace import LabelImport, Status, Workspace
 
 EXIT_USAGE = 2
 
@@ -181,7 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     people_commands = people.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = people_commands.add_parser("add", help="create an account; prints its login link")
     add.add_argument("name")
-    add.add_argument("--admin", action="store_true", help="may start rounds, add people, export")
+    add.add_argument("--admin", action="store_true", help="the same as --role admin")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        help="annotator (default): labels; reviewer: also resolves disagreements and reviews "
+        "suspects; admin: everything (rounds, accounts, export); service: a script's bearer "
+        "token that adds reviews, reads status, exports and predicts, and never labels",
+    )
     people_commands.add_parser("list", help="names and roles")
     remove = people_commands.add_parser("remove", help="delete an account (its labels stay)")
     remove.add_argument("name")
@@ -211,6 +220,20 @@ def _open(args: argparse.Namespace, *, create: bool = False, read_only: bool = F
     )
     _show_label_set(ws)
     return ws
+
+
+def _served(args: argparse.Namespace) -> ServedWorkspace | None:
+    """The ``textal serve`` holding the workspace, whose API then does the command's work (so
+    no command opens the ledger or the store behind the server's back), or ``None``."""
+    from textal.workspace.config import workspace_path
+    from textal.workspace.holder import serving_url
+
+    root = workspace_path(args.workspace)
+    if serving_url(root) is None:
+        return None
+    from textal.web.client import served
+
+    return served(root)
 
 
 def _show_label_set(ws: Workspace, why: str = "") -> None:
@@ -253,26 +276,44 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
         id_column=args.id_column,
         label_column=args.label_column,
     )
-    with _open(args, create=True) as ws:
-        report, summary = ws.ingest(source)
-        print(
-            f"read {report.read} items: {report.added} added, "
-            f"{report.already_stored} already stored; skipped {summary.skipped_empty} empty "
-            f"and {summary.duplicates} repeated rows; {ws.store.uri} holds {ws.store.count()}"
-        )
-        if report.changed_text:
-            first = ", ".join(terminal_safe(i) for i in report.changed_ids)
-            print(
-                f"warning: {report.changed_text} stored ids come with another text in this "
-                f"source (first: {first}); stored reviews never change, so the stored texts "
-                "were kept: give a changed review a new id",
-                file=sys.stderr,
+    if (remote := _served(args)) is not None:
+        if args.data is None:
+            raise TextalError("while `textal serve` runs, ingest a file (--data FILE)")
+        with remote:
+            report, summary = remote.ingest(
+                args.data,
+                text_column=args.text_column,
+                id_column=args.id_column,
+                label_column=args.label_column,
             )
+            now = remote.status()
+            uri, count = now.store_uri, now.items
+    else:
+        with _open(args, create=True) as ws:
+            report, summary = ws.ingest(source)
+            uri, count = ws.store.uri, ws.store.count()
+    print(
+        f"read {report.read} items: {report.added} added, "
+        f"{report.already_stored} already stored; skipped {summary.skipped_empty} empty "
+        f"and {summary.duplicates} repeated rows; {uri} holds {count}"
+    )
+    if report.changed_text:
+        first = ", ".join(terminal_safe(i) for i in report.changed_ids)
+        print(
+            f"warning: {report.changed_text} stored ids come with another text in this "
+            f"source (first: {first}); stored reviews never change, so the stored texts "
+            "were kept: give a changed review a new id",
+            file=sys.stderr,
+        )
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
-    with _open(args, read_only=not args.suspects) as ws:  # --suspects caches its count
-        s = ws.status(suspects=args.suspects)
+    if (remote := _served(args)) is not None:
+        with remote:
+            s = remote.status(suspects=args.suspects)
+    else:
+        with _open(args, read_only=not args.suspects) as ws:  # --suspects caches its count
+            s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
     print(f"model       {s.model} (dim {s.dim})")
     print(f"backend     {s.backend}")
@@ -296,14 +337,19 @@ def _cmd_status(args: argparse.Namespace) -> None:
 
 
 def _cmd_round(args: argparse.Namespace) -> None:
-    with _open(args) as ws:
-        result = ws.round(
-            batch_size=args.batch_size,
-            strategy=args.strategy,
-            max_class_share=args.max_class_share,
-            seed=args.seed,
-            candidates=args.candidates,
-        )
+    params = {
+        "batch_size": args.batch_size,
+        "strategy": args.strategy,
+        "max_class_share": args.max_class_share,
+        "seed": args.seed,
+        "candidates": args.candidates,
+    }
+    if (remote := _served(args)) is not None:
+        with remote:
+            result = remote.round(**params)
+    else:
+        with _open(args) as ws:
+            result = ws.round(**params)
     r = result.round
     if result.reused:
         print(f"round {r.round} is still open (no labels since); its batch was written again")
@@ -328,6 +374,14 @@ def _cmd_round(args: argparse.Namespace) -> None:
 def _cmd_label(args: argparse.Namespace) -> None:
     if args.interactive == (args.file is not None):
         raise TextalError("give a label FILE or --interactive (one of them)")
+    if args.file is not None and (remote := _served(args)) is not None:
+        with remote:
+            done = remote.import_labels(args.file, annotator=args.annotator, confirm=args.confirm)
+        if done.label_set:
+            names = ", ".join(terminal_safe(n) for n in done.label_set)
+            print(f"label set (fixed by this first label file): {names}")
+        _print_import(args.file, done)
+        return
     with _open(args) as ws:
         if args.interactive:
             from textal.workspace.interactive import label_interactively
@@ -337,7 +391,11 @@ def _cmd_label(args: argparse.Namespace) -> None:
         done = ws.import_labels(args.file, annotator=args.annotator, confirm=args.confirm)
         if done.label_set:
             _show_label_set(ws, " (fixed by this first label file)")
-    print(f"{args.file}: {done.recorded} labels recorded, {done.unchanged} unchanged")
+    _print_import(args.file, done)
+
+
+def _print_import(file: str, done: LabelImport) -> None:
+    print(f"{file}: {done.recorded} labels recorded, {done.unchanged} unchanged")
     if done.overridden:
         whose = ", ".join(f"{n} by {terminal_safe(a)}" for a, n in done.overridden.items())
         total = sum(done.overridden.values())
@@ -345,6 +403,11 @@ def _cmd_label(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
+    if (remote := _served(args)) is not None:
+        with remote:
+            n = remote.export(args.file, predictions=args.predictions)
+        print(f"wrote {n} rows to {args.file} and its .jsonl")
+        return
     with _open(args, read_only=True) as ws:
         n = ws.export(args.file, predictions=args.predictions)
     print(f"wrote {n} rows to {args.file} and its .jsonl")
@@ -397,15 +460,18 @@ def _cmd_annotators(args: argparse.Namespace) -> None:
         raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
     with Ledger(root / LEDGER_NAME) as ledger:
         if args.action == "add":
-            token = add_annotator(ledger, args.name, admin=args.admin)
+            role = args.role or ("admin" if args.admin else "annotator")
+            token = add_annotator(ledger, args.name, role=role)
             base = serving_url(root) or "http://127.0.0.1:8000"
-            role = "admin" if args.admin else "annotator"
-            print(f"{role} {args.name} added; login link (shown once, keep it private):")
-            print(f"  {base}/login#token={token}")
+            if role == "service":
+                print(f"service {args.name} added; its bearer token (shown once, keep it private):")
+                print(f"  Authorization: Bearer {token}")
+            else:
+                print(f"{role} {args.name} added; login link (shown once, keep it private):")
+                print(f"  {base}/login#token={token}")
         elif args.action == "list":
             for person in list_annotators(ledger):
-                role = "admin" if person.admin else "annotator"
-                print(f"{person.name:<24} {role:<10} since {person.created_at}")
+                print(f"{person.name:<24} {person.role:<10} since {person.created_at}")
         else:
             remove_annotator(ledger, args.name)
             print(f"removed {args.name}; labels it gave stay in the ledger")
@@ -439,15 +505,22 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
 
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise TextalError(f"--output {args.output}: give a .csv file (a .jsonl is written beside)")
-    with _open(args) as ws:
-        found = ws.suspects()
-        path = Path(args.output) if args.output else ws.path / SUSPECTS_DIR / "suspects.csv"
-        shown = found[: args.limit]
-        try:
-            write_suspects(path, shown)
-        except OSError as exc:
-            raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
-        labeled = len(ws.ledger.current_labels())
+    if (remote := _served(args)) is not None:
+        with remote:
+            found = remote.suspects()
+            labeled = sum(remote.status().label_counts.values())
+            root = remote.path
+    else:
+        with _open(args) as ws:
+            found = ws.suspects()
+            labeled = len(ws.ledger.current_labels())
+            root = ws.path
+    path = Path(args.output) if args.output else root / SUSPECTS_DIR / "suspects.csv"
+    shown = found[: args.limit]
+    try:
+        write_suspects(path, shown)
+    except OSError as exc:
+        raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
     print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
     print(f"{'confidence':>10}  {'given':<12} {'suggested':<12} {'annotator':<12} text")
     for s in shown:

@@ -37,6 +37,7 @@ class IngestReport:
     read: int = 0
     added: int = 0
     already_stored: int = 0
+    embedded: int = 0
     changed_text: int = 0
     changed_ids: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ class _StoreWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self.added = 0
+        self.report = IngestReport()  # kept up to date with ``added``, for progress
         self._thread = threading.Thread(target=self._run, name="textal-store-writer", daemon=True)
         self._thread.start()
 
@@ -92,6 +94,7 @@ class _StoreWriter:
                     [{"gold": r.gold} if r.gold is not None else {} for r in records],
                 )
                 self._bar.update(len(records))
+                self.report.added = self.added
             except BaseException as exc:
                 self._error = exc
 
@@ -116,17 +119,23 @@ def ingest_records(
     *,
     total: int | None = None,
     batch_size: int = ENCODE_CHUNK,
+    report: IngestReport | None = None,
+    cancel: threading.Event | None = None,
 ) -> IngestReport:
     """Embed and store every record whose id is not stored yet.
 
     ``records`` must already be validated (the data layer refuses bad sources before this runs);
     ``total`` sizes the progress bars. ``encoder`` may be a function returning it: it is then
     called (loading the model) only when some record is new. Interrupting and re-running is safe.
+    ``report`` (default a new one) is updated as the work goes, so another thread can show
+    progress (``embedded`` counts vectors made, ``added`` those stored); ``cancel`` stops the
+    work after the batch in hand, keeping what was stored.
     """
-    report = IngestReport()
+    report = IngestReport() if report is None else report
     embed_bar = _progress(total, "embedding", 0)
     store_bar = _progress(total, "storing", 1)
     writer = _StoreWriter(store, store_bar)
+    writer.report = report
     try:
         store_empty = store.count() == 0
         for chunk in _chunks(records, LOOKUP_CHUNK):
@@ -138,14 +147,19 @@ def ingest_records(
             embed_bar.update(len(chunk) - len(new))
             store_bar.update(len(chunk) - len(new))
             for batch in _chunks(new, batch_size):
+                if cancel is not None and cancel.is_set():
+                    return report
                 if not isinstance(encoder, Encoder):
                     encoder = encoder()
                 vectors = encoder.encode([r.text for r in batch])
+                report.embedded += len(batch)
                 embed_bar.update(len(batch))
                 writer.put(batch, vectors)
+            if cancel is not None and cancel.is_set():
+                return report
     finally:
         writer.finish()
         embed_bar.close()
         store_bar.close()
-    report.added = writer.added
+        report.added = writer.added
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +80,7 @@ class Encoder:
         self.dim: int = int(dim)
         self._runner: Runner | None = None
         self._inputs: list[str] = []
+        self._lock = threading.Lock()
         if backend != "torch":
             self._runner, self._inputs = load_runner(self._model, self.model_id, backend)
         elif self.device.startswith("cuda"):
@@ -88,9 +90,16 @@ class Encoder:
         """Embed ``texts``; returns float32 of shape ``(len(texts), dim)`` with unit-norm rows.
 
         Texts are encoded longest first (less padding per forward pass), rows in input order.
+        Calls from several threads run one at a time (a fast tokenizer shared by two threads
+        fails with "Already borrowed"); a long call holds the others up, so callers that share
+        an encoder with interactive work encode in chunks.
         """
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._runner is None:  # sentence-transformers sorts by length within the call
             vectors = self._model.encode(
                 list(texts),

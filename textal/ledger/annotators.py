@@ -1,9 +1,9 @@
 """Web accounts and their sessions in the ledger.
 
-An account is a name, admin or not, and the sha256 of a random login token. The token itself is
-shown once (``add``) and never stored: it has 256 bits of randomness, so an unsalted hash is enough
-to make a stolen ledger useless for logging in. A login opens a session, kept as the hash of a
-random session id and the login token it began with; every request looks it up, so logging out,
+An account is a name, a role (:data:`ROLES`) and the sha256 of a random login token. The token
+itself is shown once (``add``) and never stored: it has 256 bits of randomness, so an unsalted hash
+is enough to make a stolen ledger useless for logging in. A login opens a session, kept as the hash
+of a random session id and the login token it began with; every request looks it up, so logging out,
 removing the account or issuing it a new token ends the session at once, in every process that
 shares the ledger.
 """
@@ -21,41 +21,60 @@ from textal.ledger.ledger import Ledger, _now
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 
+#: What each role may do: ``annotator`` labels; ``reviewer`` also resolves disagreements and
+#: reviews suspect labels; ``admin`` does everything; ``service`` (a script's bearer token) adds
+#: reviews, reads status, exports and predicts, but never labels or manages accounts.
+ROLES = ("annotator", "reviewer", "admin", "service")
+_ACCOUNT = "name, role, created_at"
+
 
 @dataclass(frozen=True)
 class Annotator:
     name: str
-    admin: bool
+    role: str
     created_at: str
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def add_annotator(ledger: Ledger, name: str, *, admin: bool = False) -> str:
-    """Create an account; returns its login token (shown once, stored only as a hash)."""
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise TextalError(f"role {show_value(role)}: one of {', '.join(ROLES)}")
+    return role
+
+
+def add_annotator(
+    ledger: Ledger, name: str, *, admin: bool = False, role: str | None = None
+) -> str:
+    """Create an account with ``role`` (default ``admin`` if ``admin`` else ``annotator``);
+    returns its login token (shown once, stored only as a hash)."""
     if not _NAME.fullmatch(name):
         raise TextalError(
             f"annotator name {show_value(name)}: use 1-40 letters, digits, '.', '_' or '-'"
         )
+    role = check_role(role or ("admin" if admin else "annotator"))
     token = secrets.token_urlsafe(32)
     with ledger._write():
         if ledger._conn.execute("SELECT 1 FROM annotators WHERE name = ?", (name,)).fetchone():
             raise TextalError(f"annotator {name} exists: remove it first to issue a new token")
         ledger._conn.execute(
-            "INSERT INTO annotators (name, token_hash, admin, created_at) VALUES (?, ?, ?, ?)",
-            (name, token_hash(token), int(admin), _now()),
+            "INSERT INTO annotators (name, token_hash, admin, role, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, token_hash(token), int(role == "admin"), role, _now()),
         )
     return token
 
 
 def list_annotators(ledger: Ledger) -> list[Annotator]:
     return [
-        Annotator(name, bool(admin), created)
-        for name, admin, created in ledger._conn.execute(
-            "SELECT name, admin, created_at FROM annotators ORDER BY name"
-        )
+        Annotator(*row)
+        for row in ledger._conn.execute(f"SELECT {_ACCOUNT} FROM annotators ORDER BY name")
     ]
 
 
@@ -80,8 +99,7 @@ def open_session(ledger: Ledger, token: str, *, seconds: float) -> tuple[Annotat
     with ledger._write():
         ledger._conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (_stamp(now),))
         row = ledger._conn.execute(
-            "SELECT name, admin, created_at FROM annotators WHERE token_hash = ?",
-            (token_hash(token),),
+            f"SELECT {_ACCOUNT} FROM annotators WHERE token_hash = ?", (token_hash(token),)
         ).fetchone()
         if row is None:
             return None
@@ -95,19 +113,19 @@ def open_session(ledger: Ledger, token: str, *, seconds: float) -> tuple[Annotat
                 _stamp(now + timedelta(seconds=seconds)),
             ),
         )
-    return Annotator(row[0], bool(row[1]), row[2]), session_id
+    return Annotator(*row), session_id
 
 
 def session_account(ledger: Ledger, session_id: str) -> Annotator | None:
     """The account of a live session: ``None`` once it expired, was ended, or its account was
     removed or issued another token."""
     row = ledger._conn.execute(
-        "SELECT a.name, a.admin, a.created_at FROM sessions s"
+        "SELECT a.name, a.role, a.created_at FROM sessions s"
         " JOIN annotators a ON a.token_hash = s.token_hash"
         " WHERE s.id_hash = ? AND s.expires_at > ?",
         (token_hash(session_id), _stamp(datetime.now(UTC))),
     ).fetchone()
-    return Annotator(row[0], bool(row[1]), row[2]) if row else None
+    return Annotator(*row) if row else None
 
 
 def end_session(ledger: Ledger, session_id: str) -> None:
@@ -123,14 +141,11 @@ def _stamp(moment: datetime) -> str:
 def find_annotator(
     ledger: Ledger, *, token: str | None = None, name: str | None = None
 ) -> Annotator | None:
-    """The account with this login token or name, or ``None``."""
-    if token is not None:
-        row = ledger._conn.execute(
-            "SELECT name, admin, created_at FROM annotators WHERE token_hash = ?",
-            (token_hash(token),),
-        ).fetchone()
-    else:
-        row = ledger._conn.execute(
-            "SELECT name, admin, created_at FROM annotators WHERE name = ?", (name,)
-        ).fetchone()
-    return Annotator(row[0], bool(row[1]), row[2]) if row else None
+    """The account with this login token (a script's bearer token) or name, or ``None``."""
+    where, value = (
+        ("token_hash = ?", token_hash(token)) if token is not None else ("name = ?", name)
+    )
+    row = ledger._conn.execute(
+        f"SELECT {_ACCOUNT} FROM annotators WHERE {where}", (value,)
+    ).fetchone()
+    return Annotator(*row) if row else None

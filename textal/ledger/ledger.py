@@ -113,7 +113,8 @@ CREATE TABLE round_candidates (
 
 # Web sessions (textal.ledger.annotators): only a hash of each session id is kept. A session
 # belongs to the login token it began with, so removing the account or issuing it a new token
-# ends it; the index serves the per-annotator queries of answers in force.
+# ends it. Accounts get a role (``admin`` stays, kept equal to role = 'admin'). The index serves
+# the per-annotator queries of answers in force.
 _SCHEMA_SESSIONS = """
 CREATE TABLE sessions (
     id_hash    TEXT PRIMARY KEY,
@@ -123,6 +124,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_token ON sessions (token_hash);
 CREATE INDEX label_events_item_annotator ON label_events (item_id, annotator, seq);
+ALTER TABLE annotators ADD COLUMN role TEXT NOT NULL DEFAULT 'annotator'
+    CHECK (role IN ('annotator', 'reviewer', 'admin', 'service'));
+UPDATE annotators SET role = 'admin' WHERE admin = 1;
 """
 
 

@@ -15,15 +15,10 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
-import sqlite3
-import sys
 import tempfile
-import time
-from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -34,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import (
     JSONResponse,
     PlainTextResponse,
-    RedirectResponse,
     Response,
     StreamingResponse,
 )
@@ -44,17 +38,29 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
-from textal.fsio import disk_problem
 from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
-from textal.textsafe import terminal_safe
+from textal.web import api
+from textal.web.api import UPLOAD_BYTES, UPLOAD_PATHS
+from textal.web.auth import (
+    LOGIN_CHECK_SECONDS,
+    LOGIN_FAILURES_PER_MINUTE,
+    Guard,
+    LoginLimiter,
+    client_address,
+)
+from textal.web.auth import json_error as _error
+from textal.web.auth import same_origin as _same_origin
+from textal.web.auth import server_error as _server_error
+from textal.web.bodies import int_field as _int_field
+from textal.web.bodies import json_body as _json
+from textal.web.bodies import text_field as _text
 from textal.web.service import LabelService
+
+__all__ = ["LOGIN_CHECK_SECONDS", "LOGIN_FAILURES_PER_MINUTE", "create_app"]
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
-LOGIN_FAILURES_PER_MINUTE = 5
-LOGIN_CHECK_SECONDS = 1.0  # a blocked address still gets one token checked this often
-LOGIN_TRACKED_ADDRESSES = 10_000  # the limiter forgets the oldest addresses beyond this
 MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
 SECURITY_HEADERS = [
     (
@@ -87,19 +93,28 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413: at once when ``Content-Length`` says
-    so, else as soon as the bytes read pass it (nothing more is read)."""
+    """Refuse request bodies over ``max_bytes`` (``upload_bytes`` on ``upload_paths``) with 413:
+    at once when ``Content-Length`` says so, else as soon as the bytes read pass it (nothing
+    more is read)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES):
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        upload_bytes: int = UPLOAD_BYTES,
+        upload_paths: tuple[str, ...] = UPLOAD_PATHS,
+    ):
         self.app, self.max_bytes = app, max_bytes
+        self.upload_bytes, self.upload_paths = upload_bytes, upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        why = f"request body over {self.max_bytes // 1024} KB"
+        cap = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
+        why = f"request body over {cap // 1024} KB"
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
+        if not declared.isdigit() or int(declared) > cap:
             await _error(413, why)(scope, receive, send)
             return
         seen = 0
@@ -108,113 +123,11 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > cap:
                 raise HTTPException(413, why)
             return message
 
         await self.app(scope, capped, send)
-
-
-class LoginLimiter:
-    """At most ``limit`` failed logins per client address in ``window_s`` seconds.
-
-    Past that, the address gets one token checked per :data:`LOGIN_CHECK_SECONDS` (the others are
-    answered 429 unread), so a person sharing an address with a guesser (a proxy, a NAT) gets in
-    within seconds, while a guesser gets one try a second at a 256-bit token. Memory is bounded:
-    at most ``tracked`` addresses are remembered, the least recently failing forgotten first.
-    """
-
-    def __init__(
-        self,
-        limit: int = LOGIN_FAILURES_PER_MINUTE,
-        window_s: float = 60.0,
-        tracked: int = LOGIN_TRACKED_ADDRESSES,
-    ):
-        self.limit, self.window_s, self.tracked = limit, window_s, tracked
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._last_check: dict[str, float] = {}
-
-    def allow(self, client: str) -> bool:
-        """Whether to check this login attempt's token now."""
-        now = time.monotonic()
-        failures = self._failures.get(client)
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if not failures:
-            self._failures.pop(client, None)
-            self._last_check.pop(client, None)
-            return True
-        if len(failures) < self.limit:
-            return True
-        if now - self._last_check.get(client, float("-inf")) < LOGIN_CHECK_SECONDS:
-            return False
-        self._last_check[client] = now
-        return True
-
-    def failed(self, client: str) -> None:
-        now = time.monotonic()
-        failures = self._failures.pop(client, None) or deque(maxlen=self.limit)
-        failures.append(now)
-        self._failures[client] = failures  # newest last
-        self._last_check[client] = now
-        while len(self._failures) > self.tracked:
-            forgotten, _ = self._failures.popitem(last=False)
-            self._last_check.pop(forgotten, None)
-
-    def __len__(self) -> int:
-        return len(self._failures)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _same_origin(request: Request) -> bool:
-    """A browser's ``Origin`` (when sent) must be this server, scheme included: no cross-site
-    posts, and none from a plain-http page to an https server."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    parts = urlsplit(origin)
-    return (parts.scheme, parts.netloc) == (request.url.scheme, request.headers.get("host"))
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise TextalError("the request body is not JSON") from None
-    except RecursionError:
-        raise TextalError("the request body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise TextalError("the request body is not a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], key: str, *, optional: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise TextalError(f"field {key!r}: expected text")
-    return value
-
-
-def _int_field(body: dict[str, Any], key: str, low: int, high: int) -> int:
-    """A whole number from ``low`` to ``high`` (JSON ``true`` is not 1 here)."""
-    value = body.get(key)
-    if type(value) is not int or not low <= value <= high:
-        raise TextalError(f"field {key!r}: a whole number from {low} to {high}")
-    return value
-
-
-def _server_error(request: Request, exc: Exception) -> Response:
-    """Any unexpected failure as a JSON error the page can show; a full disk says so."""
-    why = disk_problem(Path(request.app.state.workspace))
-    if why is not None:
-        return _error(503, f"the server cannot write ({why}): nothing was saved; try again")
-    print(f"error: {terminal_safe(repr(exc))}", file=sys.stderr)
-    return _error(500, "internal error: nothing was saved; try again")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -231,47 +144,8 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
     templates = Jinja2Templates(env=env)
     limiter = LoginLimiter()
 
-    async def current_user(request: Request) -> Annotator | None:
-        session_id = request.session.get("sid")
-        if not isinstance(session_id, str):
-            return None
-        return await service.call(service.account, session_id)
-
-    def guarded(
-        *, page: bool = False, write: bool = False, admin: bool = False
-    ) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
-        """Session required; ``write``: JSON body + CSRF token; ``admin``: admins only."""
-
-        def wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-            async def handler(request: Request) -> Response:
-                user = await current_user(request)
-                if user is None:
-                    if page:
-                        return RedirectResponse("/login", status_code=303)
-                    return _error(401, "log in first")
-                if write:
-                    token = request.headers.get("x-csrf-token", "")
-                    expected = request.session.get("csrf", "")
-                    if (
-                        not _same_origin(request)
-                        or request.headers.get("content-type", "").split(";")[0]
-                        != "application/json"
-                        or not expected
-                        or not secrets.compare_digest(token, expected)
-                    ):
-                        return _error(403, "missing or wrong CSRF token")
-                if admin and not user.admin:
-                    return _error(403, "admins only")
-                try:
-                    return await endpoint(request, user)
-                except TextalError as exc:
-                    return _error(400, str(exc))
-                except (OSError, sqlite3.Error) as exc:  # a full disk: the page shows why
-                    return _server_error(request, exc)
-
-            return handler
-
-        return wrap
+    guard = Guard(service, limiter)
+    guarded = guard.guarded
 
     def page(request: Request, name: str, user: Annotator, **context: Any) -> Response:
         return templates.TemplateResponse(
@@ -294,7 +168,7 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         return templates.TemplateResponse(request, "login.html", {})
 
     async def login(request: Request) -> Response:
-        client = request.client.host if request.client else "?"
+        client = client_address(request)
         if request.headers.get("content-type", "").split(";")[0] != "application/json" or (
             not _same_origin(request)
         ):
@@ -310,9 +184,12 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
             limiter.failed(client)
             return _error(401, "unknown or removed login token")
         user, session_id = opened
+        if user.role == "service":
+            await service.call(service.logout, session_id)
+            return _error(403, "a service account uses the API with Authorization: Bearer TOKEN")
         request.session.clear()
         request.session.update({"sid": session_id, "csrf": secrets.token_urlsafe(32)})
-        return JSONResponse({"name": user.name, "admin": user.admin})
+        return JSONResponse({"name": user.name, "role": user.role, "admin": user.admin})
 
     @guarded(write=True)
     async def logout(request: Request, user: Annotator) -> Response:
@@ -443,6 +320,7 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
         Route("/admin/export.csv", admin_export),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        *api.routes(service, guard),
     ]
     middleware = [
         Middleware(SecurityHeaders),

@@ -71,7 +71,8 @@ def serve(
             say("no accounts yet: run `textal annotators add NAME --admin` for a login link")
         # uvicorn re-raises SIGTERM after its graceful shutdown; exit through ``finally`` then.
         signal.signal(signal.SIGTERM, _exit_quietly)
-        with holding(root, url):
+        service.local_token = secrets.token_urlsafe(32)
+        with holding(root, url, service.local_token):
             # No proxy header is trusted: uvicorn would otherwise take the client address from
             # X-Forwarded-For on loopback connections, which resets the login limiter.
             config = uvicorn.Config(

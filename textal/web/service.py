@@ -12,6 +12,7 @@ Leases live in memory: a killed server's leases vanish with it, so its items com
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import threading
 import time
@@ -24,16 +25,27 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from textal.data.readers import SourceSummary
 from textal.errors import TextalError, show_value
-from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
-from textal.ledger.annotators import Annotator, end_session, open_session, session_account
+from textal.ingest import IngestReport
+from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, NewLabel, RoundRecord, Selection
+from textal.ledger.annotators import (
+    Annotator,
+    end_session,
+    find_annotator,
+    open_session,
+    session_account,
+)
 from textal.store.base import Chunk, Item, VectorStore
 from textal.textsafe import terminal_safe
+from textal.web.jobs import Job, JobBoard
+from textal.web.wire import dump
 from textal.workspace import Workspace
-from textal.workspace.workspace import LEDGER_NAME
+from textal.workspace.workspace import RoundResult, Source
 
 T = TypeVar("T")
 LEASE_SECONDS = 300.0
+LOCAL_USER = ":local"  # the CLI's credential while `serve` runs; no account has this name
 WHY_CHARS = 160
 SEARCH_LIMIT = 50
 QUERY_CHARS = 5_000  # a typed "similar to" sentence; the model reads ~1,000 characters anyway
@@ -124,6 +136,17 @@ class LockedStore:
         self._locked(self._inner.close)
 
 
+@dataclass(frozen=True)
+class RoundRequest:
+    """A round's parameters as :meth:`Workspace.round` takes them."""
+
+    batch_size: int = 20
+    strategy: str | None = None
+    max_class_share: float | None = None
+    seed: int = 0
+    candidates: str = "auto"
+
+
 @dataclass
 class Settings:
     """What an admin may change while the server runs."""
@@ -151,7 +174,8 @@ class LabelService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textal-web")
         self._leases: dict[str, dict[str, float]] = defaultdict(dict)
         self._people: dict[str, _People] = defaultdict(_People)
-        self._round_thread: threading.Thread | None = None
+        self.jobs = JobBoard()
+        self.local_token: str | None = None  # set by `serve`: the CLI's credential
         self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
@@ -172,8 +196,11 @@ class LabelService:
         return ws
 
     def close(self) -> None:
-        if self._round_thread is not None:
-            self._round_thread.join()
+        """Stop: ingests are cancelled after their batch in hand, a round is let finish."""
+        for job in self.jobs.running():
+            if job.kind != "round":
+                job.cancel.set()
+            job.finished.wait()
         self._executor.submit(self.ws.close).result()
         self._executor.shutdown()
 
@@ -201,6 +228,13 @@ class LabelService:
     def logout(self, session_id: str) -> None:
         end_session(self.ws.ledger, session_id)
 
+    def bearer(self, token: str) -> Annotator | None:
+        """The account whose login token a script sends as ``Authorization: Bearer``, or the
+        CLI's local credential (:attr:`local_token`: an admin that may name files by path)."""
+        if self.local_token is not None and secrets.compare_digest(token, self.local_token):
+            return Annotator(LOCAL_USER, "admin", "")
+        return find_annotator(self.ws.ledger, token=token)
+
     # -- the queue ------------------------------------------------------------------------
 
     @property
@@ -208,7 +242,7 @@ class LabelService:
         return list(self.ws.config.labels)
 
     def round_running(self) -> bool:
-        return self._round_thread is not None and self._round_thread.is_alive()
+        return bool(self.jobs.running("round"))
 
     def _answers(self, item_ids: list[str]) -> dict[str, dict[str, str]]:
         """``{item_id: {annotator: kind of their latest event}}`` (one ledger query)."""
@@ -397,30 +431,72 @@ class LabelService:
         self.start_round()
 
     def start_round(self) -> bool:
-        """Start a round in the background; ``False`` when one is running already."""
+        """Start a round with the admin's settings; ``False`` when one is running already."""
+        return self.start_round_job(RoundRequest(self.settings.batch_size)) is not None
+
+    def start_round_job(self, request: RoundRequest) -> Job | None:
+        """Start a round in the background (``None`` when one is running already); its job's
+        result is the :class:`RoundResult`. Labeling goes on meanwhile."""
         if self.round_running():
-            return False
+            return None
         self.round_error = None
         self._failed_at_seq = None
-        self._round_thread = threading.Thread(
-            target=self._round_worker, args=(self.settings.batch_size,), daemon=True
-        )
-        self._round_thread.start()
-        return True
 
-    def _round_worker(self, batch_size: int) -> None:
-        ledger = Ledger(self.path / LEDGER_NAME)  # this thread's own connection
-        seq = ledger.last_seq()
-        try:
-            Workspace(self.ws.path, self.ws.config, self.ws.store, ledger).round(
-                batch_size=batch_size
-            )
-        except Exception as exc:  # shown on the dashboard; the server keeps serving labels
-            self.round_error = str(exc) if isinstance(exc, TextalError) else repr(exc)
-            self._failed_at_seq = seq
-            print(f"round failed: {terminal_safe(self.round_error)}", file=sys.stderr)
-        finally:
-            ledger.close()
+        def work(job: Job) -> Any:
+            with self.ws.sibling() as ws:
+                seq = ws.ledger.last_seq()
+                try:
+                    result = ws.round(
+                        batch_size=request.batch_size,
+                        strategy=request.strategy,
+                        max_class_share=request.max_class_share,
+                        seed=request.seed,
+                        candidates=request.candidates,
+                    )
+                except Exception as exc:  # shown on the dashboard; labeling goes on
+                    self.round_error = str(exc) if isinstance(exc, TextalError) else repr(exc)
+                    self._failed_at_seq = seq
+                    print(f"round failed: {terminal_safe(self.round_error)}", file=sys.stderr)
+                    raise
+            return dump(result, RoundResult)
+
+        return self.jobs.start("round", work)
+
+    # -- background work ------------------------------------------------------------------
+
+    def start_ingest(self, source: Source) -> Job:
+        """Embed and store a checked source in the background (see :meth:`Workspace.ingest`);
+        labeling and rounds go on, and a round started meanwhile sees what is stored."""
+        report = IngestReport()
+
+        def progress() -> dict[str, int]:
+            return {
+                "rows": source.summary.rows,
+                "read": report.read,
+                "embedded": report.embedded,
+                "stored": report.added,
+                "already_stored": report.already_stored,
+            }
+
+        def work(job: Job) -> Any:
+            self.ws.encoder  # noqa: B018 - loaded once, shared (its calls are serialised)
+            with self.ws.sibling() as ws:
+                done, summary = ws.ingest(source, report=report, cancel=job.cancel)
+            return {"report": dump(done, IngestReport), "summary": dump(summary, SourceSummary)}
+
+        job = self.jobs.start("ingest", work)
+        job.progress = progress
+        return job
+
+    async def off_thread(self, work: Callable[[Workspace], T]) -> T:
+        """``work(workspace)`` on a thread of its own with its own ledger connection: for what
+        takes seconds (suspects, exports with predictions); labeling goes on meanwhile."""
+
+        def run() -> T:
+            with self.ws.sibling() as ws:
+                return work(ws)
+
+        return await asyncio.to_thread(run)
 
     # -- search ---------------------------------------------------------------------------
 

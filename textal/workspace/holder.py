@@ -1,9 +1,10 @@
 """``serve.json``: which ``textal serve`` process holds a workspace, and at what URL.
 
 A workspace on Milvus Lite or the memory store is held by one process. While ``serve`` holds it,
-other commands that open the store are refused with the server's URL instead of Milvus Lite's
-lock error. The file is removed when ``serve`` exits; one left by a killed server names a dead
-pid and is ignored.
+the CLI's commands go through the server's API with the credential in ``serve-credential``
+(readable by the workspace's owner only, like every file textal makes); commands that cannot are
+refused with the server's URL instead of Milvus Lite's lock error. Both files are removed when
+``serve`` exits; ones left by a killed server name a dead pid and are ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textal.errors import TextalError
 from textal.fsio import atomic_write
 
 HOLDER_NAME = "serve.json"
+CREDENTIAL_NAME = "serve-credential"
 
 
 def _alive(pid: int) -> bool:
@@ -49,13 +51,27 @@ def refuse_if_served(root: Path) -> None:
         )
 
 
+def served_credential(root: Path) -> tuple[str, str] | None:
+    """``(url, local credential)`` of a live ``serve`` process holding ``root``, else ``None``."""
+    url = serving_url(root)
+    if url is None:
+        return None
+    try:
+        return url, (root / CREDENTIAL_NAME).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 @contextmanager
-def holding(root: Path, url: str) -> Iterator[None]:
-    """Write ``serve.json`` for the duration of the block."""
-    path = root / HOLDER_NAME
+def holding(root: Path, url: str, credential: str) -> Iterator[None]:
+    """Write ``serve.json`` and the local ``credential`` (mode 0600) for the block."""
+    path, secret = root / HOLDER_NAME, root / CREDENTIAL_NAME
+    with atomic_write(secret) as f:  # a private temporary file renamed: 0600 from the start
+        f.write(credential)
     with atomic_write(path) as f:
         f.write(json.dumps({"url": url, "pid": os.getpid()}))
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
+        secret.unlink(missing_ok=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -287,6 +289,20 @@ class Workspace:
         self.store.close()
         self.ledger.close()
 
+    @contextmanager
+    def sibling(self) -> Iterator[Workspace]:
+        """This workspace for another thread of this process: the same config, store and
+        embedding model, its own ledger connection (SQLite connections belong to the thread that
+        made them), closed at the end of the block; the store stays open."""
+        ledger = Ledger(self.path / LEDGER_NAME)
+        try:
+            other = Workspace(self.path, self.config, self.store, ledger)
+            other._encoder = self._encoder
+            other._backend, other._device = self._backend, self._device
+            yield other
+        finally:
+            ledger.close()
+
     def __enter__(self) -> Workspace:
         return self
 
@@ -316,9 +332,13 @@ class Workspace:
         text_column: str = "text",
         id_column: str | None = None,
         label_column: str | None = None,
+        report: IngestReport | None = None,
+        cancel: threading.Event | None = None,
     ) -> tuple[IngestReport, SourceSummary]:
         """Embed and store every new item of a file (``path``), a Hugging Face ``dataset``, or a
-        :class:`Source` from :func:`check_source` (which takes the other arguments).
+        :class:`Source` from :func:`check_source` (which takes the other arguments). ``report``
+        and ``cancel``: progress and stopping from another thread, as in
+        :func:`textal.ingest.ingest_records`.
 
         The whole source is validated first, so a bad row anywhere stores nothing. The model is
         loaded only when an item is new. Returns the ingest report and the source summary (rows,
@@ -341,6 +361,8 @@ class Workspace:
             lambda: self.encoder,
             self.store,
             total=source.summary.rows,
+            report=report,
+            cancel=cancel,
         )
         return report, source.summary
 
