@@ -1,0 +1,168 @@
+"""Issue 22: ``textal serve`` runs the whole loop. The CLI's commands work while it serves (they
+go through its API with the local credential), and a script does the same with a service token,
+all through a real uvicorn process on loopback."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.hardening import YELP, child_env, textal_command
+from textal.ledger import Ledger
+from textal.ledger.annotators import add_annotator
+from textal.workspace import Workspace
+from textal.workspace.holder import CREDENTIAL_NAME
+from textal.workspace.workspace import LEDGER_NAME
+
+pytestmark = pytest.mark.slow  # a real server and CLI processes on real embeddings
+
+
+def _cli(root: Path, *argv: object) -> subprocess.CompletedProcess[str]:
+    found = subprocess.run(
+        textal_command(*argv, "--workspace", root),
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=600,
+    )
+    return found
+
+
+def _yelp_file(path: Path, start: int, stop: int) -> Path:
+    with open(YELP, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[start:stop]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        writer.writerows([(f"yelp-{start + k}", row["text"]) for k, row in enumerate(rows)])
+    return path
+
+
+def _wait(client: httpx.Client, job: dict) -> dict:
+    deadline = time.monotonic() + 300
+    while job["state"] == "running":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+        job = client.get(f"/api/v1/jobs/{job['id']}").json()
+    return job
+
+
+@pytest.fixture
+def served(amazon_template, tmp_path, start_server):
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
+    with Workspace.open(root) as ws:
+        tokens = {
+            "boss": add_annotator(ws.ledger, "boss", admin=True),
+            "feed": add_annotator(ws.ledger, "feed", role="service"),
+            "ann": add_annotator(ws.ledger, "ann"),
+        }
+    server = start_server(root)
+    return root, server, tokens
+
+
+def test_the_cli_works_while_serving(served, tmp_path):
+    root, server, _ = served
+    assert (root / CREDENTIAL_NAME).stat().st_mode & 0o077 == 0
+    status = _cli(root, "status")
+    assert status.returncode == 0, status.stderr
+    assert "items       990" in status.stdout or "items       1000" in status.stdout
+
+    new = _yelp_file(tmp_path / "today.csv", 0, 40)
+    ingest = _cli(root, "ingest", "--data", new, "--id-column", "id")
+    assert ingest.returncode == 0, ingest.stderr
+    assert "read 40 items: 40 added, 0 already stored" in ingest.stdout
+    again = _cli(root, "ingest", "--data", new, "--id-column", "id")
+    assert "0 added, 40 already stored" in again.stdout
+
+    round_ = _cli(root, "round", "--batch-size", "6")
+    assert round_.returncode == 0, round_.stderr
+    assert "round 1: cold-start batch of 6 -> " in round_.stdout
+    batch = Path(round_.stdout.split(" -> ")[1].split()[0])
+    with open(batch, encoding="utf-8") as f:
+        picked = [row["id"] for row in csv.DictReader(f)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "id,label\n"
+        + "".join(f"{i},{('negative', 'positive')[k % 2]}\n" for k, i in enumerate(picked)),
+        encoding="utf-8",
+    )
+    label = _cli(root, "label", labels, "--annotator", "ana")
+    assert label.returncode == 0, label.stderr
+    assert f"{labels}: 6 labels recorded, 0 unchanged" in label.stdout
+
+    export = tmp_path / "out.csv"
+    exported = _cli(root, "export", export)
+    assert exported.returncode == 0 and f"wrote 6 rows to {export}" in exported.stdout
+    with open(export, encoding="utf-8") as f:
+        assert sorted(row["id"] for row in csv.DictReader(f)) == sorted(picked)
+    suspects = _cli(root, "suspects", "--output", tmp_path / "s.csv")
+    assert suspects.returncode == 0, suspects.stderr
+    assert "suspect labels among 6" in suspects.stdout
+
+    refused = _cli(root, "label", tmp_path / "missing.csv")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ")
+    assert refused.stderr.count("\n") == 1
+
+    server.kill()  # what the CLI did went through the server and is in the ledger
+    with Ledger(root / LEDGER_NAME) as ledger:
+        assert sorted(ledger.current_labels()) == sorted(picked)
+        assert {e.annotator for e in ledger.history()} == {"ana"}
+
+
+def test_a_script_runs_the_loop_with_a_service_token(served, tmp_path):
+    _, server, tokens = served
+    feed = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {tokens['feed']}"}, timeout=120
+    )
+    boss = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {tokens['boss']}"}, timeout=120
+    )
+    records = [
+        {"id": f"api-{k}", "text": f"The delivery took {k + 2} weeks, awful."} for k in range(5)
+    ]
+    job = feed.post("/api/v1/items", json={"records": records})
+    assert job.status_code == 202, job.text
+    done = _wait(feed, job.json())
+    assert done["state"] == "done" and done["result"]["report"]["added"] == 5
+    assert done["progress"]["stored"] == 5
+
+    upload = _yelp_file(tmp_path / "up.csv", 40, 70).read_bytes()
+    job = feed.post(
+        "/api/v1/items?id_column=id", content=upload, headers={"Content-Type": "text/csv"}
+    )
+    assert _wait(feed, job.json())["result"]["report"]["added"] == 30
+    bad = feed.post(
+        "/api/v1/items?text_column=body", content=upload, headers={"Content-Type": "text/csv"}
+    )
+    assert bad.status_code == 400 and "body" in bad.json()["error"]
+
+    status = feed.get("/api/v1/status").json()
+    assert status["items"] >= 1025 and status["rounds"] == 0
+    assert feed.post("/api/v1/rounds", json={}).status_code == 403  # rounds: admins
+    assert feed.post("/api/next", json={}).status_code == 403  # a service never labels
+    started = boss.post("/api/v1/rounds", json={"batch_size": 4})
+    assert started.status_code == 202, started.text
+    assert _wait(boss, started.json())["state"] == "done"
+    assert boss.post("/api/v1/rounds", json={"batch_size": True}).status_code == 400
+    assert len(feed.get("/api/v1/rounds").json()) == 1
+
+    exported = feed.get("/api/v1/labels", params={"format": "csv"})
+    assert exported.status_code == 200 and exported.text.startswith("id,")
+    assert feed.get("/api/v1/labels", params={"format": "xml"}).status_code == 400
+    assert feed.post("/api/v1/exports", json={"path": str(tmp_path / "x.csv")}).status_code == 400
+
+    spec = feed.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/items", "/api/v1/status", "/api/v1/jobs/{id}"} <= set(spec["paths"])
+    wrong = httpx.get(f"{server.url}/api/v1/status", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and "error" in wrong.json()
+    ann = httpx.get(
+        f"{server.url}/api/v1/labels", headers={"Authorization": f"Bearer {tokens['ann']}"}
+    )
+    assert ann.status_code == 403
