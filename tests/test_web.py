@@ -445,3 +445,18 @@ def test_removing_an_account_from_the_dashboard_ends_its_sessions(served):
     assert itself.status_code == 400 and "your own account" in itself.json()["error"]
     unknown = admin.post("/api/admin/annotators/remove", json={"name": "zed"}, headers=csrf)
     assert unknown.status_code == 400 and "no annotator named 'zed'" in unknown.json()["error"]
+
+
+def test_behind_a_tls_proxy_cookies_are_secure_and_the_public_origin_counts(served):
+    service, tokens = served
+    app = create_app(service, "k" * 64, url="https://labels.example.com")
+    client = TestClient(app, base_url="http://127.0.0.1:8000")  # what the proxy forwards
+    login = client.post("/login", json={"token": tokens["ana"]})
+    assert "secure" in login.headers["set-cookie"].lower()
+    made = TestClient(app, base_url="https://labels.example.com")
+    csrf = _login(made, tokens["ana"])
+    public = {**csrf, "Origin": "https://labels.example.com"}
+    link = made.post("/api/admin/annotators", json={"name": "eve"}, headers=public)
+    assert link.json()["link"].startswith("https://labels.example.com/login#token=")
+    other = {**csrf, "Origin": "https://evil.example"}
+    assert made.post("/api/next", json={}, headers=other).status_code == 403

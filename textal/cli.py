@@ -177,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
     serve.add_argument("--port", type=port, default=8000, help="(default: 8000; 0: any free)")
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where people reach it behind a TLS reverse proxy, e.g. https://labels.example.com "
+        "(login links use it; https makes the session cookie Secure; no proxy header is trusted)",
+    )
 
     people = commands.add_parser("annotators", help="accounts for the web app: add, list, remove")
     people.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
@@ -444,7 +450,13 @@ def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
 def _cmd_serve(args: argparse.Namespace) -> None:
     from textal.web.server import serve
 
-    serve(args.workspace, args.host, args.port, say=lambda line: print(line, flush=True))
+    serve(
+        args.workspace,
+        args.host,
+        args.port,
+        public_url=args.public_url,
+        say=lambda line: print(line, flush=True),
+    )
 
 
 def _cmd_annotators(args: argparse.Namespace) -> None:

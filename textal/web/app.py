@@ -47,6 +47,7 @@ from textal.web.auth import (
     Guard,
     LoginLimiter,
     client_address,
+    origin_of,
 )
 from textal.web.auth import json_error as _error
 from textal.web.auth import same_origin as _same_origin
@@ -137,7 +138,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette:
     """The annotation app over ``service``; ``secret_key`` signs the session cookies; ``url`` is
-    where people reach it (login links are made from it, never from a request's ``Host``)."""
+    where people reach it: login links are made from it (never from a request's ``Host``), and
+    an ``https://`` one makes the cookies Secure."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, enable_async=False
     )
@@ -331,7 +333,7 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_SECONDS,
             same_site="strict",
-            https_only=False,  # loopback http by default; behind TLS the cookie still works
+            https_only=url.startswith("https://"),
         ),
     ]
     app = Starlette(
@@ -340,4 +342,5 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.workspace = str(service.path)
+    app.state.public_origin = origin_of(url)
     return app

@@ -92,14 +92,21 @@ def json_error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".casefold()
+
+
 def same_origin(request: Request) -> bool:
-    """A browser's ``Origin`` (when sent) must be this server, scheme included: no cross-site
-    posts, and none from a plain-http page to an https server."""
+    """A browser's ``Origin`` (when sent) must be this server, scheme included (no cross-site
+    posts, none from a plain-http page to an https server): the address the request came to,
+    or the public URL ``serve --public-url`` names (a TLS proxy in front)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    parts = urlsplit(origin)
-    return (parts.scheme, parts.netloc) == (request.url.scheme, request.headers.get("host"))
+    here = f"{request.url.scheme}://{request.headers.get('host', '')}".casefold()
+    return origin.casefold() in (here, getattr(request.app.state, "public_origin", here))
 
 
 def server_error(request: Request, exc: Exception) -> Response:

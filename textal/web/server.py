@@ -49,9 +49,17 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def serve(
-    workspace: str | None, host: str, port: int, *, say: Callable[[str], None] = print
+    workspace: str | None,
+    host: str,
+    port: int,
+    *,
+    public_url: str | None = None,
+    say: Callable[[str], None] = print,
 ) -> None:
-    """Serve until interrupted. Prints the URL first (``--port 0`` picks a free port)."""
+    """Serve until interrupted. Prints the URL first (``--port 0`` picks a free port).
+    ``public_url`` is where people reach it when a TLS proxy stands in front."""
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise TextalError(f"--public-url {public_url!r}: give http(s)://host[:port]")
     import uvicorn
 
     from textal.web.app import create_app
@@ -62,7 +70,7 @@ def serve(
         sock = _bind(host, port)
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
-        app = create_app(service, session_secret(root), url=url)
+        app = create_app(service, session_secret(root), url=(public_url or url).rstrip("/"))
         accounts = service.run(list_annotators, service.ws.ledger)
         say(f"textal serve: {url} (workspace {root}, store {service.ws.store.uri})")
         if accounts:
