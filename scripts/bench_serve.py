@@ -1,12 +1,22 @@
 """Benchmark ``textal serve``: N simulated annotators label over loopback while a round runs.
 
-Builds a workspace from a labeled CSV (default: amazon.csv from ../shared/data), records a first
-batch, creates N accounts, starts ``textal serve`` in its own process, has an admin start a round in
-the background, and lets N threads label as fast as the server answers for --seconds. Reports
+Builds a workspace from labeled CSVs (default: the three UCI sentiment sets from ../shared/data,
+3,000 reviews), records a first batch, creates N accounts, starts ``textal serve`` in its own
+process, has an admin start a round in the background, and lets N threads label as fast as the
+server answers for --seconds. Reports
 labels/s, p50/p95/max latency of the label requests, rounds recorded meanwhile, and checks that
 every acknowledged label is in the ledger exactly once.
 
     python scripts/bench_serve.py --seconds 60 --annotators 20 --store memory
+
+With ``--ingest N``, a second phase sends N new reviews (``--ingest-data``, default AG News from
+../shared/data) through ``POST /api/v1/items`` with a service token while the annotators go on
+labeling, until the ingest job ends. It reports the label latency of both phases side by side,
+the ingest's time against ``textal ingest`` of the same file and against bare encoding of the
+same texts (measured after the server stopped, in this one run), and checks that every ingested
+row is stored exactly once:
+
+    python scripts/bench_serve.py --seconds 30 --annotators 10 --ingest 5000
 """
 
 from __future__ import annotations
@@ -34,7 +44,9 @@ from textal.ledger.annotators import add_annotator  # noqa: E402
 from textal.workspace import Workspace  # noqa: E402
 from textal.workspace.workspace import LEDGER_NAME  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_sentiment_labelled" / "amazon.csv"
+UCI = REPO.parent / "shared" / "data" / "uci_sentiment_labelled"
+DEFAULT_DATA = [UCI / "amazon.csv", UCI / "yelp.csv", UCI / "imdb.csv"]
+INGEST_DATA = REPO.parent / "shared" / "data" / "ag_news" / "train_subset.csv"
 MAX_ANNOTATORS = 50
 MAX_SECONDS = 600
 
@@ -50,11 +62,13 @@ def _login(url: str, token: str) -> httpx.Client:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, nargs="+", default=DEFAULT_DATA)
     parser.add_argument("--store", choices=["memory", "lite"], default="memory")
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--ingest", type=int, default=0, metavar="N", help="then ingest N via API")
+    parser.add_argument("--ingest-data", type=Path, default=INGEST_DATA)
     args = parser.parse_args()
     if not 1 <= args.annotators <= MAX_ANNOTATORS or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--annotators 1..{MAX_ANNOTATORS}, --seconds up to {MAX_SECONDS}")
@@ -63,12 +77,16 @@ def main() -> int:
         root = Path(tmp) / "ws"
         uri = "memory" if args.store == "memory" else None
         with Workspace.open(root, store_uri=uri, labels=["negative", "positive"]) as ws:
-            ws.ingest(args.data, label_column="label")
+            for data in args.data:
+                ws.ingest(data, label_column="label")
             ws.round(batch_size=args.batch_size)
             names = [f"a{i:02d}" for i in range(args.annotators)]
             tokens = {name: add_annotator(ws.ledger, name) for name in names}
             admin = add_annotator(ws.ledger, "boss", admin=True)
+            feeder = add_annotator(ws.ledger, "feed", role="service")
             items = ws.store.count()
+        new_file = Path(tmp) / "new.csv"
+        new_texts = _new_reviews(args.ingest_data, args.ingest, new_file) if args.ingest else []
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "textal", "serve", "--workspace", str(root), "--port", "0"],
@@ -84,13 +102,14 @@ def main() -> int:
             boss.post("/api/admin/round", json={}).raise_for_status()  # runs during the bench
             latencies: list[float] = []
             acknowledged: list[tuple[str, str, str]] = []
-            waits = Counter()
+            waits: Counter[str] = Counter()
+            until = [lambda: time.monotonic() < stop]
             stop = time.monotonic() + args.seconds
 
             def annotate(name: str) -> None:
                 client, rng = clients[name], random.Random(name)
                 state = client.post("/api/next", json={}).json()
-                while time.monotonic() < stop:
+                while until[0]():
                     if state["item"] is None:
                         waits[name] += 1
                         time.sleep(0.5)
@@ -104,13 +123,43 @@ def main() -> int:
                     acknowledged.append((item, label, name))
                     state = response.json()
 
-            threads = [threading.Thread(target=annotate, args=(n,)) for n in names]
-            began = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - began
+            def label_while(condition) -> tuple[list[float], float]:
+                until[0] = condition
+                first = len(latencies)
+                threads = [threading.Thread(target=annotate, args=(n,)) for n in names]
+                began = time.monotonic()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                return latencies[first:], time.monotonic() - began
+
+            idle, elapsed = label_while(lambda: time.monotonic() < stop)
+            during: list[float] = []
+            api_s = 0.0
+            if args.ingest:
+                feed = httpx.Client(
+                    base_url=url, headers={"Authorization": f"Bearer {feeder}"}, timeout=300
+                )
+                began = time.monotonic()
+                job = feed.post(
+                    "/api/v1/items",
+                    content=new_file.read_bytes(),
+                    headers={"Content-Type": "text/csv"},
+                ).json()
+                state = {"job": job}
+                ended = threading.Event()
+
+                def poll() -> None:
+                    while state["job"]["state"] == "running":
+                        time.sleep(0.3)
+                        state["job"] = feed.get(f"/api/v1/jobs/{job['id']}").json()
+                    ended.set()
+
+                threading.Thread(target=poll, daemon=True).start()
+                during, _ = label_while(lambda: not ended.is_set())
+                api_s = time.monotonic() - began
+                assert state["job"]["state"] == "done", state["job"]
             rounds = boss.get("/api/dashboard").json()["rounds"]
         finally:
             proc.terminate()
@@ -118,20 +167,79 @@ def main() -> int:
         with Ledger(root / LEDGER_NAME) as ledger:
             events = Counter((e.item_id, e.label, e.annotator) for e in ledger.history())
         missing = [a for a in acknowledged if events[a] != 1]
-        ms = sorted(x * 1000 for x in latencies)
         print(f"store {args.store}, {items} items, {args.annotators} annotators, {elapsed:.1f} s")
-        print(
-            f"labels acknowledged {len(acknowledged)}: {len(acknowledged) / elapsed:.1f} labels/s"
-        )
-        if ms:
-            p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
-            print(f"latency ms: p50 {statistics.median(ms):.1f}  p95 {p95:.1f}  max {ms[-1]:.1f}")
+        print(f"labels acknowledged {len(idle)} idle: {len(idle) / elapsed:.1f} labels/s")
+        _show_latency("idle", idle)
+        if args.ingest:
+            _show_latency(f"during the ingest of {args.ingest}", during)
+            stored = _stored_once(root, new_texts)
+            cli_s = _cli_ingest_seconds(new_file, Path(tmp) / "cli-ws")
+            bare_s = _bare_encoding_seconds(new_texts)
+            print(
+                f"ingest of {args.ingest} through the API {api_s:.1f} s, `textal ingest` "
+                f"{cli_s:.1f} s, bare encoding {bare_s:.1f} s: API / CLI {api_s / cli_s:.2f}x, "
+                f"API / bare {api_s / bare_s:.2f}x"
+            )
+            print(f"ingested rows stored exactly once: {stored}/{len(new_texts)}")
+            if stored != len(new_texts):
+                return 1
         print(f"rounds recorded in all: {len(rounds)}; waits for a batch: {sum(waits.values())}")
         print(
             f"in the ledger exactly once: {len(acknowledged) - len(missing)}/{len(acknowledged)}"
             + ("" if not missing else f"  MISSING {missing[:5]}")
         )
         return 1 if missing else 0
+
+
+def _show_latency(phase: str, seconds: list[float]) -> None:
+    ms = sorted(x * 1000 for x in seconds)
+    if not ms:
+        print(f"latency ms {phase}: no labels")
+        return
+    p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+    print(
+        f"latency ms {phase} ({len(ms)} labels): p50 {statistics.median(ms):.1f}  "
+        f"p95 {p95:.1f}  max {ms[-1]:.1f}"
+    )
+
+
+def _new_reviews(source: Path, n: int, target: Path) -> list[str]:
+    """The first ``n`` distinct texts of ``source`` written to ``target`` as ``text``."""
+    import csv
+
+    with open(source, encoding="utf-8") as f:
+        texts = list(dict.fromkeys(row["text"] for row in csv.DictReader(f)))[:n]
+    with open(target, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text"])
+        writer.writerows([t] for t in texts)
+    return texts
+
+
+def _stored_once(root: Path, texts: list[str]) -> int:
+    from textal.data.ids import content_id
+
+    with Workspace.open(root, create=False) as ws:
+        ids = [content_id(t) for t in texts]
+        return len(ws.store.existing_ids(ids))
+
+
+def _cli_ingest_seconds(data: Path, root: Path) -> float:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "textal", "ingest", "--workspace", str(root), "--store"]
+    began = time.monotonic()
+    subprocess.run([*argv, "memory", "--data", str(data)], check=True, env=env, capture_output=True)
+    return time.monotonic() - began
+
+
+def _bare_encoding_seconds(texts: list[str]) -> float:
+    from textal.embed import Encoder
+
+    encoder = Encoder()
+    began = time.monotonic()
+    for start in range(0, len(texts), 1024):
+        encoder.encode(texts[start : start + 1024])
+    return time.monotonic() - began
 
 
 if __name__ == "__main__":

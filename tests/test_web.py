@@ -41,7 +41,14 @@ ADMIN_POSTS = [
     "/api/admin/annotators/remove",
 ]
 SESSION_POSTS = ["/api/next", "/api/label", "/api/skip", "/api/undo", "/api/similar", "/logout"]
-SESSION_GETS = ["/api/dashboard", "/api/search?q=good", "/admin/export.csv"]
+SESSION_GETS = [
+    "/api/dashboard",
+    "/api/search?q=good",
+    "/admin/export.csv",
+    "/api/v1/status",
+    "/api/v1/rounds",
+    "/api/v1/openapi.json",
+]
 PAGES = ["/", "/dashboard", "/search"]
 
 

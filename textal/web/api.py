@@ -388,7 +388,8 @@ def routes(service: LabelService, guard: Guard) -> list[Route]:
 
     found = [Route(p, dispatch(m), methods=list(m)) for p, m in by_path.items()]
 
-    async def openapi(request: Request) -> Response:
+    @guard.guarded(roles=READERS)
+    async def openapi(request: Request, user: Annotator) -> Response:
         return JSONResponse(openapi_document())
 
     return [*found, Route("/api/v1/openapi.json", openapi)]

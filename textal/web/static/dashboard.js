@@ -99,6 +99,10 @@ function adminControls() {
       document.getElementById("new-link").textContent = r.link;
     });
   });
+  document.getElementById("upload-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    upload(document.getElementById("upload-file").files[0]);
+  });
   document.getElementById("remove-form").addEventListener("submit", (event) => {
     event.preventDefault();
     report(textal.post("/api/admin/annotators/remove", {
@@ -108,6 +112,44 @@ function adminControls() {
       refresh();
     });
   });
+}
+
+async function upload(file) {
+  // The file goes as the request body; embedding runs as a job whose counts drive the bar.
+  const bar = document.getElementById("upload-progress");
+  const state = document.getElementById("upload-state");
+  const format = file.name.toLowerCase().split(".").pop();
+  const hasIds = format === "csv" ? (await file.slice(0, 4096).text()).split(/\r?\n/)[0].split(",").includes("id") : false;
+  const query = new URLSearchParams({ format });
+  if (hasIds) query.set("id_column", "id");
+  state.textContent = `Uploading ${file.name}...`;
+  try {
+    const response = await fetch(`/api/v1/items?${query}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": textal.csrf(), "Content-Type": "application/octet-stream" },
+      body: file,
+    });
+    let job = await textal.answer(response);
+    bar.hidden = false;
+    while (job.state === "running") {
+      bar.max = Math.max(job.progress.rows || 1, 1);
+      bar.value = job.progress.read || 0;
+      state.textContent = `${job.progress.stored} of ${job.progress.rows} stored`;
+      await new Promise((done) => setTimeout(done, 500));
+      job = await textal.get(`/api/v1/jobs/${job.id}`);
+    }
+    bar.value = bar.max;
+    if (job.state === "done") {
+      const r = job.result.report;
+      state.textContent = `${file.name}: ${r.added} added, ${r.already_stored} already stored.`;
+    } else {
+      state.textContent = `${file.name}: ${job.error || job.state}`;
+    }
+  } catch (error) {
+    state.textContent = `${file.name}: ${error.message}`;
+  }
+  refresh();
 }
 
 document.addEventListener("DOMContentLoaded", () => {

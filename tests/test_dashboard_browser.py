@@ -1,0 +1,66 @@
+"""Issue 22 in a real browser: an admin uploads new reviews from the dashboard and watches them
+stored; a bad file gets the same one-line error as ``textal ingest`` and stores nothing."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+
+from tests.hardening import YELP
+from textal.ledger.annotators import add_annotator
+from textal.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # a real server and Chromium
+
+WAIT_S = 300
+
+
+def _wait(driver, condition, timeout_s: float = WAIT_S):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(condition)
+
+
+def test_an_admin_uploads_reviews_from_the_dashboard(
+    amazon_template, tmp_path, start_server, new_browser
+):
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
+    with Workspace.open(root) as ws:
+        ws.round(batch_size=5)
+        token = add_annotator(ws.ledger, "ana", admin=True)
+        before = ws.store.count()
+    with open(YELP, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:25]
+    good = tmp_path / "today.csv"
+    with open(good, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        writer.writerows([(f"today-{k}", row["text"]) for k, row in enumerate(rows)])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,body\nx-1,no text column here\n", encoding="utf-8")
+
+    server = start_server(root)
+    driver = new_browser()
+    driver.get(f"{server.url}/login#token={token}")
+    _wait(driver, lambda d: "/login" not in d.current_url)
+    driver.get(f"{server.url}/dashboard")
+    state = lambda d: d.find_element("id", "upload-state").text  # noqa: E731
+
+    chooser = driver.find_element("id", "upload-file")
+    chooser.send_keys(str(bad))
+    driver.find_element("css selector", "#upload-form button").click()
+    _wait(driver, lambda d: state(d).startswith("bad.csv:"))
+    assert "text" in state(driver) and "column" in state(driver), state(driver)
+
+    chooser.send_keys(str(good))
+    driver.find_element("css selector", "#upload-form button").click()
+    _wait(driver, lambda d: "added" in state(d))
+    assert state(driver) == "today.csv: 25 added, 0 already stored."
+    server.kill()
+    with Workspace.open(root, create=False) as ws:
+        assert ws.store.count() == before + 25
+        assert len(ws.store.existing_ids([f"today-{k}" for k in range(25)])) == 25
+        assert not ws.store.existing_ids(["x-1"])
