@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.workspaces import AMAZON, SHARED_DATA, gold_labels, require_shared_data
+from tests.realdata import AMAZON, DATA_DIR, require_data
+from tests.workspaces import gold_labels
 from textal.cli import main
 from textal.workspace import Workspace
 
@@ -28,7 +29,7 @@ def test_help_explains_the_loop():
 
 
 def test_ingest_round_label_status_export(capsys, tmp_path):
-    require_shared_data()
+    require_data(AMAZON)
     ws = tmp_path / "ws"
     code, out, _ = run(
         capsys, "ingest", "--workspace", ws, "--data", AMAZON, "--store", "memory",
@@ -79,7 +80,7 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     ],
 )
 def test_bad_ingest_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
-    require_shared_data()
+    require_data(AMAZON)
     argv = [str(AMAZON) if a == "AMAZON" else a for a in argv]
     code, _, err = run(capsys, "ingest", "--workspace", tmp_path / "ws", "--store", "memory", *argv)
     assert code == 2
@@ -93,10 +94,10 @@ def test_commands_on_a_missing_workspace_fail_clearly(capsys, tmp_path):
 
 
 def test_interactive_labeling_resumes(capsys, tmp_path, monkeypatch):
-    require_shared_data()
+    require_data(AMAZON)
     ws = tmp_path / "ws"
     sample = tmp_path / "sample.csv"
-    with open(SHARED_DATA / "uci_sentiment_labelled" / "yelp.csv", encoding="utf-8") as f:
+    with open(DATA_DIR / "uci_sentiment_labelled" / "yelp.csv", encoding="utf-8") as f:
         sample.write_text("".join(f.readlines()[:60]), encoding="utf-8")
     assert (
         run(capsys, "init", "--workspace", ws, "--store", "memory", "--labels", "neg,pos")[0] == 0
