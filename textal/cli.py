@@ -23,6 +23,7 @@ from textal.cli_args import (
     share,
 )
 from textal.errors import TextalError
+from textal.extras import require_extra
 from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
 from textal.simulate import cli as simulate_cli
 from textal.strategy.diverse import BATCH_SIZE
@@ -279,6 +280,8 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
+    if args.suspects:
+        require_extra("quality", "textal status --suspects")
     with _open(args, read_only=not args.suspects) as ws:  # --suspects caches its count
         s = ws.status(suspects=args.suspects)
     print(f"workspace   {s.workspace}")
@@ -388,6 +391,7 @@ def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
+    require_extra("web", "textal serve")
     from textal.web.server import serve
 
     serve(args.workspace, args.host, args.port, say=lambda line: print(line, flush=True))
@@ -448,6 +452,7 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
 
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise TextalError(f"--output {args.output}: give a .csv file (a .jsonl is written beside)")
+    require_extra("quality", "textal suspects")
     with _open(args) as ws:
         found = ws.suspects()
         path = Path(args.output) if args.output else ws.path / SUSPECTS_DIR / "suspects.csv"

@@ -20,6 +20,7 @@ from textal.cli_args import (
 )
 from textal.embed.backends import check_backend
 from textal.errors import TextalError
+from textal.extras import require_extra
 from textal.quality.noise import NOISE_KIND
 from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
 from textal.simulate.options import INITIAL, LABEL_NOISE, STORE
@@ -189,6 +190,7 @@ def run(args: argparse.Namespace) -> None:
     from textal.simulate.oracle import CurvePoint, Protocol, Reference, run_all
     from textal.simulate.report import EMBEDDING_SEP, write_results
 
+    require_extra("plots", "textal simulate (it plots the curves)")
     strategies = _strategies(args.strategies)
     if (problem := LABEL_NOISE.problem(args.label_noise)) is not None:  # checked here for the API
         raise TextalError(f"--label-noise {problem}, got {args.label_noise}")
