@@ -26,6 +26,7 @@ def make(name: str, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return read("pool"), read("test")
 
 
+@pytest.mark.slow  # reads AG News (120,000 rows) in a child process
 def test_ag_rare_cuts_sci_tech_to_three_percent(tmp_path):
     pool, test = make("ag-rare", tmp_path)
     assert len(pool) == 5000 and len(test) == 1000

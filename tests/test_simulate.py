@@ -86,6 +86,7 @@ def test_parallel_runs_equal_runs_in_this_process(amazon):
     assert ref_forked.accuracy == ref_serial.accuracy > 0.8
 
 
+@pytest.mark.slow  # embeds TREC's training questions; every strategy, three rounds
 def test_rare_class_absent_from_the_initial_labels_does_not_crash(embedded_dataset, tmp_path):
     """TREC's ABBR class (86 of 5,452 questions): a pool where it is rare and first unseen."""
     _, X, y = embedded_dataset("trec/train.csv")
