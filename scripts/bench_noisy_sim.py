@@ -30,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_suspects import DATASETS, embedded  # the same embedded subsets
 
+from textal.model.automl import fit_on_labels
 from textal.quality.suspects import rank_label_issues
 from textal.round.plan import plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import area_under_curve, paired_difference
-from textal.simulate.oracle import Protocol, evaluate, fit_model, initial_labels, oracle_answers
+from textal.simulate.oracle import Protocol, evaluate, initial_labels, oracle_answers
 from textal.store import open_store
 
 BATCH, FIX, NOISE = 25, 5, 0.10
@@ -82,7 +83,8 @@ def run(data: SimulationData, strategy: str, fix: bool, seed: int, rounds: int) 
                 checked.add(item_id)
             spent += len(todo[:FIX])
     ids = list(labels)
-    model = fit_model(data.store.get_vectors(ids), np.array([labels[i] for i in ids]), seed, 10.0)
+    y = np.array([labels[i] for i in ids])
+    model = fit_on_labels(data.store.get_vectors(ids), y, seed=seed, time_budget_s=10.0)
     costs.append(spent)
     f1s.append(evaluate(model, labels, data).macro_f1)
     return {

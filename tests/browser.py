@@ -3,7 +3,6 @@ and ``textal serve`` in a real uvicorn process on a free loopback port."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.hardening import child_env, textal_command
+from tests.realdata import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -41,9 +41,7 @@ def require_chromium() -> None:
         reason = (
             f"browser tests need {', '.join(missing)} (apt-get install chromium chromium-driver)"
         )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(reason)
 
 
 class Server:

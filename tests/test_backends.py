@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workspaces import AMAZON, SHARED_DATA, require_shared_data
+from tests.realdata import AMAZON, DATA_DIR, require_data
 from textal.cli import main
 from textal.embed import BACKENDS, Encoder
 from textal.embed.backends import export_dir
@@ -38,11 +38,10 @@ def export_cache(tmp_path_factory) -> Iterator[Path]:
 
 def reviews() -> list[str]:
     """Short and long real reviews: uci sentences and IMDB reviews (truncated by the model)."""
-    require_shared_data()
+    sources = [(AMAZON, 60), (DATA_DIR / "imdb" / "test.csv", 6)]
+    require_data(*(path for path, _ in sources))
     texts = []
-    for path, rows in [(AMAZON, 60), (SHARED_DATA / "imdb" / "test.csv", 6)]:
-        if not path.exists():
-            pytest.skip(f"{path} not found")
+    for path, rows in sources:
         with open(path, encoding="utf-8", newline="") as f:
             texts += [row["text"] for _, row in zip(range(rows), csv.DictReader(f), strict=False)]
     return texts
@@ -118,7 +117,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.skipif("onnx-int8" not in AVAILABLE, reason="onnxruntime is not installed")
 def test_status_shows_the_backend_and_the_workspace_refuses_another(capsys, tmp_path):
-    require_shared_data()
+    require_data(AMAZON)
     ws = tmp_path / "ws"
     args = ["ingest", "--workspace", str(ws), "--data", str(AMAZON), "--store", "memory"]
     assert main([*args, "--embed-backend", "onnx-int8"]) == 0
@@ -140,7 +139,7 @@ def test_status_shows_the_backend_and_the_workspace_refuses_another(capsys, tmp_
 @pytest.mark.slow
 @pytest.mark.skipif("onnx-int8" not in AVAILABLE, reason="onnxruntime is not installed")
 def test_simulate_compares_backends_in_one_summary(capsys, tmp_path):
-    require_shared_data()
+    require_data(AMAZON)
     code = main(
         [
             "simulate", "--workspace", str(tmp_path / "ws"), "--data", str(AMAZON),

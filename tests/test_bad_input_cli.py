@@ -33,7 +33,7 @@ from tests.hardening import (
     stored_ids,
     write_sample,
 )
-from tests.workspaces import require_shared_data
+from tests.realdata import AMAZON, require_data
 from textal.errors import TextalError
 from textal.workspace import Workspace
 
@@ -48,7 +48,7 @@ Maker = Callable[[Path, list[str]], bytes]  # (file path, unlabeled ids) -> the 
 def templates(tmp_path_factory) -> Callable[[str], Path]:
     """Per store, made on first use: 60 Yelp reviews, two rounds, ten gold labels, label set
     negative/positive."""
-    require_shared_data()
+    require_data(AMAZON)
     sample = write_sample(tmp_path_factory.mktemp("data") / "sample.csv", SAMPLE_ROWS)
     roots: dict[str, Path] = {}
 

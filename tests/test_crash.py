@@ -52,7 +52,7 @@ from tests.hardening import (
     write_label_file,
     write_sample,
 )
-from tests.workspaces import require_shared_data
+from tests.realdata import AMAZON, require_data
 from textal.data.ids import content_id
 from textal.data.readers import read_records
 from textal.ledger import Ledger
@@ -169,7 +169,7 @@ def check_ingested(root: Path, source_ids: set[str]) -> int:
 
 @pytest.mark.parametrize("store", list(STORES))
 def test_kill_during_ingest(store, tmp_path, capsys):
-    require_shared_data()
+    require_data(AMAZON)
     source = write_sample(tmp_path / "reviews.csv", INGEST_ROWS)
     source_ids = {r.id for r in read_records(source)}
     root = tmp_path / "ws"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.realdata import DATA_DIR, require_data
 from textal.data.ids import content_id, normalize_text
 from textal.data.limits import MAX_ID_BYTES, MAX_TEXT_BYTES
 from textal.data.readers import (
@@ -22,9 +23,6 @@ from textal.data.readers import (
     scan_source,
 )
 from textal.errors import TextalError
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} is absent")
 
 
 def write(path: Path, content: str | bytes) -> Path:
@@ -60,13 +58,13 @@ def test_content_id_is_pinned_and_ignores_only_normalisation() -> None:
 # --- real data ---------------------------------------------------------------------------------
 
 
-@needs_data
 @pytest.mark.parametrize(
     ("name", "rows", "duplicates"),
     [("uci_sentiment_labelled/amazon.csv", 990, 10), ("cr_customer_reviews/all.csv", 3765, 6)],
 )
 def test_real_csv(name: str, rows: int, duplicates: int) -> None:
-    path = DATA / name
+    path = DATA_DIR / name
+    require_data(path)
     label_names = json.loads((path.parent / "labels.json").read_text())["label_names"]
     summary = scan_source(path, label_column="label")
     assert (summary.rows, summary.duplicates, summary.skipped_empty) == (rows, duplicates, 0)
@@ -425,10 +423,10 @@ def test_hf_class_label_names(tmp_path: Path) -> None:
     assert (summary.rows, summary.skipped_empty, summary.labels) == (3, 1, {"pos": 1, "neg": 1})
 
 
-@needs_data
 @pytest.mark.usefixtures("hf_cache")
 def test_hf_csv_reads_like_the_file_reader() -> None:
-    path = DATA / "uci_sentiment_labelled/yelp.csv"
+    path = DATA_DIR / "uci_sentiment_labelled/yelp.csv"
+    require_data(path)
     from_hf = read_hf_records("csv", data_files=str(path), label_column="label")
     from_file = read_records(path, label_column="label")
     assert [(r.row + 1, r.id, r.text, r.gold) for r in from_hf] == [

@@ -162,11 +162,11 @@ def test_refused_credentials_are_reported_without_the_password(milvus235_server)
 def test_ingest_command_interrupted_by_a_server_crash_resumes_without_duplicates(tmp_path, capsys):
     """The real pipeline: `textal ingest` of 3,765 real reviews (4 encode calls of 1,024) against
     a Milvus Lite server that is SIGKILLed once the first rows land; the re-run completes."""
-    from tests.workspaces import SHARED_DATA, require_shared_data
+    from tests.realdata import DATA_DIR, require_data
     from textal.cli import main
 
-    require_shared_data()
-    reviews = SHARED_DATA / "cr_customer_reviews" / "all.csv"
+    reviews = DATA_DIR / "cr_customer_reviews" / "all.csv"
+    require_data(reviews)
     server = own_server("lite-tcp", tmp_path)
     argv = ["ingest", "--workspace", str(tmp_path / "ws"), "--milvus-uri", server.uri]
     argv += ["--collection", "reviews", "--data", str(reviews)]

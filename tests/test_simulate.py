@@ -1,7 +1,7 @@
 """The oracle loop of ``textal simulate`` on real reviews and questions, and the command itself.
 
 Data comes from ``../shared/data`` beside the checkout; every test that needs it is skipped with
-the reason where it is absent.
+the reason where it is absent (failed under ``CI``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.realdata import AMAZON, require_data
 from textal.data.readers import read_records
 from textal.errors import TextalError
 from textal.simulate import cli
@@ -23,9 +24,6 @@ from textal.simulate.metrics import area_under_curve, labels_to_reach, paired_di
 from textal.simulate.oracle import Protocol, initial_labels, run_all, simulate_run
 from textal.store import open_store
 from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
-
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-AMAZON = DATA_DIR / "uci_sentiment_labelled" / "amazon.csv"
 
 
 def make_data(X: np.ndarray, y: np.ndarray, test_X: np.ndarray, test_y: np.ndarray, where: Path):
@@ -88,6 +86,7 @@ def test_parallel_runs_equal_runs_in_this_process(amazon):
     assert ref_forked.accuracy == ref_serial.accuracy > 0.8
 
 
+@pytest.mark.slow  # embeds TREC's training questions; every strategy, three rounds
 def test_rare_class_absent_from_the_initial_labels_does_not_crash(embedded_dataset, tmp_path):
     """TREC's ABBR class (86 of 5,452 questions): a pool where it is rare and first unseen."""
     _, X, y = embedded_dataset("trec/train.csv")
@@ -131,8 +130,7 @@ def test_curve_metrics():
 
 
 def test_stratified_split_keeps_class_shares():
-    if not AMAZON.exists():
-        pytest.skip(f"real data file {AMAZON} absent (see ../shared/data/README.md)")
+    require_data(AMAZON)
     records = list(read_records(AMAZON, label_column="label"))  # 990: repeated reviews skipped
     pool, test = stratified_split(records, 0.2, seed=0)
     for label in ["negative", "positive"]:
@@ -163,8 +161,7 @@ def simulate_args(
 @pytest.mark.slow  # embeds a dataset and runs the whole command
 @pytest.mark.parametrize("store", ["memory", "milvus"])
 def test_simulate_command_writes_summary_points_and_plot(tmp_path, capsys, store):
-    if not AMAZON.exists():
-        pytest.skip(f"real data file {AMAZON} absent (see ../shared/data/README.md)")
+    require_data(AMAZON)
     cli.run(simulate_args(tmp_path, store))
     out = tmp_path / "ws" / "simulations" / "amazon-all-MiniLM-L6-v2"
     printed = capsys.readouterr().out

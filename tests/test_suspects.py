@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from tests.workspaces import SHARED_DATA, require_shared_data
+from tests.realdata import AMAZON, require_data
 from textal.ledger import AMBIGUOUS, UNLABEL, Ledger, NewLabel
 from textal.quality.agreement import annotator_agreement, confirmed_items, labels_by_annotator
 from textal.workspace import Workspace
@@ -127,7 +127,7 @@ def test_kappa_is_undefined_when_everyone_gives_one_class():
 
 @pytest.mark.slow
 def test_suspects_command_writes_formula_safe_files(tmp_path):
-    require_shared_data()
+    require_data(AMAZON)
     evil = tmp_path / "evil.csv"
     evil.write_text(
         'text,label\n"=HYPERLINK(""http://x"") I love this phone, great sound, works perfectly",'
@@ -143,7 +143,7 @@ def test_suspects_command_writes_formula_safe_files(tmp_path):
             capture_output=True, text=True, env=env, cwd=tmp_path,
         )  # fmt: skip
 
-    amazon = SHARED_DATA / "uci_sentiment_labelled" / "amazon.csv"
+    amazon = AMAZON
     for data in (amazon, evil):
         done = textal("ingest", "--workspace", root, "--store", "memory", "--data", data,
                       "--label-column", "label")  # fmt: skip

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.hardening import REPO, STORES, YELP, run_cli, store_params
-from tests.workspaces import require_shared_data
+from tests.realdata import AMAZON, require_data
 from textal.textsafe import undo_spreadsheet_safe
 from textal.workspace import Workspace
 
@@ -85,7 +85,7 @@ def _check_jsonl(path: Path, texts: dict[str, str]) -> list[dict]:
 
 @pytest.fixture(scope="module", params=store_params())
 def hostile_template(request, tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    require_shared_data()
+    require_data(AMAZON)
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
     texts = _source(folder / "reviews.jsonl")
     with Workspace.open(folder / "ws", store_uri=STORES[request.param], labels=LABEL_SET) as ws:

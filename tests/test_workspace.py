@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workspaces import AMAZON, gold_labels
+from tests.realdata import AMAZON
+from tests.workspaces import gold_labels
 from textal.errors import TextalError
 from textal.ledger import COLD_START, RoundParams
 from textal.round.plan import plan_round

@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.realdata import AMAZON, require_data
 from textal.workspace import Workspace
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-AMAZON = SHARED_DATA / "uci_sentiment_labelled" / "amazon.csv"
 WORKSPACE_STORES = {"memory": "memory", "lite": None}  # None: the default Milvus Lite file
-
-
-def require_shared_data() -> None:
-    if not AMAZON.exists():
-        pytest.skip(f"real datasets not found at {SHARED_DATA} (put shared/ beside the checkout)")
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +20,7 @@ def amazon_template(tmp_path_factory) -> Callable[[str], Path]:
     """``template(store kind) -> workspace dir`` holding amazon.csv (1,000 reviews) with gold
     labels. The memory workspace is ingested; the others copy its items (ids, vectors, texts,
     metadata), so the model embeds the reviews once."""
-    require_shared_data()
+    require_data(AMAZON)
     templates: dict[str, Path] = {}
 
     def template(kind: str) -> Path:

@@ -14,11 +14,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from textal import __version__
-from textal.argtypes import add_embedding_options, port, positive_int, share
+from textal.cli_args import (
+    PORT,
+    add_common_options,
+    add_embedding_options,
+    add_option,
+    positive_int,
+    share,
+)
 from textal.errors import TextalError
+from textal.extras import require_extra
 from textal.ledger.annotators import ROLES
+from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
 from textal.simulate import cli as simulate_cli
-from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
+from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.scores import STRATEGY
 from textal.textsafe import terminal_safe
 
 if TYPE_CHECKING:  # the workspace is imported by the commands that open one, not by --help
@@ -44,15 +54,11 @@ typical loop:
 
 
 def _workspace_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workspace",
-        metavar="DIR",
-        help="workspace directory (default: $TEXTAL_WORKSPACE or ./textal-workspace)",
-    )
+    """The options of the commands that open the workspace and its store."""
+    add_common_options(parser)
     parser.add_argument(
         "--milvus-uri",
         metavar="URI",
-        default=os.environ.get("TEXTAL_MILVUS_URI"),
         help="Milvus server http(s)://host:19530 (default: $TEXTAL_MILVUS_URI, else the "
         "workspace's store: a Milvus Lite file inside it). Credentials come from "
         "$TEXTAL_MILVUS_TOKEN or $TEXTAL_MILVUS_USER/$TEXTAL_MILVUS_PASSWORD",
@@ -77,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="textal", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"textal {__version__}")
+    add_common_options(parser, default=None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = commands.add_parser("init", help="create a workspace (ingest does this too)")
@@ -120,12 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         "With no labels yet, a representative cold-start batch is chosen.",
     )
     _workspace_options(round_)
-    round_.add_argument("--batch-size", type=positive_int, default=20, help="(default: 20)")
-    round_.add_argument(
+    add_option(
+        round_, "--batch-size", BATCH_SIZE, f"{BATCH_SIZE.describe()} (default: %(default)s)"
+    )
+    add_option(
+        round_,
         "--strategy",
-        choices=list(STRATEGIES),
-        default=DEFAULT_STRATEGY,
-        help=f"ambiguity score (default: {DEFAULT_STRATEGY}: the margin between the two likeliest "
+        STRATEGY,
+        "ambiguity score (default: %(default)s: the margin between the two likeliest "
         "labels weighted by how typical the review is of its neighbours, with part of the batch "
         "drawn at random while the model is barely better than chance)",
     )
@@ -136,14 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap any predicted class at this share of the batch, e.g. 0.5",
     )
     round_.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    round_.add_argument(
+    add_option(
+        round_,
         "--candidates",
-        choices=["auto", "all", "index"],
-        default="auto",
-        help="what the round scores: every stored item (all: one scan of the store, whose time "
+        CANDIDATES,
+        "what the round scores: every stored item (all: one scan of the store, whose time "
         "grows with it), or a candidate set found with nearest-neighbour queries to the vector "
         "index (index: neighbours of labeled items and of the last batch, plus a uniform sample; "
-        "its time does not grow with the store); auto: index above 50,000 items (default: auto)",
+        f"its time does not grow with the store); auto: index above {INDEX_THRESHOLD:,} items "
+        "(default: %(default)s)",
     )
 
     label = commands.add_parser(
@@ -155,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace_options(label)
     label.add_argument("file", nargs="?", help="CSV or JSONL with id and label columns")
     label.add_argument("--interactive", action="store_true", help="label in the terminal")
-    label.add_argument("--annotator", default=os.environ.get("USER", "annotator"))
+    label.add_argument("--annotator", help="who labels (default: $USER, else annotator)")
     label.add_argument(
         "--confirm",
         action="store_true",
@@ -174,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Rounds run in the background when a batch is done. Log in with the link "
         "`textal annotators add` prints.",
     )
-    serve.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
+    add_common_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="(default: 127.0.0.1, this machine)")
-    serve.add_argument("--port", type=port, default=8000, help="(default: 8000; 0: any free)")
+    add_option(serve, "--port", PORT, "(default: %(default)s; 0: any free)")
     serve.add_argument(
         "--public-url",
         metavar="URL",
@@ -185,9 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     people = commands.add_parser("annotators", help="accounts for the web app: add, list, remove")
-    people.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
+    add_common_options(people)
     people_commands = people.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = people_commands.add_parser("add", help="create an account; prints its login link")
+    add_common_options(add)
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="the same as --role admin")
     add.add_argument(
@@ -197,19 +208,25 @@ def build_parser() -> argparse.ArgumentParser:
         "suspects; admin: everything (rounds, accounts, export); service: a script's bearer "
         "token that adds reviews, reads status, exports and predicts, and never labels",
     )
-    people_commands.add_parser("list", help="names and roles")
+    add_common_options(people_commands.add_parser("list", help="names and roles"))
     remove = people_commands.add_parser("remove", help="delete an account (its labels stay)")
+    add_common_options(remove)
     remove.add_argument("name")
     simulate_cli.add_parser(commands)
     _add_suspects_parser(commands)
     return parser
 
 
+def _milvus_uri(args: argparse.Namespace) -> str | None:
+    """``--milvus-uri``, else ``$TEXTAL_MILVUS_URI`` (read when the command runs)."""
+    return args.milvus_uri or os.environ.get("TEXTAL_MILVUS_URI") or None
+
+
 def _open(args: argparse.Namespace, *, create: bool = False, read_only: bool = False) -> Workspace:
     from textal.store import credentials_from_env
     from textal.workspace import Workspace
 
-    store_uri = args.milvus_uri or ("memory" if args.store == "memory" else None)
+    store_uri = _milvus_uri(args) or ("memory" if args.store == "memory" else None)
     labels = args.labels.split(",") if getattr(args, "labels", None) is not None else []
     ws = Workspace.open(
         args.workspace,
@@ -267,13 +284,13 @@ def _cmd_init(args: argparse.Namespace) -> None:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
-    from textal.store import check_store_uri
+    from textal.store import StoreURI
     from textal.workspace.config import workspace_path
     from textal.workspace.workspace import check_source
 
     workspace_path(args.workspace)  # the cheap checks first: not a file,
-    if args.milvus_uri:
-        check_store_uri(args.milvus_uri)  # a valid URI,
+    if uri := _milvus_uri(args):
+        StoreURI.parse(uri)  # a valid URI,
     source = check_source(  # then the whole source, before anything is created or loaded
         args.data,
         dataset=args.dataset,
@@ -314,6 +331,8 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> None:
+    if args.suspects:
+        require_extra("quality", "textal status --suspects")
     if (remote := _served(args)) is not None:
         with remote:
             s = remote.status(suspects=args.suspects)
@@ -380,9 +399,10 @@ def _cmd_round(args: argparse.Namespace) -> None:
 def _cmd_label(args: argparse.Namespace) -> None:
     if args.interactive == (args.file is not None):
         raise TextalError("give a label FILE or --interactive (one of them)")
+    annotator = args.annotator or os.environ.get("USER") or "annotator"
     if args.file is not None and (remote := _served(args)) is not None:
         with remote:
-            done = remote.import_labels(args.file, annotator=args.annotator, confirm=args.confirm)
+            done = remote.import_labels(args.file, annotator=annotator, confirm=args.confirm)
         if done.label_set:
             names = ", ".join(terminal_safe(n) for n in done.label_set)
             print(f"label set (fixed by this first label file): {names}")
@@ -390,11 +410,11 @@ def _cmd_label(args: argparse.Namespace) -> None:
         return
     with _open(args) as ws:
         if args.interactive:
-            from textal.workspace.interactive import label_interactively
+            from textal.cli_label import label_interactively
 
-            label_interactively(ws, annotator=args.annotator)
+            label_interactively(ws, annotator=annotator)
             return
-        done = ws.import_labels(args.file, annotator=args.annotator, confirm=args.confirm)
+        done = ws.import_labels(args.file, annotator=annotator, confirm=args.confirm)
         if done.label_set:
             _show_label_set(ws, " (fixed by this first label file)")
     _print_import(args.file, done)
@@ -448,6 +468,7 @@ def _storage_problem(exc: OSError | sqlite3.OperationalError) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> None:
+    require_extra("web", "textal serve")
     from textal.web.server import serve
 
     serve(
@@ -517,6 +538,7 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
 
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise TextalError(f"--output {args.output}: give a .csv file (a .jsonl is written beside)")
+    require_extra("quality", "textal suspects")
     if (remote := _served(args)) is not None:
         with remote:
             found = remote.suspects()

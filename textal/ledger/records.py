@@ -63,7 +63,8 @@ class Selection:
 
 @dataclass(frozen=True)
 class LeaderboardEntry:
-    """Cross-validated balanced accuracy of one candidate model."""
+    """One candidate model's cross-validated score: the macro-F1 of its pooled out-of-fold
+    predictions (``mean``; ``std`` over the folds), as ranked by ``AutoClassifier``."""
 
     name: str
     mean: float

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-NOISE_KINDS = ("uniform", "class")
+from textal.options import StrOptions
+
+NOISE_KIND = StrOptions(("uniform", "class"), default="uniform")
 
 
 def confusable_classes(X: np.ndarray, y: np.ndarray) -> dict[str, str]:
@@ -31,14 +33,12 @@ def wrong_labels(
     classes: Sequence[str],
     rng: np.random.Generator,
     *,
-    kind: str = "uniform",
+    kind: str = NOISE_KIND.default,
     targets: Mapping[str, str] | None = None,
 ) -> list[str]:
     """A wrong label for each of ``given``: another of ``classes`` at random (``uniform``), or
     ``targets[label]`` (``class``, see :func:`confusable_classes`)."""
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"noise kind must be one of {NOISE_KINDS}, got {kind!r}")
-    if kind == "class":
+    if NOISE_KIND.check(kind, "noise kind") == "class":
         if targets is None:
             raise ValueError("class-conditional noise needs the confusable class of each class")
         return [targets[g] for g in given]
@@ -55,7 +55,7 @@ def flip_exact(
     n_flip: int,
     rng: np.random.Generator,
     *,
-    kind: str = "uniform",
+    kind: str = NOISE_KIND.default,
     targets: Mapping[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_flip`` random rows of ``y`` given a wrong label: (noisy copy of y, flipped rows)."""
@@ -73,7 +73,7 @@ def noisy_oracle(
     rate: float,
     seed: int,
     *,
-    kind: str = "uniform",
+    kind: str = NOISE_KIND.default,
     targets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The oracle's answers with each one wrong with probability ``rate``, drawn once per item

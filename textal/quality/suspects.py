@@ -28,6 +28,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
+from textal.extras import require_extra
 from textal.model.automl import AutoClassifier
 
 #: Labeled neighbours voting on each item.
@@ -128,6 +129,7 @@ def rank_label_issues(
     against) and neither are their classes offered as suggestions. Returns ``[]`` when fewer than
     two classes have 2 labels.
     """
+    require_extra("quality", "finding suspect labels")
     from cleanlab.filter import find_label_issues
 
     y = np.asarray(y).astype(str)

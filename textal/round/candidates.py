@@ -24,11 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from textal.options import StrOptions
 from textal.store.base import Chunk, VectorStore
-from textal.store.memory import exact_top_k
+from textal.store.exact import exact_top_k
 from textal.strategy.diverse import NeighborSearch
 
-CANDIDATE_MODES = ("auto", "all", "index")
+#: What a round scores: every stored item (``all``), a candidate set from the index (``index``),
+#: or ``auto``: ``index`` above :data:`INDEX_THRESHOLD` stored items.
+CANDIDATES = StrOptions(("auto", "all", "index"), default="auto")
 #: ``auto`` scores a candidate set when the pool holds more items than this, else every item.
 #: Below it a full scan costs little (about 8 s on Milvus Lite or a server on a loaded 2-core
 #: machine, under 0.1 s in memory) and scores exactly what the reference results measured.
@@ -51,9 +54,7 @@ class Candidates:
 
 def candidate_mode(candidates: str, pool: int) -> str:
     """``"all"`` or ``"index"`` for the mode asked (``auto``, ``all`` or ``index``)."""
-    if candidates not in CANDIDATE_MODES:
-        raise ValueError(f"candidates must be one of {', '.join(CANDIDATE_MODES)}: {candidates!r}")
-    if candidates == "auto":
+    if CANDIDATES.check(candidates, "candidates") == "auto":
         return "index" if pool > INDEX_THRESHOLD else "all"
     return candidates
 

@@ -36,15 +36,9 @@ from textal.round import candidates as index
 from textal.store.base import Chunk, VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
-from textal.strategy.diverse import select_diverse
+from textal.strategy.diverse import BATCH_SIZE, select_diverse
 from textal.strategy.explore import exploration_share, interleave
-from textal.strategy.scores import (
-    DEFAULT_STRATEGY,
-    DENSITY_WEIGHTED,
-    EXPLORING,
-    STRATEGIES,
-    Strategy,
-)
+from textal.strategy.scores import STRATEGIES, STRATEGY, Builtin, Strategy
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -189,10 +183,11 @@ class _Labeled:
         return dict(Counter(self.labels))
 
 
-def _scoring_function(strategy: str, scorer: Scorer | None) -> Strategy:
-    """The chunk scorer ``(model, X, rng) -> scores`` of a strategy name or a custom scorer."""
-    if scorer is None:
-        return STRATEGIES[strategy]
+def _scoring_function(builtin: Builtin | None, scorer: Scorer | None) -> Strategy:
+    """The chunk scorer ``(model, X, rng) -> scores`` of a built-in strategy or a custom scorer."""
+    if builtin is not None:
+        return builtin.score
+    assert scorer is not None
 
     def custom(model: AutoClassifier, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return scorer(model.predict_proba(X), X)
@@ -315,8 +310,8 @@ def plan_round(
     store: VectorStore,
     labels: Mapping[str, str],
     *,
-    strategy: str = DEFAULT_STRATEGY,
-    batch_size: int = 20,
+    strategy: str = STRATEGY.default,
+    batch_size: int = BATCH_SIZE.default,
     exclude: set[str] | None = None,
     max_class_share: float | None = None,
     seed: int = 0,
@@ -324,7 +319,7 @@ def plan_round(
     time_budget_s: float = 10.0,
     stop_ids: Sequence[str] | None = None,
     scorer: Scorer | None = None,
-    candidates: str = "auto",
+    candidates: str = index.CANDIDATES.default,
 ) -> RoundPlan:
     """Fit a model on ``labels``, score the other stored items (all of them, or a candidate
     set retrieved from the vector index), select a diverse batch.
@@ -332,7 +327,7 @@ def plan_round(
     Parameters
     ----------
     labels : ``{item_id: label}``; every id must be stored.
-    strategy : a key of :data:`textal.strategy.scores.STRATEGIES`, or with ``scorer`` the name
+    strategy : a name of :data:`textal.strategy.scores.STRATEGY`, or with ``scorer`` the name
         recorded for it.
     exclude : items never to select (e.g. marked ambiguous), besides the labeled ones.
     max_class_share : cap on any predicted class's share of the batch (None: no cap).
@@ -350,8 +345,7 @@ def plan_round(
     With fewer than two labeled classes there is nothing to train: a cold-start batch of
     representative, mutually distant items is selected instead.
     """
-    if scorer is None and strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    builtin = None if scorer is not None else STRATEGIES[STRATEGY.check(strategy, "strategy")]
     clock = _Clock()
     pool = store.count()
     params = RoundParams(
@@ -396,12 +390,12 @@ def plan_round(
         chunks = store.iterate(chunk_size)
         stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
     cand_ids, vectors, scores, stop, scored = _top_candidates(
-        chunks, store.dim, model, _scoring_function(strategy, scorer), skip, keep, rng,
+        chunks, store.dim, model, _scoring_function(builtin, scorer), skip, keep, rng,
         stop_fraction,
     )  # fmt: skip
-    if scorer is None and strategy in DENSITY_WEIGHTED:
+    if builtin is not None and builtin.density:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
-    if scorer is None and strategy in EXPLORING:
+    if builtin is not None and builtin.explore:
         cand_ids, vectors, scores = _explore_step(
             store, model, skip, batch_size, rng, cand_ids, vectors, scores
         )

@@ -11,18 +11,26 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textal.argtypes import add_embedding_options, positive_int, share
+from textal.cli_args import (
+    add_common_options,
+    add_embedding_options,
+    add_option,
+    positive_int,
+    share,
+)
 from textal.embed.backends import check_backend
 from textal.errors import TextalError
-from textal.quality.noise import NOISE_KINDS
-from textal.simulate.options import INITIAL_KINDS, STORE_KINDS
-from textal.strategy.scores import DEFAULT_STRATEGY, STRATEGIES
+from textal.extras import require_extra
+from textal.quality.noise import NOISE_KIND
+from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
+from textal.simulate.options import INITIAL, LABEL_NOISE, STORE
+from textal.strategy.scores import STRATEGY
 from textal.workspace.config import read_config, workspace_path
 
 if TYPE_CHECKING:
     from textal.simulate.dataset import TestSpec
 
-DEFAULT_STRATEGIES = ",".join(STRATEGIES)
+DEFAULT_STRATEGIES = ",".join(STRATEGY.choices)
 
 DESCRIPTION = """\
 Simulate active learning on labeled data: an oracle reveals gold labels in place of people, and
@@ -51,11 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--workspace",
-        metavar="DIR",
-        help="workspace directory (default: $TEXTAL_WORKSPACE or ./textal-workspace)",
-    )
+    add_common_options(parser)
     data = parser.add_argument_group("data")
     source = data.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="FILE", help="labeled CSV, TSV, JSONL or Parquet file")
@@ -82,29 +86,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "embeddings (default: the workspace's model, else MiniLM-L6)",
     )
     add_embedding_options(data)
-    data.add_argument(
+    add_option(
+        data,
         "--store",
-        choices=STORE_KINDS,
-        default="memory",
-        help="pool store: 'memory' (runs in parallel) or 'milvus' (Milvus Lite, runs one at a "
-        "time in this process) (default: memory)",
+        STORE,
+        "pool store: 'memory' (runs in parallel) or 'milvus' (Milvus Lite, runs one at a "
+        "time in this process) (default: %(default)s)",
     )
     runs = parser.add_argument_group("runs")
     runs.add_argument(
         "--strategies",
         default=DEFAULT_STRATEGIES,
-        help=f"comma-separated, from {', '.join(STRATEGIES)}, or 'default' for the default "
-        f"strategy ({DEFAULT_STRATEGY}) (default: all)",
+        help=f"comma-separated, from {', '.join(STRATEGY.choices)}, or 'default' for the default "
+        f"strategy ({STRATEGY.default}) (default: all)",
     )
     runs.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 (default: 5)")
     runs.add_argument("--init", type=positive_int, default=25, help="initial labels (default: 25)")
     runs.add_argument("--batch-size", type=positive_int, default=25, help="(default: 25)")
     runs.add_argument("--rounds", type=positive_int, default=20, help="(default: 20)")
-    runs.add_argument(
+    add_option(
+        runs,
         "--initial",
-        choices=INITIAL_KINDS,
-        default="random",
-        help="initial labels: a random sample, or textal's cold-start batch (default: random)",
+        INITIAL,
+        "initial labels: a random sample, or textal's cold-start batch (default: %(default)s)",
     )
     runs.add_argument(
         "--max-class-share",
@@ -112,12 +116,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="F",
         help="cap any predicted class at this share of each batch, as in `textal round`",
     )
-    runs.add_argument(
+    add_option(
+        runs,
         "--candidates",
-        choices=["auto", "all", "index"],
-        default="auto",
-        help="what each round scores, as in `textal round`: every pool item (all), a candidate "
-        "set from the vector index (index), or index above 50,000 items (default: auto)",
+        CANDIDATES,
+        "what each round scores, as in `textal round`: every pool item (all), a candidate "
+        f"set from the vector index (index), or index above {INDEX_THRESHOLD:,} items "
+        "(default: %(default)s)",
     )
     runs.add_argument(
         "--workers",
@@ -125,20 +130,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=os.cpu_count() or 1,
         help="parallel runs with --store memory (default: the number of CPUs)",
     )
-    runs.add_argument(
+    add_option(
+        runs,
         "--label-noise",
-        type=float,
-        default=0.0,
+        LABEL_NOISE,
+        "the oracle answers a wrong label with this probability, e.g. 0.1 (default: "
+        "%(default)s); curves are still scored on the gold test labels",
         metavar="F",
-        help="the oracle answers a wrong label with this probability, e.g. 0.1 (default: 0); "
-        "curves are still scored on the gold test labels",
     )
-    runs.add_argument(
+    add_option(
+        runs,
         "--label-noise-kind",
-        choices=NOISE_KINDS,
-        default="uniform",
-        help="wrong labels: any other class (uniform), or the class most similar to the gold one "
-        "(class) (default: uniform)",
+        NOISE_KIND,
+        "wrong labels: any other class (uniform), or the class most similar to the gold one "
+        "(class) (default: %(default)s)",
     )
     runs.add_argument("--out", metavar="DIR", help="results folder (default: the cache folder)")
     return parser
@@ -147,12 +152,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _strategies(text: str) -> list[str]:
     """The named strategies in order, without repeats; ``default`` names the default strategy."""
     given = (s.strip() for s in text.split(",") if s.strip())
-    names = list(dict.fromkeys(DEFAULT_STRATEGY if s == "default" else s for s in given))
-    unknown = [s for s in names if s not in STRATEGIES]
+    names = list(dict.fromkeys(STRATEGY.default if s == "default" else s for s in given))
+    unknown = [s for s in names if s not in STRATEGY.choices]
     if unknown or not names:
         raise TextalError(
             f"unknown strategy {', '.join(unknown) or '(none given)'}; "
-            f"choose from default, {', '.join(STRATEGIES)}"
+            f"choose from default, {', '.join(STRATEGY.choices)}"
         )
     return names
 
@@ -185,9 +190,10 @@ def run(args: argparse.Namespace) -> None:
     from textal.simulate.oracle import CurvePoint, Protocol, Reference, run_all
     from textal.simulate.report import EMBEDDING_SEP, write_results
 
+    require_extra("plots", "textal simulate (it plots the curves)")
     strategies = _strategies(args.strategies)
-    if not 0 <= args.label_noise < 1:
-        raise TextalError(f"--label-noise must be at least 0 and below 1, got {args.label_noise}")
+    if (problem := LABEL_NOISE.problem(args.label_noise)) is not None:  # checked here for the API
+        raise TextalError(f"--label-noise {problem}, got {args.label_noise}")
     protocol = Protocol(
         init=args.init,
         batch_size=args.batch_size,
@@ -205,7 +211,7 @@ def run(args: argparse.Namespace) -> None:
         text_column=args.text_column,
         label_column=args.label_column,
     )
-    workspace = workspace_path(args.workspace)
+    workspace = workspace_path(getattr(args, "workspace", None))  # set by textal's main parser
     workspace_config = read_config(workspace)
     default_model = args.model or (workspace_config.model if workspace_config else None)
     default_backend = args.embed_backend or (workspace_config.backend if workspace_config else None)

@@ -32,7 +32,7 @@ from textal.embed import DEFAULT_BACKEND, Encoder, check_backend, resolve_model
 from textal.errors import TextalError
 from textal.fsio import atomic_write
 from textal.ingest import ingest_records
-from textal.simulate.options import STORE_KINDS
+from textal.simulate.options import STORE
 from textal.store import VectorStore, open_store
 
 SIMULATIONS_DIR = "simulations"
@@ -163,7 +163,7 @@ def open_simulation_data(
     test: TestSpec,
     *,
     model: str | None = None,
-    store_kind: str = "memory",
+    store_kind: str = STORE.default,
     name: str | None = None,
     backend: str = DEFAULT_BACKEND,
     device: str | None = None,
@@ -174,8 +174,8 @@ def open_simulation_data(
     returns the pool store opened for this process. Raises :class:`TextalError` when the cache was
     built from other data, or the data is unusable.
     """
-    if store_kind not in STORE_KINDS:
-        raise TextalError(f"unknown store {store_kind!r}; choose from {', '.join(STORE_KINDS)}")
+    if store_kind not in STORE.choices:
+        raise TextalError(f"unknown store {store_kind!r}; choose from {', '.join(STORE.choices)}")
     model_id, _ = resolve_model(model)
     model_slug = slug(model_id.rstrip("/").rsplit("/", 1)[-1])
     if check_backend(backend) != DEFAULT_BACKEND:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.queues
 import queue
 import sys
 import time
@@ -25,11 +26,12 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from textal.model.automl import AutoClassifier, fit_on_labels
-from textal.quality.noise import confusable_classes, noisy_oracle
+from textal.quality.noise import NOISE_KIND, confusable_classes, noisy_oracle
+from textal.round.candidates import CANDIDATES
 from textal.round.plan import RoundPlan, plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import Scores, score_predictions
-from textal.simulate.options import INITIAL_KINDS
+from textal.simulate.options import INITIAL
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,12 @@ class Protocol:
     init: int = 25
     batch_size: int = 25
     rounds: int = 20
-    initial: str = "random"
+    initial: str = INITIAL.default
     max_class_share: float | None = None
     time_budget_s: float = 10.0
-    candidates: str = "auto"
+    candidates: str = CANDIDATES.default
     label_noise: float = 0.0
-    label_noise_kind: str = "uniform"
+    label_noise_kind: str = NOISE_KIND.default
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[
             data.store, {}, batch_size=protocol.init, seed=seed, candidates=protocol.candidates
         )
         return {p.item_id: data.oracle[p.item_id] for p in plan.picks}
-    raise ValueError(f"initial must be one of {INITIAL_KINDS}, got {protocol.initial!r}")
+    raise ValueError(f"initial must be one of {INITIAL.choices}, got {protocol.initial!r}")
 
 
 def oracle_answers(data: SimulationData, protocol: Protocol, seed: int) -> Mapping[str, str]:
@@ -242,21 +244,41 @@ def full_data_reference(data: SimulationData, time_budget_s: float = 10.0) -> Re
 
 # -- many runs ----------------------------------------------------------------------------------
 
-# What forked workers inherit: set by run_all just before the pool forks, never pickled.
-_SHARED: dict = {}
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the forked workers of :func:`run_all` share: handed to each worker's initializer
+    as it forks, so never pickled (the pool store stays in the parent's memory pages)."""
+
+    data: SimulationData
+    protocol: Protocol
+    progress: multiprocessing.queues.Queue
 
 
-def _notify() -> None:
-    _SHARED["progress"].put(1)
+_worker: _Shared | None = None  # in a worker process: what its initializer was given
+
+
+def _init_worker(shared: _Shared) -> None:
+    global _worker
+    _worker = shared
+
+
+def _shared() -> _Shared:
+    assert _worker is not None, "called outside a run_all worker"
+    return _worker
 
 
 def _run_job(job: tuple[str, int]) -> list[CurvePoint]:
     strategy, seed = job
-    return simulate_run(_SHARED["data"], strategy, seed, _SHARED["protocol"], _notify)
+    shared = _shared()
+    return simulate_run(
+        shared.data, strategy, seed, shared.protocol, lambda: shared.progress.put(1)
+    )
 
 
 def _reference_job() -> Reference:
-    return full_data_reference(_SHARED["data"], _SHARED["protocol"].time_budget_s)
+    shared = _shared()
+    return full_data_reference(shared.data, shared.protocol.time_budget_s)
 
 
 def run_all(
@@ -287,17 +309,14 @@ def run_all(
             runs = [simulate_run(data, s, seed, protocol, bar.update) for s, seed in jobs]
             return runs, reference
         context = multiprocessing.get_context("fork")
-        progress = context.Queue()
-        _SHARED.update(data=data, protocol=protocol, progress=progress)
-        try:
-            with context.Pool(min(workers, len(jobs) + 1)) as pool:
-                pending_reference = pool.apply_async(_reference_job)
-                pending_runs = pool.map_async(_run_job, jobs, chunksize=1)
-                while not pending_runs.ready():
-                    with contextlib.suppress(queue.Empty):
-                        bar.update(progress.get(timeout=0.5))
-                runs, reference = pending_runs.get(), pending_reference.get()
-                bar.update(bar.total - bar.n)
-        finally:
-            _SHARED.clear()
+        shared = _Shared(data, protocol, context.Queue())
+        processes = min(workers, len(jobs) + 1)
+        with context.Pool(processes, initializer=_init_worker, initargs=(shared,)) as pool:
+            pending_reference = pool.apply_async(_reference_job)
+            pending_runs = pool.map_async(_run_job, jobs, chunksize=1)
+            while not pending_runs.ready():
+                with contextlib.suppress(queue.Empty):
+                    bar.update(shared.progress.get(timeout=0.5))
+            runs, reference = pending_runs.get(), pending_reference.get()
+            bar.update(bar.total - bar.n)
     return runs, reference

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textal.extras import require_extra
 from textal.fsio import atomic_write, check_targets
 from textal.simulate.metrics import Paired, area_under_curve, labels_to_reach, paired_difference
 from textal.simulate.oracle import CurvePoint, Reference
@@ -230,6 +231,7 @@ def plot_curves(
 ) -> None:
     """Accuracy and macro-F1 against labels: seed mean with a ±1 std band per strategy, and the
     full-data score as a dashed line. Written as PNG."""
+    require_extra("plots", "the learning-curve plot")
     import matplotlib
 
     matplotlib.use("Agg")

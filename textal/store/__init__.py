@@ -6,22 +6,21 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from textal.errors import TextalError, show_value
+from textal.errors import TextalError
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.memory import MemoryStore
+from textal.store.uri import StoreURI
 
 __all__ = [
     "Chunk",
     "Item",
     "MilvusCredentials",
+    "StoreURI",
     "VectorStore",
-    "check_store_uri",
     "credentials_from_env",
     "open_store",
     "quiet_milvus_client_logs",
-    "store_identity",
 ]
 
 
@@ -58,56 +57,8 @@ def quiet_milvus_client_logs() -> None:
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
 
-_SERVER = ("http://", "https://")
-
-
-def check_store_uri(uri: str) -> None:
-    """Refuse a URI :func:`open_store` cannot open, before anything is created or connected."""
-    if uri == "memory" or (uri.startswith("memory:") and uri != "memory:"):
-        return
-    if "://" in uri and not uri.startswith(_SERVER):
-        raise TextalError(
-            f"store URI {uri.split('://')[0]}://... is not supported: use memory, memory:DIR, "
-            "http(s)://host:port or a Milvus Lite path ending in .db"
-        )
-    if uri.startswith(_SERVER):
-        shown = uri if "@" not in uri else uri.split("://")[0] + "://...@" + uri.rpartition("@")[2]
-        try:
-            parts = urlsplit(uri)
-            parts.port  # noqa: B018 - parsing the port is the check
-        except ValueError as e:
-            raise TextalError(f"Milvus URI {show_value(shown)} is not a valid URL: {e}") from None
-        if not parts.hostname:
-            raise TextalError(f"Milvus URI {show_value(shown)} names no host")
-        return
-    if Path(uri).suffix != ".db":
-        raise TextalError(
-            f"store {show_value(uri)}: a Milvus Lite path must end with .db "
-            "(or use memory, memory:DIR, http(s)://host:port)"
-        )
-
-
-def store_identity(uri: str, collection: str, *, workspace: Path | None = None) -> str:
-    """What two URIs naming the same store have in common, for display (no credentials):
-    ``memory:/abs/dir``, ``/abs/milvus.db (collection c)``, ``http://host:port (collection c)``."""
-    check_store_uri(uri)
-    base = Path(workspace) if workspace is not None else Path.cwd()
-    if uri == "memory":
-        return "memory"
-    if uri.startswith("memory:"):
-        return f"memory:{(base / Path(uri.removeprefix('memory:')).expanduser()).resolve()}"
-    if uri.startswith(_SERVER):
-        parts = urlsplit(uri)
-        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-        port = f":{parts.port}" if parts.port else ""
-        where = f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
-    else:
-        where = str((base / Path(uri).expanduser()).resolve())
-    return f"{where} (collection {collection})"
-
-
 def open_store(
-    uri: str,
+    uri: str | StoreURI,
     dim: int,
     *,
     collection: str = "textal_items",
@@ -115,7 +66,7 @@ def open_store(
     credentials: MilvusCredentials | None = None,
     read_only: bool = False,
 ) -> VectorStore:
-    """Open (creating if needed) the store that ``uri`` names.
+    """Open (creating if needed) the store that ``uri`` names (a :class:`StoreURI` or its text).
 
     * ``memory``: in memory, gone when closed;
     * ``memory:DIR``: in memory, persisted to ``DIR``;
@@ -127,24 +78,28 @@ def open_store(
     system: the memory store reads its files without locking or repairing them; Milvus Lite,
     which writes to its directory even to read, is refused with a clear message.
     """
-    check_store_uri(uri)
-    base = Path(workspace) if workspace is not None else Path.cwd()
-    if uri == "memory":
+    target = uri if isinstance(uri, StoreURI) else StoreURI.parse(uri)
+    if target.kind == "memory" and not target.location:
         return MemoryStore(dim)
-    if uri.startswith("memory:"):
-        path = base / Path(uri.removeprefix("memory:")).expanduser()
-        return MemoryStore(dim, path, read_only=read_only)
-    if read_only and not uri.startswith(_SERVER):
+    if target.kind == "memory":
+        return MemoryStore(dim, target.path(workspace), read_only=read_only)
+    if read_only and target.kind == "lite":
         raise TextalError(
-            f"Milvus Lite {base / uri} is on a read-only file system and Milvus Lite writes to "
-            "its directory even to read: copy the workspace somewhere writable (nothing was lost)"
+            f"Milvus Lite {target.path(workspace)} is on a read-only file system and Milvus Lite "
+            "writes to its directory even to read: copy the workspace somewhere writable "
+            "(nothing was lost)"
         )
 
     from textal.store.milvus import MilvusStore  # imports pymilvus, which takes a while
 
-    if uri.startswith(_SERVER):
+    if target.kind == "server":
         given = credentials or MilvusCredentials()
         return MilvusStore(
-            uri, dim, collection, token=given.token, user=given.user, password=given.password
+            target.location,
+            dim,
+            collection,
+            token=given.token,
+            user=given.user,
+            password=given.password,
         )
-    return MilvusStore(str(base / Path(uri).expanduser()), dim, collection)
+    return MilvusStore(str(target.path(workspace)), dim, collection)

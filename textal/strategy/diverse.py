@@ -14,6 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from textal.options import Interval
+
+#: The size of a batch for people (``textal round --batch-size``, ``Workspace.round``, the web
+#: app's setting): at most 500, a day's labeling, not a pool.
+BATCH_SIZE = Interval(int, 20, low=1, high=500)
+#: The most one predicted class may take of a batch (``--max-class-share``), a fraction; 1 caps
+#: nothing (the API's default, ``None``, says so).
+MAX_CLASS_SHARE = Interval(float, 1.0, low=0, high=1, low_open=True)
+
 #: ``(vectors (n, d), top_k) -> for each row, up to top_k (id, cosine similarity), best first``:
 #: the signature of :meth:`textal.store.base.VectorStore.search`.
 NeighborSearch = Callable[[np.ndarray, int], list[list[tuple[str, float]]]]

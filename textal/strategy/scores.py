@@ -5,23 +5,27 @@ summing to 1; committee scores take ``committee_proba`` of shape (m, n, c) (memb
 classes). All return float64 arrays of shape (n,). A single class column (c == 1) is allowed and
 scores every item 0 (nothing to be unsure about).
 
-Ties: scores are exact, never jittered. Rank with :func:`rank`, which orders by descending score and
-breaks ties by ascending position, so equal scores (e.g. two items with margin 1.0) keep the order
-in which the store streamed them; the whole ranking is deterministic given the inputs.
+Ties: scores are exact, never jittered. The round orders its candidates by descending score and
+breaks ties by ascending id (``textal.round.plan``), so the order never depends on how the store
+streamed them; the whole ranking is deterministic given the inputs.
 
-``STRATEGIES`` maps the CLI strategy names to callables ``(model, X, rng) -> scores (n,)`` that the
-round applies chunk by chunk. The round then weights the top candidates of the strategies in
-``DENSITY_WEIGHTED`` by their density in the store (:mod:`textal.strategy.density`), and for the
-strategies in ``EXPLORING`` mixes uniformly drawn candidates in, a share set by how much better
-than chance the head is (:mod:`textal.strategy.explore`).
+``STRATEGIES`` declares each strategy of ``textal round --strategy`` once (:class:`Builtin`): the
+chunk score ``(model, X, rng) -> scores (n,)`` the round applies chunk by chunk, and the steps the
+round composes with it: ``density`` weights the top candidates by their density in the store
+(:mod:`textal.strategy.density`), ``explore`` mixes uniformly drawn candidates in, a share set by
+how much better than chance the head is (:mod:`textal.strategy.explore`). :data:`STRATEGY` is the
+option: the names and the default.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from textal.options import StrOptions
 
 if TYPE_CHECKING:
     from textal.model.automl import AutoClassifier
@@ -54,7 +58,7 @@ def margin(proba: np.ndarray) -> np.ndarray:
     """``1 - (p1 - p2)`` with p1 >= p2 the two largest probabilities: (n, c) -> (n,), in [0, 1].
 
     Two equal top probabilities give 1.0 whatever the rest; with c == 1, p2 is taken as 0, so
-    every score is 0. Ties between items are left to :func:`rank` (earlier position first).
+    every score is 0.
     """
     p = _as_proba(proba, 2)
     if p.shape[1] < 2:
@@ -82,17 +86,6 @@ def vote_entropy(committee_proba: np.ndarray) -> np.ndarray:
     return _entropy(counts / m)
 
 
-def kl_to_consensus(committee_proba: np.ndarray) -> np.ndarray:
-    """Mean KL divergence of each member from the consensus (the members' mean): (m, n, c) -> (n,).
-
-    Equals the generalised Jensen-Shannon divergence ``H(mean_m p_m) - mean_m H(p_m)``: 0 exactly
-    when all members give the same distribution, at most log m.
-    """
-    p = _as_proba(committee_proba, 3)
-    consensus = p.mean(axis=0)
-    return np.maximum(_entropy(consensus) - _entropy(p).mean(axis=0), 0.0)
-
-
 def committee_disagreement(committee_proba: np.ndarray) -> np.ndarray:
     """The score of strategy ``committee``: vote entropy, ties broken by consensus entropy.
 
@@ -100,10 +93,12 @@ def committee_disagreement(committee_proba: np.ndarray) -> np.ndarray:
     votes are, and among equally split items (with 3 members most items are unanimous) by the
     entropy of the members' mean distribution. (m, n, c) -> (n,).
 
-    Why not :func:`kl_to_consensus`: in pool-based simulations on five real datasets it was the
-    worst strategy, below random (mean balanced accuracy over 15 rounds 0.734 against 0.773 for
-    random and 0.770 for this score): members that differ in regularisation disagree most about
-    how confident to be on easy items far from the boundary, not about the label.
+    Why not the members' mean KL divergence from their consensus (the generalised Jensen-Shannon
+    divergence ``H(mean_m p_m) - mean_m H(p_m)``): in pool-based simulations on five real
+    datasets it was the worst strategy, below random (mean balanced accuracy over 15 rounds
+    0.734 against 0.773 for random and 0.770 for this score): members that differ in
+    regularisation disagree most about how confident to be on easy items far from the boundary,
+    not about the label.
     """
     p = _as_proba(committee_proba, 3)
     c = p.shape[2]
@@ -115,15 +110,6 @@ def committee_disagreement(committee_proba: np.ndarray) -> np.ndarray:
 def random_scores(n: int, rng: np.random.Generator) -> np.ndarray:
     """Uniform random scores in [0, 1): shape (n,). The baseline strategy."""
     return rng.random(n)
-
-
-def rank(scores: np.ndarray) -> np.ndarray:
-    """Positions ordered from most to least ambiguous: (n,) -> (n,) int.
-
-    Descending score, ties broken by ascending position (a stable sort), NaN last.
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    return np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")
 
 
 def _single(score: Callable[[np.ndarray], np.ndarray]) -> Strategy:
@@ -144,23 +130,34 @@ def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generato
     return random_scores(len(X), rng)
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "adaptive": _single(margin),
-    "margin-density": _single(margin),
-    "margin": _single(margin),
-    "entropy": _single(entropy),
-    "least-confidence": _single(least_confidence),
-    "committee": _committee,
-    "random": _random,
+@dataclass(frozen=True)
+class Builtin:
+    """A strategy of ``textal round --strategy``: its chunk ``score``, and whether the round
+    re-ranks its top candidates by score x ``density`` and mixes uniform picks in (``explore``).
+    Called, it is its score."""
+
+    score: Strategy
+    density: bool = False
+    explore: bool = False
+
+    def __call__(
+        self, model: AutoClassifier, X: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        return self.score(model, X, rng)
+
+
+STRATEGIES: dict[str, Builtin] = {
+    # margin-density once the head is fairly better than chance, random picks while it is not
+    "adaptive": Builtin(_single(margin), density=True, explore=True),
+    "margin-density": Builtin(_single(margin), density=True),
+    "margin": Builtin(_single(margin)),
+    "entropy": Builtin(_single(entropy)),
+    "least-confidence": Builtin(_single(least_confidence)),
+    "committee": Builtin(_committee),
+    "random": Builtin(_random),
 }
 
-#: What ``textal round`` and ``Workspace.round`` use unless told otherwise (see docs/results.md):
-#: ``margin-density`` once the head is fairly better than chance, random picks while it is not.
-DEFAULT_STRATEGY = "adaptive"
-
-#: Strategies whose top candidates the round re-ranks by score x density.
-DENSITY_WEIGHTED = frozenset({"adaptive", "margin-density"})
-
-#: Strategies that ask part of each batch at random, a share the labels decide
-#: (:mod:`textal.strategy.explore`).
-EXPLORING = frozenset({"adaptive"})
+#: The strategy names, and what ``textal round`` and ``Workspace.round`` use unless told
+#: otherwise (see docs/results.md).
+STRATEGY = StrOptions(tuple(STRATEGIES), default="adaptive")
+DEFAULT_STRATEGY = STRATEGY.default

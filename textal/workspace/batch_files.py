@@ -9,7 +9,14 @@ from pathlib import Path
 
 from textal.errors import TextalError
 from textal.fsio import atomic_files, check_targets
+from textal.ledger import Selection
+from textal.store import VectorStore
 from textal.textsafe import spreadsheet_safe
+
+BATCH_HEADER = [
+    "id", "label", "text", "predicted", "top1", "p1", "top2", "p2", "score", "why",
+]  # fmt: skip
+WHY_TEXT_CHARS = 80
 
 
 def row_file_paths(path: Path) -> tuple[Path, Path]:
@@ -51,3 +58,38 @@ def _csv_cell(value: object) -> str:
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False)
     return spreadsheet_safe(str(value))
+
+
+def write_batch(path: Path, selections: Sequence[Selection], store: VectorStore) -> None:
+    """A round's batch for people, ``path`` (CSV) and its JSONL: each selection's text, the
+    model's top two classes, its score and its nearest labeled reviews (the "why"), with an
+    empty ``label`` column to fill in."""
+    neighbour_ids = list({n.item_id for s in selections for n in s.why})
+    texts = {item.id: item.text for item in store.get(neighbour_ids)}
+    items = {item.id: item for item in store.get([s.item_id for s in selections])}
+    rows = []
+    for s in selections:
+        top = [*s.top2, None, None]
+        rows.append(
+            {
+                "id": s.item_id,
+                "label": "",
+                "text": items[s.item_id].text,
+                "predicted": s.predicted,
+                "top1": top[0].label if top[0] else None,
+                "p1": top[0].probability if top[0] else None,
+                "top2": top[1].label if top[1] else None,
+                "p2": top[1].probability if top[1] else None,
+                "score": s.score,
+                "why": " | ".join(
+                    f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}"
+                    for n in s.why
+                ),
+            }
+        )
+    write_atomic_rows(path, BATCH_HEADER, rows)
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= WHY_TEXT_CHARS else flat[: WHY_TEXT_CHARS - 1] + "…"

@@ -8,18 +8,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
@@ -45,18 +42,18 @@ from textal.ledger import (
     Selection,
 )
 from textal.quality.agreement import AgreementReport, annotator_agreement, labels_by_annotator
-from textal.round.candidates import candidate_mode
-from textal.round.stopping import agreement, is_stable
+from textal.round.candidates import CANDIDATES, candidate_mode
+from textal.round.stopping import agreement
 from textal.store import (
     MilvusCredentials,
+    StoreURI,
     VectorStore,
-    check_store_uri,
     open_store,
     quiet_milvus_client_logs,
-    store_identity,
 )
-from textal.strategy.scores import DEFAULT_STRATEGY
-from textal.workspace.batch_files import row_file_paths, write_atomic_rows
+from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.scores import STRATEGY
+from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
     DEFAULT_COLLECTION,
     DEFAULT_STORE_URI,
@@ -67,7 +64,9 @@ from textal.workspace.config import (
     workspace_path,
     write_config,
 )
+from textal.workspace.export import export_labels
 from textal.workspace.holder import refuse_if_served
+from textal.workspace.status import Status, read_status
 from textal.workspace.suspects import Suspect, cached_count, find_suspects, save_count
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
@@ -75,10 +74,6 @@ if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by
 
 LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
-BATCH_HEADER = [
-    "id", "label", "text", "predicted", "top1", "p1", "top2", "p2", "score", "why",
-]  # fmt: skip
-WHY_TEXT_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -110,28 +105,6 @@ class LabelImport:
     unchanged: int
     overridden: dict[str, int]
     label_set: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Status:
-    """What ``textal status`` shows."""
-
-    workspace: Path
-    model: str
-    dim: int
-    backend: str  # the recorded embedding backend (textal.embed.backends)
-    store_uri: str
-    items: int
-    label_counts: dict[str, int]
-    ambiguous: int
-    rounds: int
-    last_model: str | None
-    last_cv_score: float | None
-    last_candidates: str | None  # what the last round scored: "all" or "index"
-    agreement: float | None
-    stable: bool
-    suspects: int | None  # None: not computed since the last label event (status(suspects=True))
-    annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
 
 
 def check_source(
@@ -219,7 +192,7 @@ class Workspace:
         """
         root = workspace_path(path)
         if store_uri is not None:
-            check_store_uri(store_uri)
+            StoreURI.parse(store_uri)
         names = check_label_names(labels)
         config = stored = read_config(root)
         encoder = None
@@ -255,7 +228,8 @@ class Workspace:
             read_only = read_only and config == stored
             if not read_only:
                 _check_writable(root, config)
-        if not _store_uri(config.store_uri).startswith(("http://", "https://")):
+        where = _store_of(config)
+        if where.kind != "server":
             refuse_if_served(root)  # Lite and memory stores: one process, the server
         undo = _make_dir(root) if stored is None else None
         # A read-only open where nothing can be written (read-only file system, full disk).
@@ -266,7 +240,7 @@ class Workspace:
             ledger = _open_ledger(root / LEDGER_NAME, frozen=frozen, fallback=read_only)
             try:
                 store = _open_workspace_store(
-                    root, config, read_only=frozen, credentials=credentials
+                    root, config, where, read_only=frozen, credentials=credentials
                 )
             except BaseException:
                 ledger.close()
@@ -466,22 +440,23 @@ class Workspace:
     def round(
         self,
         *,
-        batch_size: int = 20,
+        batch_size: int = BATCH_SIZE.default,
         strategy: str | None = None,
         max_class_share: float | None = None,
         seed: int = 0,
         scorer: Scorer | None = None,
-        candidates: str = "auto",
+        candidates: str = CANDIDATES.default,
     ) -> RoundResult:
         """Train, score, select a diverse batch, record it and write it for people.
 
-        ``candidates`` is what the round scores: ``"all"`` stored items, a candidate set from
-        the vector ``"index"``, or ``"auto"`` (``index`` above 50,000 items); see
+        ``batch_size`` is checked against :data:`textal.strategy.diverse.BATCH_SIZE`.
+        ``candidates`` is what the round scores (:data:`textal.round.candidates.CANDIDATES`:
+        ``"all"`` stored items, a candidate set from the vector ``"index"``, or ``"auto"``); see
         :func:`textal.round.plan.plan_round`.
 
-        ``strategy`` names a built-in score (default :data:`DEFAULT_STRATEGY`); ``scorer`` is
-        your own instead, ``(proba, vectors) -> scores`` (higher = ask first), recorded as
-        strategy ``custom:<its name>``.
+        ``strategy`` names a built-in score (default: :data:`textal.strategy.scores.STRATEGY`'s);
+        ``scorer`` is your own instead, ``(proba, vectors) -> scores`` (higher = ask first),
+        recorded as strategy ``custom:<its name>``.
 
         The last round is still open while no label event arrived since it was made: asked again
         with exactly the same settings, its batch is written again. Asked with any other setting,
@@ -490,11 +465,12 @@ class Workspace:
         """
         if scorer is not None and strategy is not None:
             raise ValueError("give a strategy name or your own scorer, not both")
+        BATCH_SIZE.check(batch_size, "batch_size")
         if scorer is not None:
             strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
         count = self.store.count()
         params = RoundParams(
-            strategy or DEFAULT_STRATEGY,
+            strategy or STRATEGY.default,
             batch_size,
             max_class_share,
             seed,
@@ -557,31 +533,8 @@ class Workspace:
 
     def _export_round(self, record: RoundRecord, *, reused: bool) -> RoundResult:
         selections = self.ledger.selections(record.round)
-        neighbour_ids = list({n.item_id for s in selections for n in s.why})
-        texts = {item.id: item.text for item in self.store.get(neighbour_ids)}
-        items = {item.id: item for item in self.store.get([s.item_id for s in selections])}
-        rows = []
-        for s in selections:
-            top = [*s.top2, None, None]
-            rows.append(
-                {
-                    "id": s.item_id,
-                    "label": "",
-                    "text": items[s.item_id].text,
-                    "predicted": s.predicted,
-                    "top1": top[0].label if top[0] else None,
-                    "p1": top[0].probability if top[0] else None,
-                    "top2": top[1].label if top[1] else None,
-                    "p2": top[1].probability if top[1] else None,
-                    "score": s.score,
-                    "why": " | ".join(
-                        f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}"
-                        for n in s.why
-                    ),
-                }
-            )
         csv_path = self.path / "batches" / f"round-{record.round}.csv"
-        write_atomic_rows(csv_path, BATCH_HEADER, rows)
+        write_batch(csv_path, selections, self.store)
         return RoundResult(record, selections, csv_path, csv_path.with_suffix(".jsonl"), reused)
 
     def open_batch(self) -> list[Selection]:
@@ -615,99 +568,35 @@ class Workspace:
         suspect_count = (
             len(self.suspects()) if suspects else cached_count(self.path, self.ledger.last_seq())
         )
-        labels = self.ledger.current_labels()
-        rounds = self.ledger.rounds()
-        last = rounds[-1] if rounds else None
-        kappas = _evidence(rounds)
-        return Status(
-            workspace=self.path,
-            model=self.config.model,
-            dim=self.config.dim,
-            backend=self.config.backend,
-            store_uri=self.store.uri,
-            items=self.store.count(),
-            label_counts=dict(sorted(Counter(labels.values()).items())),
-            ambiguous=len(self.ledger.ambiguous_items()),
-            rounds=len(rounds),
-            last_model=last.report.model if last else None,
-            last_cv_score=last.report.cv_score if last else None,
-            last_candidates=last.report.candidates if last else None,
-            agreement=kappas[-1] if kappas else None,
-            stable=is_stable(kappas),
-            suspects=suspect_count,
-            annotators=self.annotator_agreement(),
-        )
+        pairs = self.annotator_agreement()
+        return read_status(self.path, self.config, self.store, self.ledger, suspect_count, pairs)
 
     def export(self, path: str | Path, *, predictions: bool = False) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
         JSONL; returns the number of rows written. Without ``predictions``, ``annotators`` holds
         ``{annotator: label}`` where several annotators labeled the item (their latest labels)."""
-        path = Path(path)
-        row_file_paths(path)  # refuse an unwritable target before any work
-        labels = self.ledger.current_labels()
-        events = self.ledger.history()
-        history = {e.item_id: e for e in events if e.kind == LABEL}
-        by_annotator = labels_by_annotator(events)
-        if not predictions:
-            items = self.store.get(list(labels))
-            rows: list[dict[str, object]] = [
-                {
-                    "id": item.id,
-                    "text": item.text,
-                    "label": labels[item.id],
-                    "annotator": history[item.id].annotator,
-                    "labeled_at": history[item.id].created_at,
-                    "annotators": _several(by_annotator.get(item.id, {})),
-                }
-                for item in items
-            ]
-            header = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
-            write_atomic_rows(path, header, rows)
-            return len(rows)
-        from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
-
-        ids = list(labels)
-        y = np.asarray([labels[i] for i in ids])
-        vectors = self.store.get_vectors(ids) if ids else np.empty((0, self.config.dim), np.float32)
-        model = fit_on_labels(vectors, y)
-        if model is None:
-            raise TextalError("predictions need labels of at least two classes")
-        rows = []
-        for chunk in self.store.iterate():
-            proba = model.predict_proba(chunk.vectors)
-            best = proba.argmax(axis=1)
-            texts = {item.id: item.text for item in self.store.get(chunk.ids)}
-            for k, item_id in enumerate(chunk.ids):
-                rows.append(
-                    {
-                        "id": item_id,
-                        "text": texts[item_id],
-                        "label": labels.get(item_id, ""),
-                        "predicted": str(model.classes_[best[k]]),
-                        "confidence": float(proba[k, best[k]]),
-                    }
-                )
-        write_atomic_rows(path, ["id", "text", "label", "predicted", "confidence"], rows)
-        return len(rows)
+        return export_labels(Path(path), self.store, self.ledger, predictions=predictions)
 
 
-def _store_uri(uri: str) -> str:
-    """A workspace's ``memory`` store is persisted in it, as ``memory:memory-store``."""
-    return f"memory:{MEMORY_STORE_DIR}" if uri == "memory" else uri
+def _store_of(config: WorkspaceConfig) -> StoreURI:
+    """The store ``config`` names; a workspace's ``memory`` store is persisted in it, as
+    ``memory:memory-store``."""
+    uri = config.store_uri
+    return StoreURI.parse(f"memory:{MEMORY_STORE_DIR}" if uri == "memory" else uri)
 
 
 def _open_workspace_store(
     root: Path,
     config: WorkspaceConfig,
+    where: StoreURI,
     *,
     read_only: bool,
     credentials: MilvusCredentials | None,
 ) -> VectorStore:
-    uri = _store_uri(config.store_uri)
-    if not uri.startswith("memory"):
+    if where.kind != "memory":
         quiet_milvus_client_logs()
     return open_store(
-        uri,
+        where,
         config.dim,
         collection=config.collection,
         workspace=root,
@@ -724,10 +613,7 @@ def _bind_store(
     wanted = replace(
         config, store_uri=uri or config.store_uri, collection=collection or config.collection
     )
-    old, new = (
-        store_identity(_store_uri(c.store_uri), c.collection, workspace=root)
-        for c in (config, wanted)
-    )
+    old, new = (_store_of(c).identity(c.collection, base=root) for c in (config, wanted))
     if old == new:
         return config  # the same store, however it was spelled
     if not move:
@@ -761,7 +647,7 @@ def _check_writable(root: Path, config: WorkspaceConfig | None) -> None:
         return
     if config is None:
         still = "give a --workspace where files can be written"
-    elif config.store_uri.startswith(("memory", "http")):
+    elif _store_of(config).kind != "lite":
         still = "`textal status` and `textal export FILE` still work on it"
     else:  # Milvus Lite writes to its directory even to read
         still = "copy it somewhere writable to use it"
@@ -788,35 +674,3 @@ def _make_dir(root: Path) -> Callable[[], None]:
                 entry.unlink(missing_ok=True)
 
     return undo
-
-
-def _evidence(rounds: Sequence[RoundRecord]) -> list[float | None]:
-    """The stopping signal's agreements, oldest first: one per trained round whose labels differ
-    from the previous trained round's. A round on the same labels (another batch size, strategy
-    or seed) compares a model with itself: no evidence, so it does not count."""
-    kappas: list[float | None] = []
-    previous: RoundRecord | None = None
-    for record in rounds:
-        if record.report.cold_start:
-            continue
-        if previous is not None and record.trained_on != previous.trained_on:
-            kappas.append(record.report.agreement)
-        previous = record
-    return kappas
-
-
-def _several(labels: dict[str, str]) -> dict[str, str] | None:
-    """Each annotator's latest label of an item, where more than one annotator labeled it."""
-    return labels if len(labels) > 1 else None
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= WHY_TEXT_CHARS else flat[: WHY_TEXT_CHARS - 1] + "…"
-
-
-def dumps_status(status: Status) -> str:
-    """``status`` as JSON, for scripts."""
-    data = asdict(status)
-    data["workspace"] = str(status.workspace)
-    return json.dumps(data, indent=2)

@@ -1,0 +1,82 @@
+"""``textal export``: every current label (or every item's prediction) as CSV and JSONL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from textal.errors import TextalError
+from textal.ledger import LABEL, Ledger
+from textal.quality.agreement import labels_by_annotator
+from textal.store import VectorStore
+from textal.workspace.batch_files import row_file_paths, write_atomic_rows
+
+LABEL_HEADER = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
+PREDICTION_HEADER = ["id", "text", "label", "predicted", "confidence"]
+
+
+def export_labels(path: Path, store: VectorStore, ledger: Ledger, *, predictions: bool) -> int:
+    """Write current labels (with ``predictions``, every item's prediction) to ``path`` and its
+    ``.jsonl``; returns the number of rows. See :meth:`textal.workspace.Workspace.export`."""
+    row_file_paths(path)  # refuse an unwritable target before any work
+    if predictions:
+        header, rows = PREDICTION_HEADER, _prediction_rows(store, ledger.current_labels())
+    else:
+        header, rows = LABEL_HEADER, _label_rows(store, ledger)
+    write_atomic_rows(path, header, rows)
+    return len(rows)
+
+
+def _label_rows(store: VectorStore, ledger: Ledger) -> list[dict[str, object]]:
+    """One row per labeled item: its label, who gave it when, and each annotator's label where
+    several labeled it."""
+    labels = ledger.current_labels()
+    events = ledger.history()
+    history = {e.item_id: e for e in events if e.kind == LABEL}
+    by_annotator = labels_by_annotator(events)
+    return [
+        {
+            "id": item.id,
+            "text": item.text,
+            "label": labels[item.id],
+            "annotator": history[item.id].annotator,
+            "labeled_at": history[item.id].created_at,
+            "annotators": _several(by_annotator.get(item.id, {})),
+        }
+        for item in store.get(list(labels))
+    ]
+
+
+def _prediction_rows(store: VectorStore, labels: dict[str, str]) -> list[dict[str, object]]:
+    """One row per stored item: its label if any, and the prediction of a model fitted on
+    ``labels``."""
+    from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
+
+    ids = list(labels)
+    y = np.asarray([labels[i] for i in ids])
+    vectors = store.get_vectors(ids) if ids else np.empty((0, store.dim), np.float32)
+    model = fit_on_labels(vectors, y)
+    if model is None:
+        raise TextalError("predictions need labels of at least two classes")
+    rows: list[dict[str, object]] = []
+    for chunk in store.iterate():
+        proba = model.predict_proba(chunk.vectors)
+        best = proba.argmax(axis=1)
+        texts = {item.id: item.text for item in store.get(chunk.ids)}
+        for k, item_id in enumerate(chunk.ids):
+            rows.append(
+                {
+                    "id": item_id,
+                    "text": texts[item_id],
+                    "label": labels.get(item_id, ""),
+                    "predicted": str(model.classes_[best[k]]),
+                    "confidence": float(proba[k, best[k]]),
+                }
+            )
+    return rows
+
+
+def _several(labels: dict[str, str]) -> dict[str, str] | None:
+    """Each annotator's latest label of an item, where more than one annotator labeled it."""
+    return labels if len(labels) > 1 else None

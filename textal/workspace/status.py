@@ -1,0 +1,85 @@
+"""What ``textal status`` shows: counts, the last model, the stopping signal, label quality."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from textal.ledger import Ledger, RoundRecord
+from textal.quality.agreement import AgreementReport
+from textal.round.stopping import is_stable
+from textal.store import VectorStore
+from textal.workspace.config import WorkspaceConfig
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``textal status`` shows."""
+
+    workspace: Path
+    model: str
+    dim: int
+    backend: str  # the recorded embedding backend (textal.embed.backends)
+    store_uri: str
+    items: int
+    label_counts: dict[str, int]
+    ambiguous: int
+    rounds: int
+    last_model: str | None
+    last_cv_score: float | None
+    last_candidates: str | None  # what the last round scored: "all" or "index"
+    agreement: float | None
+    stable: bool
+    suspects: int | None  # None: not computed since the last label event (status(suspects=True))
+    annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
+
+
+def read_status(
+    path: Path,
+    config: WorkspaceConfig,
+    store: VectorStore,
+    ledger: Ledger,
+    suspects: int | None,
+    annotators: AgreementReport,
+) -> Status:
+    """The status of the workspace at ``path`` made of these parts; ``suspects`` is the suspect
+    count to show (``None``: not computed since the last label event)."""
+    labels = ledger.current_labels()
+    rounds = ledger.rounds()
+    last = rounds[-1] if rounds else None
+    kappas = _evidence(rounds)
+    return Status(
+        workspace=path,
+        model=config.model,
+        dim=config.dim,
+        backend=config.backend,
+        store_uri=store.uri,
+        items=store.count(),
+        label_counts=dict(sorted(Counter(labels.values()).items())),
+        ambiguous=len(ledger.ambiguous_items()),
+        rounds=len(rounds),
+        last_model=last.report.model if last else None,
+        last_cv_score=last.report.cv_score if last else None,
+        last_candidates=last.report.candidates if last else None,
+        agreement=kappas[-1] if kappas else None,
+        stable=is_stable(kappas),
+        suspects=suspects,
+        annotators=annotators,
+    )
+
+
+def _evidence(rounds: Sequence[RoundRecord]) -> list[float | None]:
+    """The stopping signal's agreements, oldest first: one per trained round whose labels differ
+    from the previous trained round's. A round on the same labels (another batch size, strategy
+    or seed) compares a model with itself: no evidence, so it does not count."""
+    kappas: list[float | None] = []
+    previous: RoundRecord | None = None
+    for record in rounds:
+        if record.report.cold_start:
+            continue
+        if previous is not None and record.trained_on != previous.trained_on:
+            kappas.append(record.report.agreement)
+        previous = record
+    return kappas
