@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.hardening import YELP, run_cli
-from tests.workspaces import require_shared_data
+from tests.realdata import require_data
 
 
 def _rows(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -23,7 +23,7 @@ def _rows(path: Path, rows: list[tuple[str, str]]) -> Path:
 
 
 def _yelp(n: int) -> list[tuple[str, str]]:
-    require_shared_data()
+    require_data(YELP)
     with open(YELP, encoding="utf-8") as f:
         return [(f"r{k}", row["text"]) for k, row in enumerate(csv.DictReader(f)) if k < n]
 

@@ -179,7 +179,8 @@ class Guard:
                         return json_error(403, "missing or wrong CSRF token")
                 assert user is not None
                 if user.role not in allowed:
-                    return json_error(403, f"{', '.join(sorted(allowed))} only")
+                    who = "admins" if allowed == ADMINS else f"roles {', '.join(sorted(allowed))}"
+                    return json_error(403, f"{who} only")
                 try:
                     return await endpoint(request, user)
                 except TextalError as exc:
