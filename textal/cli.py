@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from textal import __version__
+from textal import __version__, predict_cli
 from textal.argtypes import add_embedding_options, port, positive_int, share
 from textal.errors import TextalError
 from textal.simulate import cli as simulate_cli
@@ -163,8 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write all current labels to CSV and JSONL")
     _workspace_options(export)
-    export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
+    export.add_argument("file", nargs="?", help="output .csv (a .jsonl is written beside it)")
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
+    export.add_argument(
+        "--model", dest="model_dir", metavar="DIR", help="write the trained model to DIR instead"
+    )
+    predict_cli.add_parser(commands, _workspace_options)
     serve = commands.add_parser(
         "serve",
         help="the annotation web app: several people label in their browsers",
@@ -281,6 +285,9 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.last_model:
         cv = "n/a" if s.last_cv_score is None else f"{s.last_cv_score:.3f}"
         print(f"last model  {s.last_model}, cross-validated score {cv}")
+    if s.route is not None:
+        stale = "" if s.route_current else " (trained before the last labels; predict retrains)"
+        print(f"predict     {s.route.describe()}{stale}")
     if s.agreement is not None:
         verdict = "stable: more labels are unlikely to change it" if s.stable else "still changing"
         print(f"stopping    agreement with previous model {s.agreement:.3f} ({verdict})")
@@ -337,6 +344,10 @@ def _cmd_label(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
+    if (args.file is None) == (args.model_dir is None):
+        raise TextalError("give an output FILE or --model DIR, one of them")
+    if args.model_dir:
+        return predict_cli.run_export_model(args, _open)
     with _open(args, read_only=True) as ws:
         n = ws.export(args.file, predictions=args.predictions)
     print(f"wrote {n} rows to {args.file} and its .jsonl")
@@ -483,6 +494,7 @@ COMMANDS = {
     "export": _cmd_export,
     "simulate": simulate_cli.run,
     "suspects": _cmd_suspects,
+    "predict": lambda args: predict_cli.run_predict(args, _open),
 }
 
 

@@ -41,6 +41,7 @@ from textal.ledger import (
     RoundParams,
     RoundRecord,
     Selection,
+    labels_digest,
 )
 from textal.quality.agreement import AgreementReport, annotator_agreement, labels_by_annotator
 from textal.round.candidates import candidate_mode
@@ -66,9 +67,12 @@ from textal.workspace.config import (
     write_config,
 )
 from textal.workspace.holder import refuse_if_served
+from textal.workspace.predicting import saved_route
 from textal.workspace.suspects import Suspect, cached_count, find_suspects, save_count
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
+    from textal.model.predictor import Predictor
+    from textal.model.routing import Route
     from textal.round.plan import RoundPlan, Scorer
 
 LEDGER_NAME = "ledger.sqlite"
@@ -130,6 +134,8 @@ class Status:
     stable: bool
     suspects: int | None  # None: not computed since the last label event (status(suspects=True))
     annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
+    route: Route | None = None  # the saved predict model's routing (textal predict); None: none
+    route_current: bool = False  # whether that model was trained on the current labels
 
 
 def check_source(
@@ -597,6 +603,7 @@ class Workspace:
         rounds = self.ledger.rounds()
         last = rounds[-1] if rounds else None
         kappas = _evidence(rounds)
+        saved = saved_route(self.path, labels_digest(labels))
         return Status(
             workspace=self.path,
             model=self.config.model,
@@ -614,7 +621,17 @@ class Workspace:
             stable=is_stable(kappas),
             suspects=suspect_count,
             annotators=self.annotator_agreement(),
+            route=saved[0] if saved else None,
+            route_current=bool(saved and saved[1]),
         )
+
+    def predictor(self, *, min_precision: float | None = None) -> Predictor:
+        """The model for new reviews, trained on the current labels (or loaded from
+        WORKSPACE/model/ when it was trained on exactly these), routing at ``min_precision``
+        (default 0.95): see :mod:`textal.workspace.predicting`. Immutable."""
+        from textal.workspace.predicting import workspace_predictor
+
+        return workspace_predictor(self, min_precision=min_precision)
 
     def export(self, path: str | Path, *, predictions: bool = False) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
