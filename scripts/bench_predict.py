@@ -149,6 +149,7 @@ def promise(args: argparse.Namespace) -> None:
                     reference.vectors,
                     embedding=EmbeddingSpec(data.model_id, "torch", data.store.dim),
                     seed=seed,
+                    labeled_share=len(ids) / data.store.count(),
                 )
                 truth = data.test_labels
                 proba = model.head.proba(data.test_vectors)

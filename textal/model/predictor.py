@@ -240,10 +240,12 @@ def train_model(
     seed: int = 0,
     trained_on: str = "",
     time_budget_s: float = 10.0,
+    labeled_share: float = 0.0,
 ) -> TrainedModel:
     """Fit the head on labeled vectors ``X`` (n, d) and labels ``y`` as a round does
     (:func:`textal.model.automl.fit_on_labels`), calibrate it on out-of-fold predictions, and
-    choose its routing on ``reference`` (m, d): unlabeled reviews like those to come.
+    choose its routing on ``reference`` (m, d): unlabeled reviews like those to come, from a
+    store of which the labels are ``labeled_share`` (see :func:`routing_curve`).
 
     Raises :class:`TextalError` with labels of fewer than two classes or no reference reviews.
     """
@@ -268,7 +270,11 @@ def train_model(
     ref_nearest = nearest_cosine(reference, labeled)
     cutoff = novelty_cutoff(ref_nearest)
     curve = routing_curve(
-        oof.confidence, oof.correct, linear.proba(reference).max(axis=1), ref_nearest < cutoff
+        oof.confidence,
+        oof.correct,
+        linear.proba(reference).max(axis=1),
+        ref_nearest < cutoff,
+        labeled_share,
     )
     card = ModelCard(
         label_counts=dict(sorted(Counter(y.tolist()).items())),

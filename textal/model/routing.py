@@ -86,12 +86,21 @@ def wilson_lower(correct: np.ndarray, n: np.ndarray, z: float = PRECISION_Z) -> 
 
 
 def routing_curve(
-    confidence: np.ndarray, correct: np.ndarray, reference: np.ndarray, novel: np.ndarray
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    reference: np.ndarray,
+    novel: np.ndarray,
+    labeled_share: float = 0.0,
 ) -> RoutingCurve:
     """The curve from the labels' out-of-fold ``confidence`` and whether each was ``correct``,
-    and the ``reference`` reviews' confidences (``novel``: unlike
-    anything labeled, never passing). Thresholds are the labels' distinct confidences, at most
-    :data:`CURVE_POINTS` of them spread over their ranks (each kept point is exact)."""
+    and the unlabeled ``reference`` reviews' confidences (``novel``: unlike anything labeled,
+    never passing). Thresholds are the labels' distinct confidences, at most
+    :data:`CURVE_POINTS` of them spread over their ranks (each kept point is exact).
+
+    The coverage is over the whole store, of which the labels are ``labeled_share``: they pass
+    by their out-of-fold confidence (on a small pool an active-learning run labels the hard
+    half, so the unlabeled rest alone would overstate the coverage: 0.98 estimated against 0.51
+    on the test set of UCI Amazon at 500 of 800 pool reviews labeled)."""
     order = np.argsort(-np.asarray(confidence, dtype=np.float64), kind="stable")
     conf = np.asarray(confidence, dtype=np.float64)[order]
     hits = np.cumsum(np.asarray(correct, dtype=np.float64)[order])
@@ -103,11 +112,12 @@ def routing_curve(
     n = (last + 1).astype(np.float64)
     passing = np.sort(np.asarray(reference, dtype=np.float64)[~np.asarray(novel, dtype=bool)])
     above = len(passing) - np.searchsorted(passing, conf[last], side="left")
+    coverage = (1 - labeled_share) * above / len(reference) + labeled_share * n / len(conf)
     return RoutingCurve(
         thresholds=tuple(conf[last].tolist()),
         precision=tuple((hits[last] / n).tolist()),
         bound=tuple(wilson_lower(hits[last], n).tolist()),
-        coverage=tuple((above / len(reference)).tolist()),
+        coverage=tuple(coverage.tolist()),
         labels=len(conf),
         reference=len(reference),
     )

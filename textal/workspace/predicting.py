@@ -69,6 +69,7 @@ def workspace_model(ws: Workspace, *, seed: int = 0) -> TrainedModel:
         min_precision=DEFAULT_MIN_PRECISION,
         seed=seed,
         trained_on=digest,
+        labeled_share=len(ids) / max(ws.store.count(), 1),
     )
     save(model, saved)
     return model
