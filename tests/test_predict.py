@@ -244,6 +244,33 @@ def test_bad_input_is_one_error_line(workspace_dir, tmp_path, capsys):
     assert "cannot be read" in refused("--model", tmp_path / "m", tmp_path / "new.csv")
 
 
+def test_queue_puts_the_review_share_first_in_the_next_round(workspace_dir, tmp_path, capsys):
+    with _labeled_workspace(workspace_dir) as ws:
+        before = ws.round(batch_size=5)  # an open round: asked again, it would be re-exported
+        count = ws.store.count()
+    reviews = _reviews_file(tmp_path / "new.csv")
+    code, out, err = run_cli(
+        capsys, "predict", "--workspace", workspace_dir, tmp_path / "new.csv", "--queue",
+        "--min-precision", "0.999",
+    )  # fmt: skip
+    assert code == 0, err
+    routed = list(csv.DictReader(io.StringIO(out)))
+    queued = [r["id"] for r in routed if r["route"] == "review"]
+    assert queued == ["r1", "r2", "r3"] and "queued 3 for review" in err
+    with Workspace.open(workspace_dir, create=False) as ws:
+        assert ws.store.count() == count + 3
+        assert [i.text for i in ws.store.get(queued)] == [r["text"] for r in reviews[:3]]
+        first = ws.round(batch_size=5)
+        assert not first.reused and first.round.round == before.round.round + 1
+        assert [s.item_id for s in first.selections][:3] == queued
+        assert len(first.selections) == 5 and first.round.params.batch_size == 5
+        assert first.selections[0].predicted in ("negative", "positive")
+        ws.add_labels([("r1", "positive"), ("r2", "negative")], annotator="ana")
+        ws.mark("r3", "ambiguous", annotator="ana", source="test")
+        after = ws.round(batch_size=5)
+        assert not {"r1", "r2", "r3"} & {s.item_id for s in after.selections}
+
+
 @pytest.mark.slow
 def test_a_moved_exported_model_predicts_on_its_own(workspace_dir, tmp_path, capsys):
     with _labeled_workspace(workspace_dir) as ws:

@@ -13,7 +13,7 @@ from textal.errors import TextalError
 if TYPE_CHECKING:
     from textal.model.predictor import Predictor
     from textal.workspace import Workspace
-    from textal.workspace.predict_files import Review
+    from textal.workspace.predict_files import ChunkHook, Review
 
 Opener = Callable[..., "Workspace"]
 
@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction, workspace_options: Callable
         "current labels (or an exported --model DIR). Each review is routed 'auto' when its "
         "confidence reaches the threshold that promises --min-precision on the "
         "out-of-fold predictions of the labels, 'review' otherwise (with the reason). "
-        "Nothing is stored.",
+        "Nothing is stored unless --queue.",
     )
     workspace_options(predict)
     predict.add_argument("file", nargs="?", help="reviews to predict; '-' reads stdin")
@@ -38,6 +38,11 @@ def add_parser(commands: argparse._SubParsersAction, workspace_options: Callable
     predict.add_argument("--output", metavar="OUT", help=".csv or .jsonl (default: CSV on stdout)")
     predict.add_argument("--text-column", default="text", help="(default: text)")
     predict.add_argument("--id-column", help="ids to keep (default: the 'id' column, if any)")
+    predict.add_argument(
+        "--queue",
+        action="store_true",
+        help="store the reviews routed 'review' and put them first in the next round's batch",
+    )
     predict.add_argument(
         "--min-precision",
         metavar="P",
@@ -67,12 +72,15 @@ def run_predict(args: argparse.Namespace, open_workspace: Opener) -> None:
         line_reviews,
         output_format,
         predict_reviews,
+        queue_for_review,
         write_predictions,
     )
 
     precision = min_precision(args.min_precision)
     if (args.file is None) == (args.text is None):
         raise TextalError("give a FILE (or '-' for stdin) or --text, one of them")
+    if args.queue and args.model_dir:
+        raise TextalError("--queue stores reviews in a workspace; it does not go with --model")
     output = Path(args.output) if args.output else None
     output_format(output)
     total: int | None = None
@@ -92,9 +100,11 @@ def run_predict(args: argparse.Namespace, open_workspace: Opener) -> None:
         total, ids, source = found.count, found.id_column is not None, found.reviews()
     summary = PredictSummary()
 
-    def predict(predictor: Predictor) -> None:
+    queued: list[str] = []
+
+    def predict(predictor: Predictor, hook: ChunkHook | None = None) -> None:
         print(f"{predictor.route.describe()}", file=sys.stderr)
-        rows = predict_reviews(predictor, source, summary=summary)
+        rows = predict_reviews(predictor, source, summary=summary, on_chunk=hook)
         write_predictions(rows, header(predictor, ids=ids), output, total=total)
 
     if args.model_dir:
@@ -104,13 +114,19 @@ def run_predict(args: argparse.Namespace, open_workspace: Opener) -> None:
         predict(predictor.with_min_precision(precision) if precision else predictor)
     else:
         with open_workspace(args) as ws:
-            predict(ws.predictor(min_precision=precision))
+            hook = queue_for_review(ws, queued) if args.queue else None
+            predict(ws.predictor(min_precision=precision), hook)
     where = f" -> {output}" if output else ""
     print(
         f"predicted {summary.predicted} reviews{where}: {summary.auto} auto, "
         f"{summary.predicted - summary.auto} to review",
         file=sys.stderr,
     )
+    if args.queue:
+        print(
+            f"queued {len(queued)} for review: the next `textal round` asks them first",
+            file=sys.stderr,
+        )
 
 
 def run_export_model(args: argparse.Namespace, open_workspace: Opener) -> None:

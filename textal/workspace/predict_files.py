@@ -5,7 +5,8 @@ messages; a file is checked in full before anything is embedded) but, unlike ing
 non-empty row gives one output row: repeated texts are predicted again, so memory stays bounded
 by one chunk whatever the file's size. Output is CSV (formula-safe cells, probabilities to 4
 decimals) or JSON Lines (values verbatim), by the extension of ``--output``; an output file
-appears whole when everything is predicted, or not at all.
+appears whole when everything is predicted, or not at all. With ``--queue`` the ``review``
+reviews are stored and asked first next round (:mod:`textal.workspace.queue`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
+from textal.data.ids import content_id
 from textal.data.readers import file_columns, iter_rows, read_id, read_text, row_unit
 from textal.errors import TextalError
 from textal.fsio import atomic_write, check_targets
 from textal.model.predictor import Predictions, Predictor
 from textal.workspace.batch_files import csv_cell
+from textal.workspace.queue import queue_items
+
+if TYPE_CHECKING:
+    from textal.workspace.workspace import Workspace
 
 CHUNK = 1024  # reviews embedded and written at a time
 OUTPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
@@ -110,12 +117,17 @@ def header(predictor: Predictor, *, ids: bool) -> list[str]:
     return [*first, "text", "label", "confidence", "route", "reason", *probs]
 
 
+#: Called with each chunk's reviews, their vectors and predictions (``--queue`` stores some).
+ChunkHook = Callable[[list[Review], np.ndarray, Predictions], None]
+
+
 def predict_reviews(
     predictor: Predictor,
     reviews: Iterable[Review],
     *,
     summary: PredictSummary | None = None,
     chunk: int = CHUNK,
+    on_chunk: ChunkHook | None = None,
 ) -> Iterator[dict[str, object]]:
     """One output row (a dict keyed by :func:`header`'s columns) per review, in input order,
     embedding ``chunk`` reviews at a time."""
@@ -124,10 +136,36 @@ def predict_reviews(
     for review in reviews:
         batch.append(review)
         if len(batch) == chunk:
-            yield from _rows(batch, predictor.predict([r.text for r in batch]), summary)
+            yield from _predict_chunk(predictor, batch, summary, on_chunk)
             batch = []
     if batch:
-        yield from _rows(batch, predictor.predict([r.text for r in batch]), summary)
+        yield from _predict_chunk(predictor, batch, summary, on_chunk)
+
+
+def _predict_chunk(
+    predictor: Predictor, batch: list[Review], summary: PredictSummary, on_chunk: ChunkHook | None
+) -> Iterator[dict[str, object]]:
+    vectors = predictor.encode([r.text for r in batch])
+    found = predictor.model.predict_vectors(vectors)
+    if on_chunk is not None:
+        on_chunk(batch, vectors, found)
+    yield from _rows(batch, found, summary)
+
+
+def queue_for_review(ws: Workspace, queued: list[str]) -> ChunkHook:
+    """``--queue``: store each chunk's ``review`` reviews (ids: the source's, else the content
+    hash, as ingest makes them) and queue them for the next round; their ids go to ``queued``."""
+
+    def keep(batch: list[Review], vectors: np.ndarray, found: Predictions) -> None:
+        rows = np.flatnonzero(~found.auto)
+        if len(rows) == 0:
+            return
+        ids = [batch[k].id or content_id(batch[k].text) for k in rows]
+        ws.store.add(ids, vectors[rows], [batch[k].text for k in rows], [{} for _ in rows])
+        queue_items(ws.path, ids)
+        queued.extend(ids)
+
+    return keep
 
 
 def _rows(
