@@ -25,7 +25,7 @@ from textal.model.calibration import (
 )
 from textal.model.export import MODEL_JSON, WEIGHTS, load, read_model, save
 from textal.model.predictor import EmbeddingSpec, LinearHead, train_model
-from textal.model.routing import routing_curve, wilson_lower
+from textal.model.routing import UNREACHABLE, routing_curve, wilson_lower
 from textal.workspace import Workspace
 
 YELP = "uci_sentiment_labelled/yelp.csv"
@@ -106,6 +106,10 @@ def test_promised_precision_holds_on_held_out_reviews(embedded_dataset, name):
         if auto.any():
             precision = (np.asarray(found.labels)[auto] == y[test][auto]).mean()
             assert precision >= target - 0.01, (target, precision)
+        if found.route.threshold >= UNREACHABLE:  # even a float32 probability of 1 stays out
+            assert not auto.any() and found.route.coverage == 0
+            unsure = [found.reason(k) for k in range(len(auto))]
+            assert any("the labels back no confidence" in r for r in unsure)
         assert abs(auto.mean() - found.route.coverage) < 0.1  # the coverage estimate holds
     assert shares[0] >= shares[1]
     if name == YELP:

@@ -29,7 +29,13 @@ from textal.model.calibration import (
     expected_calibration_error,
     out_of_fold,
 )
-from textal.model.routing import Route, RoutingCurve, novelty_cutoff, routing_curve
+from textal.model.routing import (
+    UNREACHABLE,
+    Route,
+    RoutingCurve,
+    novelty_cutoff,
+    routing_curve,
+)
 
 if TYPE_CHECKING:
     from textal.embed import Encoder
@@ -112,7 +118,7 @@ class TrainedModel:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.embedding.dim:
             raise ValueError(f"expected vectors of shape (n, {self.embedding.dim}), got {X.shape}")
-        proba = self.head.proba(X)
+        proba = self.head.proba(X).astype(np.float64)  # float32 would round a threshold
         top = proba.max(axis=1)
         nearest = nearest_cosine(X, self.labeled)
         auto = (top >= self.route.threshold) & (nearest >= self.novelty)
@@ -173,6 +179,8 @@ class Predictions:
                 f"torn between {self.classes[first]} ({p1:.2f}) and "
                 f"{self.classes[second]} ({p2:.2f})"
             )
+        if self.route.threshold >= UNREACHABLE:
+            return f"the labels back no confidence at {100 * self.route.min_precision:g}% precision"
         return (
             f"not sure enough of {self.classes[first]} ({p1:.2f}; {self.route.threshold:.2f} "
             f"needed for {100 * self.route.min_precision:g}% precision)"

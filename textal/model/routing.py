@@ -33,6 +33,7 @@ import numpy as np
 
 NOVELTY_QUANTILE = 0.01
 PRECISION_Z = 1.2816  # one-sided 90% lower bound
+UNREACHABLE = 2.0  # the threshold when no confidence keeps the promise: no probability reaches it
 CURVE_POINTS = 1000  # thresholds kept in a curve (a model directory stores it)
 
 
@@ -51,10 +52,10 @@ class RoutingCurve:
 
     def threshold_for(self, min_precision: float) -> Route:
         """The lowest threshold whose precision bound is at least ``min_precision``; with none,
-        a threshold above 1 (every review goes to people) and coverage 0."""
+        :data:`UNREACHABLE` (every review goes to people) and coverage 0."""
         ok = [k for k, p in enumerate(self.bound) if p >= min_precision]
         if not ok:
-            return Route(min_precision, 1.0 + 1e-9, 0.0, float("nan"))
+            return Route(min_precision, UNREACHABLE, 0.0, float("nan"))
         k = ok[-1]  # thresholds descend: the last one that keeps the promise is the lowest
         return Route(min_precision, self.thresholds[k], self.coverage[k], self.precision[k])
 
