@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from textal import __version__
+from textal import __version__, predict_cli
 from textal.cli_args import (
     PORT,
     add_common_options,
@@ -175,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write all current labels to CSV and JSONL")
     _workspace_options(export)
-    export.add_argument("file", help="output .csv (a .jsonl is written beside it)")
+    export.add_argument("file", nargs="?", help="output .csv (a .jsonl is written beside it)")
     export.add_argument("--predictions", action="store_true", help="also predict every stored item")
+    export.add_argument(
+        "--model", dest="model_dir", metavar="DIR", help="write the trained model to DIR instead"
+    )
+    predict_cli.add_parser(commands, _workspace_options)
     serve = commands.add_parser(
         "serve",
         help="the annotation web app: several people label in their browsers",
@@ -355,6 +359,9 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.last_model:
         cv = "n/a" if s.last_cv_score is None else f"{s.last_cv_score:.3f}"
         print(f"last model  {s.last_model}, cross-validated score {cv}")
+    if s.route is not None:
+        stale = "" if s.route_current else " (trained before the last labels; predict retrains)"
+        print(f"predict     {s.route.describe()}{stale}")
     if s.agreement is not None:
         verdict = "stable: more labels are unlikely to change it" if s.stable else "still changing"
         print(f"stopping    agreement with previous model {s.agreement:.3f} ({verdict})")
@@ -429,6 +436,10 @@ def _print_import(file: str, done: LabelImport) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
+    if (args.file is None) == (args.model_dir is None):
+        raise TextalError("give an output FILE or --model DIR, one of them")
+    if args.model_dir:
+        return predict_cli.run_export_model(args, _open)
     if (remote := _served(args)) is not None:
         with remote:
             n = remote.export(args.file, predictions=args.predictions)
@@ -598,6 +609,7 @@ COMMANDS = {
     "export": _cmd_export,
     "simulate": simulate_cli.run,
     "suspects": _cmd_suspects,
+    "predict": lambda args: predict_cli.run_predict(args, _open),
 }
 
 

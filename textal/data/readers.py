@@ -215,6 +215,16 @@ def _validate(
         raise TextalError(f"{source}: no rows")
 
 
+def read_text(value: Any, where: str, column: str) -> str | None:
+    """A text cell checked as ingest checks it: the text verbatim, or ``None`` when it is empty or
+    whitespace-only; another type, a NUL, an unpaired surrogate or an oversized text is refused."""
+    text = _string(value, where, column)
+    if text is None or not text.strip():
+        return None
+    _check_string(text, where, column, MAX_TEXT_BYTES)
+    return text
+
+
 def _string(value: Any, where: str, column: str) -> str | None:
     """A text cell: a string, or ``None`` for JSON ``null`` / a Parquet null (counted as empty)."""
     if value is None or isinstance(value, str):
@@ -311,6 +321,31 @@ def iter_rows(
                 yield from _csv_rows(fh, path, columns, "\t" if fmt == "tsv" else ",")
     except OSError as e:
         raise TextalError(f"{path}: cannot read ({e.strerror or _one_line(e)})") from None
+
+
+def file_columns(path: Path) -> list[str]:
+    """The column names of a file: the CSV/TSV header, the keys of the first JSON Lines object,
+    the Parquet schema; after the file-level checks (an unreadable first row yields ``[]``)."""
+    fmt = _check_file(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return list(pq.read_schema(path).names)
+        except Exception:  # pyarrow raises several types for a damaged file: read_records says
+            return []
+    with path.open("rb") as fh:
+        try:
+            for line in _text_lines(fh):
+                if fmt != "jsonl":
+                    names = next(csv.reader([line], delimiter="\t" if fmt == "tsv" else ","), [])
+                    return [name.strip() for name in names]
+                if line.strip():
+                    obj = json.loads(line)
+                    return list(obj) if isinstance(obj, dict) else []
+        except (_BadBytes, json.JSONDecodeError, csv.Error):
+            return []
+    return []
 
 
 def _check_file(path: Path) -> str:

@@ -44,11 +44,13 @@ def write_atomic_rows(path: Path, header: Sequence[str], rows: Iterable[dict]) -
         writer = csv.DictWriter(csv_file, fieldnames=list(header), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_cell(row.get(k)) for k in header})
+            writer.writerow({k: csv_cell(row.get(k)) for k in header})
             jsonl_file.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _csv_cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """A CSV cell: floats to 4 decimals, lists and dicts as JSON, text neutralised against
+    formulas (:func:`textal.textsafe.spreadsheet_safe`)."""
     if value is None:
         return ""
     if isinstance(value, float):

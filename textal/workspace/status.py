@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from textal.ledger import Ledger, RoundRecord
+from textal.ledger import Ledger, RoundRecord, labels_digest
+from textal.model.routing import Route
 from textal.quality.agreement import AgreementReport
 from textal.round.stopping import is_stable
 from textal.store import VectorStore
 from textal.workspace.config import WorkspaceConfig
+from textal.workspace.predicting import saved_route
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Status:
     stable: bool
     suspects: int | None  # None: not computed since the last label event (status(suspects=True))
     annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
+    route: Route | None = None  # the saved predict model's routing (textal predict); None: none
+    route_current: bool = False  # whether that model was trained on the current labels
 
 
 def read_status(
@@ -50,6 +54,7 @@ def read_status(
     rounds = ledger.rounds()
     last = rounds[-1] if rounds else None
     kappas = _evidence(rounds)
+    saved = saved_route(path, labels_digest(labels))
     return Status(
         workspace=path,
         model=config.model,
@@ -67,6 +72,8 @@ def read_status(
         stable=is_stable(kappas),
         suspects=suspects,
         annotators=annotators,
+        route=saved[0] if saved else None,
+        route_current=bool(saved and saved[1]),
     )
 
 

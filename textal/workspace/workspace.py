@@ -66,10 +66,12 @@ from textal.workspace.config import (
 )
 from textal.workspace.export import export_labels
 from textal.workspace.holder import refuse_if_served
+from textal.workspace.queue import pending, queued_first
 from textal.workspace.status import Status, read_status
 from textal.workspace.suspects import Suspect, cached_count, find_suspects, save_count
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
+    from textal.model.predictor import Predictor
     from textal.round.plan import RoundPlan, Scorer
 
 LEDGER_NAME = "ledger.sqlite"
@@ -483,11 +485,13 @@ class Workspace:
             ambiguous = self.ledger.ambiguous_items()
             stop_ids = self.ledger.stop_set()
         last = rounds[-1] if rounds else None
+        queued = pending(self.path, set(labels) | ambiguous)[:batch_size]
         if (
             scorer is None  # a function cannot be compared with the one used before
             and last is not None
             and last.last_seq == last_seq
             and last.params == params
+            and set(queued) <= {s.item_id for s in self.ledger.selections(last.round)}
         ):
             return self._export_round(last, reused=True)
         if count == 0:
@@ -503,8 +507,8 @@ class Workspace:
             self.store,
             labels,
             strategy=params.strategy,
-            batch_size=batch_size,
-            exclude=ambiguous,
+            batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
+            exclude=ambiguous | set(queued),
             max_class_share=max_class_share,
             seed=seed,
             stop_ids=stop_ids or None,
@@ -513,11 +517,11 @@ class Workspace:
         )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
-            params=plan.params,
+            params=replace(plan.params, batch_size=batch_size),
             report=report,
             last_seq=last_seq,
             trained_on=plan.trained_on,
-            selections=plan.picks,
+            selections=queued_first(self.store, plan, queued),
             stop_predictions=plan.stop_predictions,
             new_stop_set=list(plan.stop_predictions) if plan.drew_stop_set else (),
         )
@@ -570,6 +574,14 @@ class Workspace:
         )
         pairs = self.annotator_agreement()
         return read_status(self.path, self.config, self.store, self.ledger, suspect_count, pairs)
+
+    def predictor(self, *, min_precision: float | None = None) -> Predictor:
+        """The model for new reviews, trained on the current labels (or loaded from
+        WORKSPACE/model/ when it was trained on exactly these), routing at ``min_precision``
+        (default 0.95): see :mod:`textal.workspace.predicting`. Immutable."""
+        from textal.workspace.predicting import workspace_predictor
+
+        return workspace_predictor(self, min_precision=min_precision)
 
     def export(self, path: str | Path, *, predictions: bool = False) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
