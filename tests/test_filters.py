@@ -8,6 +8,7 @@ lane, Lite's TCP server and Milvus 2.3.5), on real reviews and their real embedd
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -204,9 +205,12 @@ def test_a_round_since_today_picks_only_todays_reviews(
     first = ["--store", "memory"] if store == "memory" else []
     meta = ["--meta-column", "source", "--label-column", "label"]
     assert _run(capsys, "ingest", *where, *first, "--data", yesterday, *meta)[0] == 0
+    from textal.store import credentials_from_env
     from textal.workspace import Workspace
 
-    with Workspace.open(ws) as opened:  # label 40 of yesterday's, by their content ids
+    with Workspace.open(
+        ws, credentials=credentials_from_env(os.environ)
+    ) as opened:  # label 40 of yesterday's, by their content ids
         known = opened.store.sample(40, seed=0).ids
         gold = {i.id: i.metadata["gold"] for i in opened.store.get(known)}
     labels = tmp_path / "labels.csv"
@@ -217,7 +221,7 @@ def test_a_round_since_today_picks_only_todays_reviews(
     assert _run(capsys, "ingest", *where, "--data", today, *meta)[0] == 0
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(np.ceil(between)))
 
-    with Workspace.open(ws) as opened:
+    with Workspace.open(ws, credentials=credentials_from_env(os.environ)) as opened:
         todays = {i for c in opened.store.iterate(filter=since_filter(since)) for i in c.ids}
     assert len(todays) == 80
     for flag in (["--since", since], ["--filter", 'source == "app-store"']):
