@@ -32,6 +32,7 @@ from textal.strategy.scores import STRATEGY
 from textal.textsafe import terminal_safe
 
 if TYPE_CHECKING:  # the workspace is imported by the commands that open one, not by --help
+    from textal.store.filters import Filter
     from textal.web.client import ServedWorkspace
     from textal.workspace import LabelImport, Status, Workspace
 
@@ -78,6 +79,34 @@ def _workspace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="only items whose metadata matches, e.g. 'source == \"app-store\" and stars <= 2' "
+        "(==, !=, <, <=, >, >=, in [..], and, or, parentheses)",
+    )
+    parser.add_argument(
+        "--since", metavar="WHEN", help="only items ingested since this UTC date or time"
+    )
+
+
+def _filter(args: argparse.Namespace) -> Filter | None:
+    from textal.store.filters import both, parse_filter, since_filter
+
+    return both(
+        parse_filter(args.filter) if args.filter is not None else None,
+        since_filter(args.since) if args.since is not None else None,
+    )
+
+
+def _local_only(args: argparse.Namespace, *flags: str) -> None:
+    """Refuse options the running server's API does not take yet."""
+    given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f, None)]
+    if given:
+        raise TextalError(f"{', '.join(given)} cannot go through a running `textal serve` yet")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textal", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
@@ -107,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--id-column", help="stable ids (default: a hash of the text)")
     ingest.add_argument(
         "--label-column", help="gold labels, kept for simulation and evaluation only"
+    )
+    ingest.add_argument(
+        "--meta-column",
+        type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
+        default=[],
+        metavar="A,B",
+        help="also store these columns as metadata, for --filter (the ingest time is stored as "
+        "ingested_at)",
     )
     ingest.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
     add_embedding_options(ingest)
@@ -155,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"its time does not grow with the store); auto: index above {INDEX_THRESHOLD:,} items "
         "(default: %(default)s)",
     )
+    _filter_options(round_)
 
     label = commands.add_parser(
         "label",
@@ -181,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", dest="model_dir", metavar="DIR", help="write the trained model to DIR instead"
     )
     predict_cli.add_parser(commands, _workspace_options)
+    _filter_options(export)
     serve = commands.add_parser(
         "serve",
         help="the annotation web app: several people label in their browsers",
@@ -302,8 +341,10 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
         text_column=args.text_column,
         id_column=args.id_column,
         label_column=args.label_column,
+        meta_columns=args.meta_column,
     )
     if (remote := _served(args)) is not None:
+        _local_only(args, "meta_column")
         if args.data is None:
             raise TextalError("while `textal serve` runs, ingest a file (--data FILE)")
         with remote:
@@ -376,12 +417,14 @@ def _cmd_round(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "candidates": args.candidates,
     }
+    restrict = _filter(args)
     if (remote := _served(args)) is not None:
+        _local_only(args, "filter", "since")
         with remote:
             result = remote.round(**params)
     else:
         with _open(args) as ws:
-            result = ws.round(**params)
+            result = ws.round(**params, filter=restrict)
     r = result.round
     if result.reused:
         print(f"round {r.round} is still open (no labels since); its batch was written again")
@@ -440,13 +483,15 @@ def _cmd_export(args: argparse.Namespace) -> None:
         raise TextalError("give an output FILE or --model DIR, one of them")
     if args.model_dir:
         return predict_cli.run_export_model(args, _open)
+    restrict = _filter(args)
     if (remote := _served(args)) is not None:
+        _local_only(args, "filter", "since")
         with remote:
             n = remote.export(args.file, predictions=args.predictions)
         print(f"wrote {n} rows to {args.file} and its .jsonl")
         return
     with _open(args, read_only=True) as ws:
-        n = ws.export(args.file, predictions=args.predictions)
+        n = ws.export(args.file, predictions=args.predictions, filter=restrict)
     print(f"wrote {n} rows to {args.file} and its .jsonl")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -20,6 +21,7 @@ from textal.data.ids import content_id
 from textal.data.readers import Record
 from textal.embed import Encoder
 from textal.store import VectorStore
+from textal.store.filters import INGESTED_AT
 
 LOOKUP_CHUNK = 4096  # records whose ids are checked against the store in one query
 # Texts per encode call: sentence-transformers sorts by length within a call, so larger calls pad
@@ -73,6 +75,7 @@ class _StoreWriter:
 
     def __init__(self, store: VectorStore, bar: tqdm):
         self._store = store
+        self._ingested_at = int(time.time())  # one ingest, one time: the items' INGESTED_AT
         self._bar = bar
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
@@ -91,12 +94,18 @@ class _StoreWriter:
                     [r.id for r in records],
                     vectors,
                     [r.text for r in records],
-                    [{"gold": r.gold} if r.gold is not None else {} for r in records],
+                    [self._metadata(r) for r in records],
                 )
                 self._bar.update(len(records))
                 self.report.added = self.added
             except BaseException as exc:
                 self._error = exc
+
+    def _metadata(self, record: Record) -> dict:
+        meta = {**record.meta, INGESTED_AT: self._ingested_at}
+        if record.gold is not None:
+            meta["gold"] = record.gold
+        return meta
 
     def put(self, records: list[Record], vectors: np.ndarray) -> None:
         self._raise_if_failed()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,12 +49,14 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 @dataclass(frozen=True, slots=True)
 class Record:
     """One valid row: ``id`` is the source's id (stripped) or :func:`content_id` of the text;
-    ``text`` is verbatim; ``gold`` is the stripped gold label or ``None``."""
+    ``text`` is verbatim; ``gold`` is the stripped gold label or ``None``; ``meta`` holds the
+    non-empty values of the chosen metadata columns (strings, numbers or booleans)."""
 
     row: int
     id: str
     text: str
     gold: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,19 +79,23 @@ def read_records(
     text_column: str = "text",
     id_column: str | None = None,
     label_column: str | None = None,
+    meta_columns: Sequence[str] = (),
     summary: SourceSummary | None = None,
 ) -> Iterator[Record]:
     """Stream the valid records of a CSV, TSV, JSON Lines or Parquet file (chosen by extension).
+    ``meta_columns`` are kept as each record's ``meta`` (an empty or missing value is left out).
 
     ``summary``, when given, is updated as the records are read. Memory stays bounded by one batch
     plus one small entry per distinct id (for duplicate detection).
     """
     path = Path(path)
     # Always three values per row; an unused id or label slot just repeats the text column.
-    columns = [text_column, id_column or text_column, label_column or text_column]
-    optional = {label_column} if label_column else set()
+    columns = [text_column, id_column or text_column, label_column or text_column, *meta_columns]
+    optional = {*meta_columns, *([label_column] if label_column else [])}
     rows = iter_rows(path, columns, optional=optional)
-    return _validate(rows, str(path), row_unit(path), text_column, id_column, label_column, summary)
+    return _validate(
+        rows, str(path), row_unit(path), text_column, id_column, label_column, summary, meta_columns
+    )
 
 
 def scan_source(
@@ -97,6 +104,7 @@ def scan_source(
     text_column: str = "text",
     id_column: str | None = None,
     label_column: str | None = None,
+    meta_columns: Sequence[str] = (),
 ) -> SourceSummary:
     """Validate a whole file and count its rows, keeping none; raises on the first problem."""
     summary = SourceSummary(str(path))
@@ -105,6 +113,7 @@ def scan_source(
         text_column=text_column,
         id_column=id_column,
         label_column=label_column,
+        meta_columns=meta_columns,
         summary=summary,
     ):
         pass
@@ -169,12 +178,13 @@ def _validate(
     id_column: str | None,
     label_column: str | None,
     summary: SourceSummary | None,
+    meta_columns: Sequence[str] = (),
 ) -> Iterator[Record]:
     summary = summary if summary is not None else SourceSummary(source)
     # 16-byte digest of the id -> (row, 16-byte digest of the normalised text, gold label)
     seen: dict[bytes, tuple[int, bytes, str | None]] = {}
     interned: dict[str, str] = {}
-    for row, (text_value, id_value, gold_value) in rows:
+    for row, (text_value, id_value, gold_value, *meta_values) in rows:
         where = f"{source}: {unit} {row}"
         text = _string(text_value, where, text_column)
         if text is None or not text.strip():
@@ -206,7 +216,12 @@ def _validate(
         summary.rows += 1
         if gold is not None:
             summary.labels[gold] += 1
-        yield Record(row, item_id, text, gold)
+        meta = {}
+        for column, value in zip(meta_columns, meta_values, strict=True):
+            kept = _meta_value(value, where, column)
+            if kept is not None:
+                meta[column] = kept
+        yield Record(row, item_id, text, gold, meta)
     if summary.rows == 0:
         if summary.skipped_empty:
             raise TextalError(
@@ -223,6 +238,19 @@ def read_text(value: Any, where: str, column: str) -> str | None:
         return None
     _check_string(text, where, column, MAX_TEXT_BYTES)
     return text
+
+
+def _meta_value(value: Any, where: str, column: str) -> str | int | float | bool | None:
+    """A metadata value as stored: ``None`` for an empty one, text for a type JSON lacks."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not isinstance(value, str | int | float | bool):
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if isinstance(value, str):
+        _check_string(value, where, column, MAX_TEXT_BYTES)
+    return value
 
 
 def _string(value: Any, where: str, column: str) -> str | None:

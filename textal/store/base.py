@@ -14,10 +14,11 @@ from typing import Protocol
 import numpy as np
 
 from textal.data.limits import MAX_ID_BYTES, MAX_TEXT_BYTES
+from textal.store.filters import Filter, both
 
 # Re-exported: every store applies these Milvus VARCHAR limits, in UTF-8 bytes as Milvus servers
 # count them (Milvus Lite counts characters, so on its own it would accept more).
-__all__ = ["MAX_ID_BYTES", "MAX_TEXT_BYTES", "Chunk", "Item", "VectorStore"]
+__all__ = ["MAX_ID_BYTES", "MAX_TEXT_BYTES", "Chunk", "Filtered", "Item", "VectorStore"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,11 @@ class Chunk:
 
 
 class VectorStore(Protocol):
-    """What every store offers. ``uri`` is for display and never holds credentials."""
+    """What every store offers. ``uri`` is for display and never holds credentials.
+
+    ``filter`` (:mod:`textal.store.filters`) restricts ``search``, ``iterate``, ``sample`` and
+    ``count`` to the items whose metadata it matches; ``None`` means every item.
+    """
 
     dim: int
     uri: str
@@ -67,24 +72,28 @@ class VectorStore(Protocol):
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Vectors of shape ``(len(ids), dim)`` in the order of ``ids``; ``KeyError`` if unknown."""
 
-    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+    def search(
+        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
         """For each query row, up to ``top_k`` ``(id, cosine similarity)`` pairs, best first.
 
         Send all queries in one call: stores batch them (a Milvus call has a fixed cost).
         """
 
-    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
+    def iterate(
+        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
+    ) -> Iterator[Chunk]:
         """Every item once, in chunks of at most ``chunk_size``; memory bounded by the chunk.
 
         ``Chunk.metadata`` is filled only ``with_metadata`` (rounds never need it; decoding it
         for a million items costs seconds)."""
 
-    def sample(self, size: int, seed: int) -> Chunk:
+    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
         """About ``min(size, count())`` items drawn uniformly without replacement, without
         reading the whole store where the store allows it; the same for the same seed and
         contents. ``Chunk.metadata`` is empty. Memory is bounded by ``size``."""
 
-    def count(self) -> int:
+    def count(self, *, filter: Filter | None = None) -> int:
         """Number of stored items."""
 
     def close(self) -> None:
@@ -108,3 +117,54 @@ def reservoir(chunks: Iterable[Chunk], size: int, rng: np.random.Generator, dim:
                 vectors[slot] = chunk.vectors[k]
             seen += 1
     return Chunk(ids=ids, vectors=vectors[: len(ids)], metadata=[])
+
+
+class Filtered:
+    """``store`` as if it held only the items ``filter`` matches: ``search``, ``iterate``,
+    ``sample`` and ``count`` pass the filter on; reads by id and ``add`` see every item (a round
+    still trains on labels outside the filter)."""
+
+    def __init__(self, store: VectorStore, filter: Filter) -> None:
+        self.store = store
+        self.filter = filter
+        self.dim = store.dim
+        self.uri = store.uri
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str],
+        metadata: Sequence[dict],
+    ) -> int:
+        return self.store.add(ids, vectors, texts, metadata)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        return self.store.existing_ids(ids)
+
+    def get(self, ids: Sequence[str]) -> list[Item]:
+        return self.store.get(ids)
+
+    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
+        return self.store.get_vectors(ids)
+
+    def search(
+        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        return self.store.search(vectors, top_k, filter=both(self.filter, filter))
+
+    def iterate(
+        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
+    ) -> Iterator[Chunk]:
+        return self.store.iterate(
+            chunk_size, with_metadata=with_metadata, filter=both(self.filter, filter)
+        )
+
+    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
+        return self.store.sample(size, seed, filter=both(self.filter, filter))
+
+    def count(self, *, filter: Filter | None = None) -> int:
+        return self.store.count(filter=both(self.filter, filter))
+
+    def close(self) -> None:
+        """The view owns nothing: closing the store is its opener's job."""

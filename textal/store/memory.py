@@ -35,6 +35,7 @@ from textal.store import _batch
 from textal.store.ann import IvfIndex
 from textal.store.base import Chunk, Item
 from textal.store.exact import exact_top_k
+from textal.store.filters import Filter, predicate
 
 _FORMAT = "textal-memory-store"
 _VERSION = 1
@@ -80,6 +81,7 @@ class MemoryStore:
         self._read_only = read_only
         self._approximate_above = approximate_above
         self._ann: IvfIndex | None = None
+        self._matched: tuple[Filter, int, np.ndarray] | None = None
         if path is not None:
             if read_only:
                 self._check_header(Path(path) / "store.json")
@@ -119,13 +121,20 @@ class MemoryStore:
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         return self._vectors[self._lookup(ids)]
 
-    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+    def search(
+        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Exact over the matching rows when filtered, whatever the store's size."""
         queries = _batch.queries(vectors, self.dim, top_k)
-        k = min(top_k, self._n)
+        among = None if filter is None else self._matching(filter)
+        k = min(top_k, self._n if among is None else len(among))
         results: list[list[tuple[str, float]]] = []
         for start in range(0, len(queries), _QUERY_GROUP):
             group = queries[start : start + _QUERY_GROUP]
-            if self._n > self._approximate_above:
+            if among is not None:
+                rows, scores = exact_top_k(self._vectors[among], group, k)
+                rows = among[rows]
+            elif self._n > self._approximate_above:
                 rows, scores = self._index().search(group, k, self._vectors)
             else:
                 rows, scores = exact_top_k(self._vectors[: self._n], group, k)
@@ -135,11 +144,24 @@ class MemoryStore:
             )
         return results
 
-    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
-        """Chunks whose ``vectors`` are read-only views of the store, not copies."""
+    def iterate(
+        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
+    ) -> Iterator[Chunk]:
+        """Chunks whose ``vectors`` are read-only views of the store, not copies (copies of the
+        matching rows when filtered)."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         vectors, n = self._vectors, self._n  # a later add may reallocate; keep this snapshot
+        if filter is not None:
+            among = self._matching(filter)
+            for start in range(0, len(among), chunk_size):
+                rows = among[start : start + chunk_size]
+                yield Chunk(
+                    ids=[self._ids[r] for r in rows],
+                    vectors=vectors[rows],
+                    metadata=[json.loads(self._metadata[r]) for r in rows] if with_metadata else [],
+                )
+            return
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
             view = vectors[start:stop]
@@ -152,13 +174,16 @@ class MemoryStore:
                 else [],
             )
 
-    def sample(self, size: int, seed: int) -> Chunk:
-        n = self._n
-        rows = np.sort(np.random.default_rng(seed).choice(n, min(max(size, 0), n), replace=False))
+    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
+        among = np.arange(self._n) if filter is None else self._matching(filter)
+        n = len(among)
+        rows = among[
+            np.sort(np.random.default_rng(seed).choice(n, min(max(size, 0), n), replace=False))
+        ]
         return Chunk(ids=[self._ids[r] for r in rows], vectors=self._vectors[rows], metadata=[])
 
-    def count(self) -> int:
-        return self._n
+    def count(self, *, filter: Filter | None = None) -> int:
+        return self._n if filter is None else len(self._matching(filter))
 
     def close(self) -> None:
         if self._ann is not None and self._ann.changed and self._lock is not None:
@@ -182,6 +207,19 @@ class MemoryStore:
         self.close()
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _matching(self, filter: Filter) -> np.ndarray:
+        """Rows whose metadata ``filter`` matches, ascending; the last answer is kept until the
+        filter or the number of items changes (a round asks the same filter several times)."""
+        n = self._n
+        if self._matched is not None and self._matched[:2] == (filter, n):
+            return self._matched[2]
+        holds = predicate(filter)
+        rows = np.fromiter(
+            (r for r in range(n) if holds(json.loads(self._metadata[r]))), dtype=np.int64
+        )
+        self._matched = (filter, n, rows)
+        return rows
 
     def _index(self) -> IvfIndex:
         """The approximate index over every row: loaded, caught up or built on first use."""

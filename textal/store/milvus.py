@@ -2,8 +2,9 @@
 
 A URI ending in ``.db`` opens Milvus Lite (pure Python, in this process); ``http(s)://host:port``
 opens a server. The schema is portable down to Milvus 2.3.5: ``id`` VARCHAR(512) primary key,
-``vector`` FLOAT_VECTOR(dim), ``text`` and ``metadata`` (JSON text) VARCHAR(65535); no JSON
-field, no nullable field, no dynamic field.
+``vector`` FLOAT_VECTOR(dim), ``text`` VARCHAR(65535), ``metadata`` JSON; no nullable field, no
+dynamic field. Collections made before filters keep ``metadata`` as JSON text in a VARCHAR: they
+open and work as before, but a filter on them is refused with a message saying so.
 
 What differs between the backends, and how this module copes:
 
@@ -18,6 +19,9 @@ What differs between the backends, and how this module copes:
 * VARCHAR lengths: servers count bytes, Lite counts characters; the shared checks count bytes.
 * Filter strings: Lite's parser knows only the escapes ``\\\\ \\" \\' \\n \\r \\t``, so ids are
   quoted with those and every other character is sent as it is; both backends accept that.
+* Filters (:mod:`textal.store.filters`) go to Milvus as expressions on the JSON field
+  (``metadata["source"] == "app-store"``) in ``search``, ``query`` and ``query_iterator``; both
+  backends answer them, but differ on ``!=`` for a missing key, which the rendering settles.
 * Locking: one process per Lite directory. A second process gets a ``TextalError`` saying so.
 * ``query_iterator`` exists on both. Neither Milvus Lite 3.2 nor Milvus 2.3.5 returns the MVCC
   timestamp it asks for first, so pymilvus logs a warning and pins the snapshot to the client
@@ -53,6 +57,8 @@ from pymilvus import DataType, MilvusClient, MilvusException
 from textal.errors import TextalError
 from textal.store import _batch
 from textal.store.base import MAX_ID_BYTES, MAX_TEXT_BYTES, Chunk, Item, reservoir
+from textal.store.filters import Filter, to_milvus
+from textal.store.filters import quote as _quote
 
 T = TypeVar("T")
 
@@ -130,6 +136,7 @@ class MilvusStore:
             self.uri = _without_credentials(uri)
         self._client = self._connect(uri, token or (f"{user}:{password}" if user else ""))
         self.sampling = "bucket"  # or "scan", for a collection made before the bucket field
+        self.filterable = False  # True where metadata is a JSON field: made with filters
         self._last_count: int | None = None  # sizes samples without another count(*) call
         try:
             self.index_type, self._metric = self._ensure_collection()
@@ -156,7 +163,11 @@ class MilvusStore:
                 # a character takes at most 4 bytes; the id and field framing at most _ROW_EXTRA
                 size += 4 * (self.dim + len(new.texts[stop]) + len(new.metadata[stop])) + _ROW_EXTRA
                 stop += 1
-            rows = _rows(new.subset(range(start, stop)), buckets=self.sampling == "bucket")
+            rows = _rows(
+                new.subset(range(start, stop)),
+                buckets=self.sampling == "bucket",
+                json_field=self.filterable,
+            )
             self._rpc("upsert", self.collection, rows)
             start = stop
         return len(new)
@@ -171,16 +182,19 @@ class MilvusStore:
 
     def get(self, ids: Sequence[str]) -> list[Item]:
         rows = self._fetch(ids, ["id", "text", "metadata"], _GET_BATCH)
-        return [Item(r["id"], r["text"], json.loads(r["metadata"])) for r in rows]
+        return [Item(r["id"], r["text"], _decoded(r["metadata"])) for r in rows]
 
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         batch = max(1, min(_MAX_ROWS, _MESSAGE_BYTES // (4 * self.dim)))
         rows = self._fetch(ids, ["id", "vector"], batch)
         return _stack([r["vector"] for r in rows], self.dim)
 
-    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+    def search(
+        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
         """All queries go out in as few calls as Milvus limits allow (each call costs ~45 ms)."""
         queries = _batch.queries(vectors, self.dim, top_k)
+        expr = self._expression(filter)
         per_call = max(1, min(_MAX_ROWS, _SEARCH_HITS // top_k, _MESSAGE_BYTES // (4 * self.dim)))
         params: dict[str, Any] = {"metric_type": self._metric, "params": {}}
         if self.index_type == "HNSW":
@@ -194,20 +208,24 @@ class MilvusStore:
                 limit=top_k,
                 output_fields=["id"],
                 search_params=params,
+                filter=expr,
                 **_STRONG,
             )
             results.extend([(h["id"], float(h["distance"])) for h in q] for q in hits)
         return results
 
-    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
+    def iterate(
+        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
+    ) -> Iterator[Chunk]:
         """Pages of ``query_iterator``: the collection as it was when the iteration started."""
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        expr = self._expression(filter)
         pages = self._rpc(
             "query_iterator",
             self.collection,
             batch_size=min(chunk_size, _MAX_ROWS),
-            filter="",
+            filter=expr,
             output_fields=["id", "vector", "metadata"] if with_metadata else ["id", "vector"],
             strict_float32=True,  # vectors as NumPy arrays instead of lists of floats
             **_STRONG,
@@ -217,20 +235,27 @@ class MilvusStore:
                 yield Chunk(
                     ids=[r["id"] for r in rows],
                     vectors=_stack([r["vector"] for r in rows], self.dim),
-                    metadata=[json.loads(r["metadata"]) for r in rows] if with_metadata else [],
+                    metadata=[_decoded(r["metadata"]) for r in rows] if with_metadata else [],
                 )
         finally:
             pages.close()
 
-    def sample(self, size: int, seed: int) -> Chunk:
+    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
         """Runs of consecutive buckets from a random start, until they hold ``size`` items; then
         ``size`` of those, drawn uniformly. Without the bucket field: one full scan."""
         if self.sampling == "scan":
             return reservoir(
-                self.iterate(8192), max(size, 0), np.random.default_rng(seed), self.dim
+                self.iterate(8192, filter=filter),
+                max(size, 0),
+                np.random.default_rng(seed),
+                self.dim,
             )
         rng = np.random.default_rng(seed)
-        n = self._last_count if self._last_count is not None else self.count()
+        if filter is not None:
+            n = self.count(filter=filter)
+        else:
+            n = self._last_count if self._last_count is not None else self.count()
+        expr = self._expression(filter)
         if size <= 0 or n == 0:
             return Chunk(ids=[], vectors=np.empty((0, self.dim), dtype=np.float32), metadata=[])
         # an outdated count only makes the first range too wide or too narrow; the loop goes on
@@ -243,7 +268,7 @@ class MilvusStore:
         while len(rows) < size and covered < _batch.BUCKETS:
             step = min(width, _batch.BUCKETS - covered)
             start = (first + covered) % _batch.BUCKETS
-            rows += self._bucket_rows(start, min(start + step, _batch.BUCKETS))
+            rows += self._bucket_rows(start, min(start + step, _batch.BUCKETS), expr)
             covered += min(step, _batch.BUCKETS - start)
         rows.sort(key=lambda r: r["id"])  # the order Milvus returns rows in is not defined
         keep = np.sort(rng.choice(len(rows), min(size, len(rows)), replace=False))
@@ -253,8 +278,13 @@ class MilvusStore:
             metadata=[],
         )
 
-    def count(self) -> int:
-        rows = self._rpc("query", self.collection, filter="", output_fields=["count(*)"], **_STRONG)
+    def count(self, *, filter: Filter | None = None) -> int:
+        expr = self._expression(filter)
+        rows = self._rpc(
+            "query", self.collection, filter=expr, output_fields=["count(*)"], **_STRONG
+        )
+        if filter is not None:
+            return int(rows[0]["count(*)"])
         self._last_count = int(rows[0]["count(*)"])
         return self._last_count
 
@@ -298,10 +328,11 @@ class MilvusStore:
             schema.add_field("id", DataType.VARCHAR, max_length=MAX_ID_BYTES, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
             schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
-            schema.add_field("metadata", DataType.VARCHAR, max_length=MAX_TEXT_BYTES)
+            schema.add_field("metadata", DataType.JSON)
             schema.add_field(_BUCKET, DataType.INT32)
             index = self._vector_index(index_type)
             self._rpc("create_collection", name, schema=schema, index_params=index, **_STRONG)
+            self.filterable = True
             return index_type, "COSINE"
         fields = {f["name"]: f for f in self._rpc("describe_collection", name)["fields"]}
         vector = fields.get("vector", {})
@@ -325,9 +356,22 @@ class MilvusStore:
             indexes = self._rpc("list_indexes", name, field_name="vector")
         if _BUCKET not in fields:
             self.sampling = "scan"
+        self.filterable = fields["metadata"].get("type") == DataType.JSON
         index = self._rpc("describe_index", name, indexes[0])
         self._rpc("load_collection", name)
         return index["index_type"], index["metric_type"]
+
+    def _expression(self, filter: Filter | None) -> str:
+        """``filter`` as a Milvus expression ("" for none); refused on an older collection."""
+        if filter is None:
+            return ""
+        if not self.filterable:
+            raise TextalError(
+                f"collection {self.collection} at {self.uri} was made before textal kept "
+                "filterable metadata, so it cannot be filtered: ingest into a new collection "
+                "(another --collection or workspace) to use --filter or --since"
+            )
+        return to_milvus(filter, "metadata")
 
     def _vector_index(self, index_type: str) -> Any:
         """Index parameters for the vector field: cosine, HNSW's build settings when HNSW."""
@@ -378,12 +422,13 @@ class MilvusStore:
             **_STRONG,
         )
 
-    def _bucket_rows(self, low: int, high: int) -> list[dict]:
-        """Every row whose bucket is in ``[low, high)``; a range that fills a reply is halved."""
+    def _bucket_rows(self, low: int, high: int, expr: str = "") -> list[dict]:
+        """Every row whose bucket is in ``[low, high)`` and that ``expr`` matches; a range that
+        fills a reply is halved."""
         rows = self._rpc(
             "query",
             self.collection,
-            filter=f"{_BUCKET} >= {low} and {_BUCKET} < {high}",
+            filter=f"{_BUCKET} >= {low} and {_BUCKET} < {high}" + (f" and {expr}" if expr else ""),
             output_fields=["id", "vector"],
             limit=_MAX_ROWS,
             strict_float32=True,
@@ -392,7 +437,7 @@ class MilvusStore:
         if len(rows) < _MAX_ROWS or high - low == 1:
             return rows
         middle = (low + high) // 2
-        return self._bucket_rows(low, middle) + self._bucket_rows(middle, high)
+        return self._bucket_rows(low, middle, expr) + self._bucket_rows(middle, high, expr)
 
     def _fetch(self, ids: Sequence[str], fields: list[str], batch: int) -> list[dict]:
         """Rows for ``ids`` in their order (repeats allowed); ``KeyError`` for the first unknown."""
@@ -426,11 +471,9 @@ def _is_transient(e: MilvusException | grpc.RpcError) -> bool:
     return e.retriable or e.code in _TRANSIENT_GRPC or e.code in _TRANSIENT_CODES
 
 
-def _quote(value: str) -> str:
-    """A string literal that the filter parsers of Milvus and of Milvus Lite read as ``value``."""
-    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
-        value = value.replace(raw, escaped)
-    return f'"{value}"'
+def _decoded(metadata: str | dict) -> dict:
+    """Metadata as read: a dict from a JSON field, text from an older collection's VARCHAR."""
+    return metadata if isinstance(metadata, dict) else json.loads(metadata)
 
 
 def _stack(vectors: list, dim: int) -> np.ndarray:
@@ -443,9 +486,9 @@ def _without(batch: _batch.Batch, known: set[str]) -> _batch.Batch:
     return batch.subset([i for i, item_id in enumerate(batch.ids) if item_id not in known])
 
 
-def _rows(batch: _batch.Batch, *, buckets: bool) -> list[dict]:
+def _rows(batch: _batch.Batch, *, buckets: bool, json_field: bool) -> list[dict]:
     rows = [
-        {"id": i, "vector": v, "text": t, "metadata": m}
+        {"id": i, "vector": v, "text": t, "metadata": json.loads(m) if json_field else m}
         for i, v, t, m in zip(batch.ids, batch.vectors, batch.texts, batch.metadata, strict=True)
     ]
     if buckets:

@@ -37,6 +37,7 @@ from textal.ledger.annotators import (
     session_account,
 )
 from textal.store.base import Chunk, Item, VectorStore
+from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
 from textal.web.jobs import Job, JobBoard
 from textal.web.wire import dump
@@ -114,11 +115,15 @@ class LockedStore:
     def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
         return self._locked(self._inner.get_vectors, ids)
 
-    def search(self, vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
-        return self._locked(self._inner.search, vectors, top_k)
+    def search(
+        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
+    ) -> list[list[tuple[str, float]]]:
+        return self._locked(self._inner.search, vectors, top_k, filter=filter)
 
-    def iterate(self, chunk_size: int = 4096, *, with_metadata: bool = False) -> Iterator[Chunk]:
-        chunks = self._inner.iterate(chunk_size, with_metadata=with_metadata)
+    def iterate(
+        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
+    ) -> Iterator[Chunk]:
+        chunks = self._inner.iterate(chunk_size, with_metadata=with_metadata, filter=filter)
         while True:
             with self._lock:
                 chunk = next(chunks, None)
@@ -126,11 +131,11 @@ class LockedStore:
                 return
             yield chunk
 
-    def sample(self, size: int, seed: int) -> Chunk:
-        return self._locked(self._inner.sample, size, seed)
+    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
+        return self._locked(self._inner.sample, size, seed, filter=filter)
 
-    def count(self) -> int:
-        return self._locked(self._inner.count)
+    def count(self, *, filter: Filter | None = None) -> int:
+        return self._locked(self._inner.count, filter=filter)
 
     def close(self) -> None:
         self._locked(self._inner.close)

@@ -10,45 +10,64 @@ from textal.errors import TextalError
 from textal.ledger import LABEL, Ledger
 from textal.quality.agreement import labels_by_annotator
 from textal.store import VectorStore
+from textal.store.filters import Filter, predicate
 from textal.workspace.batch_files import row_file_paths, write_atomic_rows
 
 LABEL_HEADER = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
 PREDICTION_HEADER = ["id", "text", "label", "predicted", "confidence"]
 
 
-def export_labels(path: Path, store: VectorStore, ledger: Ledger, *, predictions: bool) -> int:
+def export_labels(
+    path: Path,
+    store: VectorStore,
+    ledger: Ledger,
+    *,
+    predictions: bool,
+    filter: Filter | None = None,
+) -> int:
     """Write current labels (with ``predictions``, every item's prediction) to ``path`` and its
-    ``.jsonl``; returns the number of rows. See :meth:`textal.workspace.Workspace.export`."""
+    ``.jsonl``, of the items ``filter`` matches; returns the number of rows. See
+    :meth:`textal.workspace.Workspace.export`."""
     row_file_paths(path)  # refuse an unwritable target before any work
     if predictions:
-        header, rows = PREDICTION_HEADER, _prediction_rows(store, ledger.current_labels())
+        header = PREDICTION_HEADER
+        rows = _prediction_rows(store, ledger.current_labels(), filter)
     else:
-        header, rows = LABEL_HEADER, _label_rows(store, ledger)
+        header, rows = LABEL_HEADER, _label_rows(store, ledger, filter)
     write_atomic_rows(path, header, rows)
     return len(rows)
 
 
-def _label_rows(store: VectorStore, ledger: Ledger) -> list[dict[str, object]]:
+def _label_rows(
+    store: VectorStore, ledger: Ledger, filter: Filter | None
+) -> list[dict[str, object]]:
     """One row per labeled item: its label, who gave it when, and each annotator's label where
     several labeled it."""
-    labels = ledger.current_labels()
-    events = ledger.history()
-    history = {e.item_id: e for e in events if e.kind == LABEL}
+    with ledger.snapshot():
+        labels = ledger.current_labels()
+        current = {e.item_id: e for e in ledger.current_events() if e.kind == LABEL}
+        events = ledger.history()
     by_annotator = labels_by_annotator(events)
+    items = store.get(list(labels))
+    if filter is not None:
+        holds = predicate(filter)
+        items = [item for item in items if holds(item.metadata)]
     return [
         {
             "id": item.id,
             "text": item.text,
             "label": labels[item.id],
-            "annotator": history[item.id].annotator,
-            "labeled_at": history[item.id].created_at,
+            "annotator": current[item.id].annotator,
+            "labeled_at": current[item.id].created_at,
             "annotators": _several(by_annotator.get(item.id, {})),
         }
-        for item in store.get(list(labels))
+        for item in items
     ]
 
 
-def _prediction_rows(store: VectorStore, labels: dict[str, str]) -> list[dict[str, object]]:
+def _prediction_rows(
+    store: VectorStore, labels: dict[str, str], filter: Filter | None
+) -> list[dict[str, object]]:
     """One row per stored item: its label if any, and the prediction of a model fitted on
     ``labels``."""
     from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
@@ -60,7 +79,7 @@ def _prediction_rows(store: VectorStore, labels: dict[str, str]) -> list[dict[st
     if model is None:
         raise TextalError("predictions need labels of at least two classes")
     rows: list[dict[str, object]] = []
-    for chunk in store.iterate():
+    for chunk in store.iterate(filter=filter):
         proba = model.predict_proba(chunk.vectors)
         best = proba.argmax(axis=1)
         texts = {item.id: item.text for item in store.get(chunk.ids)}

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections import Counter
@@ -51,6 +52,8 @@ from textal.store import (
     open_store,
     quiet_milvus_client_logs,
 )
+from textal.store.base import Filtered
+from textal.store.filters import INGESTED_AT, Filter
 from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.scores import STRATEGY
 from textal.workspace.batch_files import write_batch
@@ -117,11 +120,16 @@ def check_source(
     text_column: str = "text",
     id_column: str | None = None,
     label_column: str | None = None,
+    meta_columns: Sequence[str] = (),
 ) -> Source:
     """Validate a whole file (``path``) or Hugging Face ``dataset`` split, keeping only counts:
-    run before a workspace is created or a model loaded, so a bad source changes nothing."""
-    text, ids, gold = text_column, id_column, label_column
+    run before a workspace is created or a model loaded, so a bad source changes nothing.
+    ``meta_columns`` (files only) are stored as item metadata, for filters."""
+    text, ids, gold, meta = text_column, id_column, label_column, tuple(meta_columns)
+    check_meta_columns(meta, text, ids, gold)
     if dataset is not None:
+        if meta:
+            raise TextalError("--meta-column works with files (--data FILE), not --dataset")
         name = dataset
         summary = scan_hf_source(
             name, split=split, text_column=text, id_column=ids, label_column=gold
@@ -134,12 +142,30 @@ def check_source(
         )
     if path is not None:
         file = path
-        summary = scan_source(file, text_column=text, id_column=ids, label_column=gold)
+        summary = scan_source(
+            file, text_column=text, id_column=ids, label_column=gold, meta_columns=meta
+        )
         return Source(
             summary,
-            lambda: read_records(file, text_column=text, id_column=ids, label_column=gold),
+            lambda: read_records(
+                file, text_column=text, id_column=ids, label_column=gold, meta_columns=meta
+            ),
         )
     raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
+
+
+def check_meta_columns(meta: Sequence[str], text: str, ids: str | None, gold: str | None) -> None:
+    """Refuse metadata columns that a filter could not name or that clash with other keys."""
+    for column in meta:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column) or column in ("and", "or", "in"):
+            raise TextalError(
+                f"--meta-column {column!r}: a metadata column name must be letters, digits and _ "
+                "(not starting with a digit), so that a filter can name it"
+            )
+        if column in (text, ids, gold, "gold", INGESTED_AT):
+            raise TextalError(f"--meta-column {column!r}: that column or key is already stored")
+    if len(set(meta)) < len(meta):
+        raise TextalError(f"--meta-column names a column twice: {', '.join(meta)}")
 
 
 class Workspace:
@@ -308,6 +334,7 @@ class Workspace:
         text_column: str = "text",
         id_column: str | None = None,
         label_column: str | None = None,
+        meta_columns: Sequence[str] = (),
         report: IngestReport | None = None,
         cancel: threading.Event | None = None,
     ) -> tuple[IngestReport, SourceSummary]:
@@ -330,6 +357,7 @@ class Workspace:
                 text_column=text_column,
                 id_column=id_column,
                 label_column=label_column,
+                meta_columns=meta_columns,
             )
         )
         report = ingest_records(
@@ -448,8 +476,13 @@ class Workspace:
         seed: int = 0,
         scorer: Scorer | None = None,
         candidates: str = CANDIDATES.default,
+        filter: Filter | None = None,
     ) -> RoundResult:
         """Train, score, select a diverse batch, record it and write it for people.
+
+        ``filter`` (:mod:`textal.store.filters`) restricts the unlabeled items the round scores
+        and selects (e.g. today's reviews); it trains on every label all the same. A filtered
+        round is always a new round: the open one is not reused.
 
         ``batch_size`` is checked against :data:`textal.strategy.diverse.BATCH_SIZE`.
         ``candidates`` is what the round scores (:data:`textal.round.candidates.CANDIDATES`:
@@ -470,7 +503,8 @@ class Workspace:
         BATCH_SIZE.check(batch_size, "batch_size")
         if scorer is not None:
             strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
-        count = self.store.count()
+        pool = self.store if filter is None else Filtered(self.store, filter)
+        count = pool.count()
         params = RoundParams(
             strategy or STRATEGY.default,
             batch_size,
@@ -488,15 +522,21 @@ class Workspace:
         queued = pending(self.path, set(labels) | ambiguous)[:batch_size]
         if (
             scorer is None  # a function cannot be compared with the one used before
+            and filter is None  # nor is a filter recorded with the round
             and last is not None
             and last.last_seq == last_seq
             and last.params == params
             and set(queued) <= {s.item_id for s in self.ledger.selections(last.round)}
         ):
             return self._export_round(last, reused=True)
+        if count == 0 and filter is not None:
+            raise TextalError(
+                f"no item in the store {self.store.uri} matches the filter (items ingested "
+                "before filters have no metadata but their gold label)"
+            )
         if count == 0:
             raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
-        if count <= len(labels) + len(ambiguous):
+        if filter is None and count <= len(labels) + len(ambiguous):
             raise TextalError(
                 f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
                 f"ambiguous ({len(ambiguous)}); no round was recorded"
@@ -504,7 +544,7 @@ class Workspace:
         from textal.round.plan import plan_round  # scikit-learn: only for commands that train
 
         plan = plan_round(
-            self.store,
+            pool,
             labels,
             strategy=params.strategy,
             batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
@@ -583,11 +623,16 @@ class Workspace:
 
         return workspace_predictor(self, min_precision=min_precision)
 
-    def export(self, path: str | Path, *, predictions: bool = False) -> int:
+    def export(
+        self, path: str | Path, *, predictions: bool = False, filter: Filter | None = None
+    ) -> int:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
-        JSONL; returns the number of rows written. Without ``predictions``, ``annotators`` holds
-        ``{annotator: label}`` where several annotators labeled the item (their latest labels)."""
-        return export_labels(Path(path), self.store, self.ledger, predictions=predictions)
+        JSONL; returns the number of rows written; ``filter`` keeps the items it matches. Without
+        ``predictions``, ``annotators`` holds ``{annotator: label}`` where several annotators
+        labeled the item (their latest labels)."""
+        return export_labels(
+            Path(path), self.store, self.ledger, predictions=predictions, filter=filter
+        )
 
 
 def _store_of(config: WorkspaceConfig) -> StoreURI:
