@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.workspaces import AMAZON, require_shared_data
+from tests.realdata import AMAZON, require_data
 from textal.cli import main
 from textal.errors import TextalError
 from textal.store.filters import (
@@ -191,7 +191,7 @@ def test_a_round_since_today_picks_only_todays_reviews(
 ):
     """Yesterday's reviews were ingested and partly labeled; today's arrive from the app store.
     ``round --since`` (and ``--filter``) ask only about today's; ``export --filter`` keeps them."""
-    require_shared_data()
+    require_data(AMAZON)
     with open(AMAZON, encoding="utf-8", newline="") as f:
         reviews = list(csv.DictReader(f))[:240]
     yesterday = _reviews_file(tmp_path / "yesterday.csv", reviews[:160], "web")
