@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from tests.hardening import YELP, child_env, textal_command
+from tests.workspaces import gold_labels
 from textal.ledger import Ledger
 from textal.ledger.annotators import add_annotator
 from textal.workspace import Workspace
@@ -166,3 +168,83 @@ def test_a_script_runs_the_loop_with_a_service_token(served, tmp_path):
         f"{server.url}/api/v1/labels", headers={"Authorization": f"Bearer {tokens['ann']}"}
     )
     assert ann.status_code == 403
+
+
+def test_predict_serves_the_last_model_and_swaps_it_whole(amazon_template, tmp_path, start_server):
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
+    with Workspace.open(root) as ws:
+        first = ws.round(batch_size=40)
+        ws.add_labels(gold_labels(ws, [s.item_id for s in first.selections]), annotator="gold")
+        ids = [c.ids for c in ws.store.iterate(200)][1]
+        more = tmp_path / "more.csv"
+        more.write_text(
+            "id,label\n" + "".join(f"{i},{g}\n" for i, g in gold_labels(ws, list(ids))), "utf-8"
+        )
+        tokens = {
+            "boss": add_annotator(ws.ledger, "boss", admin=True),
+            "feed": add_annotator(ws.ledger, "feed", role="service"),
+            "ann": add_annotator(ws.ledger, "ann"),
+        }
+    server = start_server(root)
+    auth = {name: {"Authorization": f"Bearer {t}"} for name, t in tokens.items()}
+    feed = httpx.Client(base_url=server.url, headers=auth["feed"], timeout=300)
+    texts = ["Battery died after two days, returned it.", "Works great, love this headset!"]
+    answer = feed.post("/api/v1/predict", json={"texts": texts})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert [p["label"] for p in body["predictions"]] == ["negative", "positive"]
+    assert all(p["route"] in ("auto", "review") for p in body["predictions"])
+    assert all(abs(sum(p["probabilities"].values()) - 1) < 1e-6 for p in body["predictions"])
+    for bad in (
+        {"texts": []},
+        {"texts": ["x"] * 1001},
+        {"texts": [3]},
+        {"texts": ["a"], "min_precision": True},
+    ):
+        refused = feed.post("/api/v1/predict", json=bad)
+        assert refused.status_code == 400 and "error" in refused.json(), bad
+    assert (
+        httpx.post(
+            f"{server.url}/api/v1/predict", json={"texts": texts}, headers=auth["ann"]
+        ).status_code
+        == 403
+    )
+
+    seen: list[tuple[str, tuple[float, ...]]] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        with httpx.Client(base_url=server.url, headers=auth["feed"], timeout=300) as client:
+            while not stop.is_set():
+                got = client.post("/api/v1/predict", json={"texts": texts}).json()
+                probabilities = tuple(
+                    v for p in got["predictions"] for v in sorted(p["probabilities"].values())
+                )
+                seen.append((got["model"]["trained_on"], probabilities))
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        boss = httpx.Client(base_url=server.url, headers=auth["boss"], timeout=300)
+        imported = boss.post(
+            "/api/v1/labels?annotator=gold&filename=more.csv",
+            content=more.read_bytes(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert imported.status_code == 200, imported.text
+        started = boss.post("/api/v1/rounds", json={"batch_size": 10})
+        assert _wait(boss, started.json())["state"] == "done"
+        deadline = time.monotonic() + 120
+        while len({m for m, _ in seen}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(1)
+    finally:
+        stop.set()
+        asker.join(300)
+    models = [m for m, _ in seen]
+    assert len(set(models)) == 2, "the round's model was never served"
+    swap = models.index(models[-1])
+    assert set(models[:swap]) == {models[0]} and set(models[swap:]) == {models[-1]}  # no way back
+    for model in set(models):  # one model, one answer: never a mix of two
+        assert len({p for m, p in seen if m == model}) == 1

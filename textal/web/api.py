@@ -35,7 +35,14 @@ from textal.workspace.suspects import Suspect
 from textal.workspace.workspace import LabelImport, Status, check_source
 
 UPLOAD_BYTES = 512 * 1024 * 1024  # an uploaded file of reviews or labels
-UPLOAD_PATHS = ("/api/v1/items", "/api/v1/labels")
+PREDICT_TEXTS = 1_000  # texts per POST /api/v1/predict
+PREDICT_CHARS = 5_000  # per text: the model reads ~1,000 characters anyway
+#: Body caps above the app's 64 KB: uploads, and a predict batch of long texts.
+BODY_CAPS = {
+    "/api/v1/items": UPLOAD_BYTES,
+    "/api/v1/labels": UPLOAD_BYTES,
+    "/api/v1/predict": 8 * 1024 * 1024,
+}
 FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 CONTENT_TYPES = {
     "text/csv": "csv",
@@ -248,6 +255,50 @@ async def export_to_path(service: LabelService, request: Request, user: Annotato
     return JSONResponse({"rows": rows})
 
 
+async def predict(service: LabelService, request: Request, user: Annotator) -> Response:
+    body = await json_body(request)
+    texts = body.get("texts")
+    if (
+        not isinstance(texts, list)
+        or not 1 <= len(texts) <= PREDICT_TEXTS
+        or not all(isinstance(t, str) and t.strip() for t in texts)
+    ):
+        raise TextalError(f"field 'texts': a list of 1 to {PREDICT_TEXTS:,} non-empty texts")
+    too_long = next((k for k, t in enumerate(texts) if len(t) > PREDICT_CHARS), None)
+    if too_long is not None:
+        raise TextalError(f"field 'texts': text {too_long} is over {PREDICT_CHARS:,} characters")
+    precision = body.get("min_precision")
+    if precision is not None and (type(precision) not in (int, float) or not 0 < precision < 1):
+        raise TextalError("field 'min_precision': a number between 0 and 1")
+    predictor = await service.served_predictor()  # one reference: a swap cannot split a batch
+    if precision is not None:
+        predictor = predictor.with_min_precision(float(precision))
+    found = await asyncio.to_thread(predictor.predict, texts)
+    card = predictor.model.card
+    return JSONResponse(
+        {
+            "model": {"trained_on": card.trained_on, "created": card.created},
+            "route": {
+                "min_precision": predictor.route.min_precision,
+                "threshold": predictor.route.threshold,
+                "coverage": predictor.route.coverage,
+            },
+            "predictions": [
+                {
+                    "label": label,
+                    "confidence": float(found.confidence[k]),
+                    "route": "auto" if found.auto[k] else "review",
+                    "reason": found.reason(k),
+                    "probabilities": dict(
+                        zip(found.classes, map(float, found.proba[k]), strict=True)
+                    ),
+                }
+                for k, label in enumerate(found.labels)
+            ],
+        }
+    )
+
+
 async def suspects(service: LabelService, request: Request, user: Annotator) -> Response:
     limit = None if request.query_params.get("limit") == "all" else _query_int(request, "limit", 50)
     found = await service.off_thread(lambda ws: ws.suspects(limit=limit))
@@ -357,6 +408,15 @@ ENDPOINTS = [
         FEEDERS,
         "Export to a path (the server's CLI only)",
         export_to_path,
+        True,
+    ),
+    Spec(
+        "POST",
+        "/api/v1/predict",
+        FEEDERS | REVIEWERS,
+        'Predict and route new reviews: JSON {"texts": [...up to 1,000], "min_precision"}; the '
+        "model is the last one a round trained, swapped whole",
+        predict,
         True,
     ),
     Spec(

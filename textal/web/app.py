@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from textal.errors import TextalError
 from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
 from textal.web import api
-from textal.web.api import UPLOAD_BYTES, UPLOAD_PATHS
+from textal.web.api import BODY_CAPS
 from textal.web.auth import (
     LOGIN_CHECK_SECONDS,
     LOGIN_FAILURES_PER_MINUTE,
@@ -94,7 +94,7 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` (``upload_bytes`` on ``upload_paths``) with 413:
+    """Refuse request bodies over ``max_bytes`` (``caps[path]`` on the paths it names) with 413:
     at once when ``Content-Length`` says so, else as soon as the bytes read pass it (nothing
     more is read)."""
 
@@ -102,17 +102,16 @@ class BodyLimit:
         self,
         app: ASGIApp,
         max_bytes: int = MAX_BODY_BYTES,
-        upload_bytes: int = UPLOAD_BYTES,
-        upload_paths: tuple[str, ...] = UPLOAD_PATHS,
+        caps: dict[str, int] = BODY_CAPS,
     ):
         self.app, self.max_bytes = app, max_bytes
-        self.upload_bytes, self.upload_paths = upload_bytes, upload_paths
+        self.caps = caps
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.upload_bytes if scope["path"] in self.upload_paths else self.max_bytes
+        cap = self.caps.get(scope["path"], self.max_bytes)
         why = f"request body over {cap // 1024} KB"
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > cap:

@@ -28,7 +28,15 @@ import numpy as np
 from textal.data.readers import SourceSummary
 from textal.errors import TextalError, show_value
 from textal.ingest import IngestReport
-from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, NewLabel, RoundRecord, Selection
+from textal.ledger import (
+    AMBIGUOUS,
+    LABEL,
+    UNLABEL,
+    NewLabel,
+    RoundRecord,
+    Selection,
+    labels_digest,
+)
 from textal.ledger.annotators import (
     Annotator,
     end_session,
@@ -36,6 +44,7 @@ from textal.ledger.annotators import (
     open_session,
     session_account,
 )
+from textal.model.predictor import Predictor
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
@@ -181,6 +190,8 @@ class LabelService:
         self._people: dict[str, _People] = defaultdict(_People)
         self.jobs = JobBoard()
         self.local_token: str | None = None  # set by `serve`: the CLI's credential
+        self._predictor: Predictor | None = None  # what /api/v1/predict serves
+        self._predictor_lock = threading.Lock()
         self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
@@ -463,6 +474,8 @@ class LabelService:
                     self._failed_at_seq = seq
                     print(f"round failed: {terminal_safe(self.round_error)}", file=sys.stderr)
                     raise
+                if self._predictor is not None and not result.round.report.cold_start:
+                    self._train_predictor(ws)  # the next model, swapped in whole
             return dump(result, RoundResult)
 
         return self.jobs.start("round", work)
@@ -492,6 +505,21 @@ class LabelService:
         job = self.jobs.start("ingest", work)
         job.progress = progress
         return job
+
+    async def served_predictor(self) -> Predictor:
+        """The model ``POST /api/v1/predict`` serves: the one the last round's job trained
+        (swapped in whole, one reference assignment), or, before any, one trained now."""
+        current = self._predictor
+        if current is None:
+            current = await self.off_thread(self._train_predictor)
+        return current
+
+    def _train_predictor(self, ws: Workspace) -> Predictor:
+        with self._predictor_lock:  # one training at a time; the others take its result
+            digest = labels_digest(ws.ledger.current_labels())
+            if self._predictor is None or self._predictor.model.card.trained_on != digest:
+                self._predictor = ws.predictor()
+            return self._predictor
 
     async def off_thread(self, work: Callable[[Workspace], T]) -> T:
         """``work(workspace)`` on a thread of its own with its own ledger connection: for what
