@@ -252,6 +252,10 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         return JSONResponse(await service.call(service.undo, user.name))
 
     @guarded()
+    async def api_history(request: Request, user: Annotator) -> Response:
+        return JSONResponse({"answers": await service.call(service.history, user.name)})
+
+    @guarded()
     async def api_dashboard(request: Request, user: Annotator) -> Response:
         return JSONResponse(await service.call(service.dashboard))
 
@@ -320,6 +324,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         Route("/api/label", api_label, methods=["POST"]),
         Route("/api/skip", api_skip, methods=["POST"]),
         Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/history", api_history),
         Route("/api/dashboard", api_dashboard),
         Route("/api/search", api_search),
         Route("/api/similar", api_similar, methods=["POST"]),

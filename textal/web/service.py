@@ -25,10 +25,20 @@ from typing import Any, TypeVar
 import numpy as np
 
 from textal.errors import TextalError
-from textal.ledger import AMBIGUOUS, LABEL, UNLABEL, Ledger, NewLabel, RoundRecord, Selection
+from textal.ledger import (
+    AMBIGUOUS,
+    LABEL,
+    UNLABEL,
+    LabelEvent,
+    Ledger,
+    NewLabel,
+    RoundRecord,
+    Selection,
+)
 from textal.ledger.annotators import Annotator, find_annotator
 from textal.store.base import Chunk, Item, VectorStore
 from textal.textsafe import terminal_safe
+from textal.web.why import reason
 from textal.workspace import Workspace
 from textal.workspace.workspace import LEDGER_NAME
 
@@ -36,6 +46,7 @@ T = TypeVar("T")
 LEASE_SECONDS = 300.0
 WHY_CHARS = 160
 SEARCH_LIMIT = 50
+HISTORY_LENGTH = 10
 
 
 def shown(text: str) -> str:
@@ -50,6 +61,10 @@ def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]
         [[c.label, c.probability] for c in selection.top2],
         [[n.item_id, n.label, n.similarity] for n in selection.why],
     )
+
+
+def _reviews(n: int) -> str:
+    return f"{n} review" if n == 1 else f"{n} reviews"
 
 
 def _event(item_id: str, label: str | None) -> NewLabel:
@@ -134,10 +149,24 @@ class Settings:
 
 @dataclass
 class _People:
-    """Per-annotator state of this process: skipped items and the undo stack."""
+    """Per-annotator state of this process: skipped items (``{item: when}``, oldest first come
+    back first) and the undo stack."""
 
-    skipped: set[str] = field(default_factory=set)
+    skipped: dict[str, float] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """A batch's progress from the ledger: items no longer open, of ``total``; ``mine`` of
+    them (or of the open ones) answered by the asking annotator."""
+
+    done: int
+    total: int
+    mine: int
+
+    def view(self) -> dict[str, int]:
+        return {"done": self.done, "total": self.total, "mine": self.mine}
 
 
 class LabelService:
@@ -218,45 +247,51 @@ class LabelService:
         return kinds.count(LABEL) < self.settings.overlap
 
     def next_item(self, name: str) -> dict[str, Any]:
-        """Lease the next item of the open batch to ``name``: its view, or a waiting state."""
+        """Lease the next item of the open batch to ``name``: its view, or a waiting state.
+
+        ``name`` gets the item they hold already, else the first free one they did not skip,
+        else the free ones they skipped, longest ago first: a skipped item goes to the others
+        first and comes back to ``name`` once nothing else is left, so a skip never stalls."""
         last = self.ws.ledger.last_round()
         if last is None:
             self._maybe_start_round()
-            return self._waiting(None)
+            return self._waiting(name, None)
         now = time.monotonic()
-        person = self._people[name]
+        skipped = self._people[name].skipped
+        held = fresh = None
+        returned: list[Selection] = []
         free_for_anyone = False
-        mine = None
-        total = done = 0
+        leased = waiting_for_others = 0  # open items with others / answered by name
         batch = self._batch(last.round)
         all_answers = self._answers([s.item_id for s in batch])
         for selection in batch:
-            total += 1
             answers = all_answers[selection.item_id]
             if not self._still_open(answers):
-                done += 1
                 continue
             leases = self._leases[selection.item_id]
             for holder, expiry in list(leases.items()):
                 if expiry <= now:
                     del leases[holder]
             others = [a for a in leases if a != name and answers.get(a) != LABEL]
-            answered = list(answers.values()).count(LABEL)
-            free = answered + len(others) < self.settings.overlap
+            free = list(answers.values()).count(LABEL) + len(others) < self.settings.overlap
             free_for_anyone |= free and not leases
-            if answers.get(name) == LABEL or selection.item_id in person.skipped:
-                continue
-            if name in leases:
-                mine = selection
-                break
-            if free and mine is None:
-                mine = selection
+            if answers.get(name) == LABEL:
+                waiting_for_others += 1
+            elif name in leases:
+                held = held or selection
+            elif not free:
+                leased += 1
+            elif selection.item_id in skipped:
+                returned.append(selection)
+            elif fresh is None:
+                fresh = selection
+        mine = held or fresh or min(returned, key=lambda s: skipped[s.item_id], default=None)
         if mine is None:
             if not free_for_anyone:
                 self._maybe_start_round()
-            return self._waiting(last.round, done=done, total=total)
+            return self._waiting(name, last, leased=leased, second=waiting_for_others)
         self._leases[mine.item_id][name] = now + self.settings.lease_seconds
-        return self._view(mine, last.round, done=done, total=total)
+        return self._view(name, mine, last)
 
     def _batch(self, round_number: int) -> list[Selection]:
         """A round's selections (recorded once, never changed: kept for the latest round)."""
@@ -264,18 +299,79 @@ class LabelService:
             self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
         return self._batch_cache[1]
 
-    def _waiting(self, round_number: int | None, *, done: int = 0, total: int = 0) -> dict:
+    def _progress(self, name: str, last: RoundRecord | None) -> _Progress:
+        """The latest batch's progress, from the ledger (the same in every tab and process)."""
+        if last is None:
+            return _Progress(0, 0, 0)
+        batch = self._batch(last.round)
+        all_answers = self._answers([s.item_id for s in batch])
+        return _Progress(
+            done=sum(not self._still_open(a) for a in all_answers.values()),
+            total=len(batch),
+            mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in all_answers.values()),
+        )
+
+    def _waiting(
+        self, name: str, last: RoundRecord | None, *, leased: int = 0, second: int = 0
+    ) -> dict[str, Any]:
+        """Nothing for ``name`` now, and what happens next in words: never a batch promised
+        that no round is computing. ``leased``: open items others hold; ``second``: open items
+        ``name`` answered that wait for more people's answers."""
+        kind, text = self._what_next(last, leased=leased, second=second)
         return {
             "item": None,
-            "round": round_number,
+            "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": {"done": done, "total": total},
+            "progress": self._progress(name, last).view(),
+            "waiting": {"kind": kind, "text": text},
         }
 
-    def _view(self, selection: Selection, round_number: int, *, done: int, total: int) -> dict:
+    def _what_next(self, last: RoundRecord | None, *, leased: int, second: int) -> tuple[str, str]:
+        this = f"round {last.round}" if last else "this round"
+        if leased:
+            rest = f"The rest of {this} ({_reviews(leased)}) is with other annotators"
+            if self.round_running():
+                return "others", f"{rest}; the next round is being computed meanwhile."
+            return "others", (
+                f"{rest}. A review comes back here if they skip it or leave it for "
+                f"{self.settings.lease_seconds / 60:.0f} minutes."
+            )
+        if second:
+            return "others", (
+                f"{_reviews(second).capitalize()} of {this} wait for another annotator's answer "
+                f'(each needs {self.settings.overlap}). An admin can change "Annotators per '
+                'item" on the dashboard.'
+            )
+        if self.round_running():
+            if last is None:
+                return "round", "The first round is being computed; its reviews appear here."
+            return "round", (
+                f"Round {last.round} is done. The next round is being computed from the labels "
+                "so far; its reviews appear here when it is ready."
+            )
+        if self.round_error is not None:
+            return "failed", (
+                f"The last round failed: {terminal_safe(self.round_error)}. An admin can retry "
+                'with "Start a round now" on the dashboard.'
+            )
+        if last is not None and not self._batch(last.round):
+            return "exhausted", (
+                f"Round {last.round} had nothing to ask: every stored review is labeled or "
+                "marked ambiguous."
+            )
+        how = 'with "Start a round now" on the dashboard.'
+        if last is None:
+            return "admin", f"No round yet: an admin starts the first one {how}"
+        return "admin", (
+            f"Round {last.round} is done and no new round is running: an admin starts the next "
+            f"one {how}"
+        )
+
+    def _view(self, name: str, selection: Selection, last: RoundRecord | None) -> dict:
         top2, why = reason_view(selection)
         neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
         (item,) = self.ws.store.get([selection.item_id])
+        because = reason(selection, last)
         return {
             "item": {
                 "id": item.id,
@@ -283,15 +379,38 @@ class LabelService:
                 "predicted": selection.predicted,
                 "top2": [[label, float(p)] for label, p in top2],
                 "score": selection.score,
+                "reason": {"kind": because.kind, "text": because.text},
+                "returned": selection.item_id in self._people[name].skipped,
                 "why": [
                     {"text": shown(neighbours[nid])[:WHY_CHARS], "label": label, "sim": float(s)}
                     for nid, label, s in why
                 ],
             },
-            "round": round_number,
+            "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": {"done": done, "total": total},
+            "progress": self._progress(name, last).view(),
         }
+
+    def history(self, name: str, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
+        """``name``'s latest answers, newest first: one row per item with their own latest
+        event on it (``label``, ``ambiguous`` or ``unlabel``)."""
+        latest: dict[str, LabelEvent] = {}
+        for event in self.ws.ledger.history():
+            if event.annotator == name:
+                latest.pop(event.item_id, None)
+                latest[event.item_id] = event
+        recent = list(latest.values())[: -limit - 1 : -1]
+        texts = {item.id: item.text for item in self.ws.store.get([e.item_id for e in recent])}
+        return [
+            {
+                "id": e.item_id,
+                "text": shown(texts.get(e.item_id, ""))[:WHY_CHARS],
+                "kind": e.kind,
+                "label": e.label,
+                "at": e.created_at,
+            }
+            for e in recent
+        ]
 
     def _release(self, name: str, item_id: str) -> None:
         self._leases.get(item_id, {}).pop(name, None)
@@ -353,12 +472,14 @@ class LabelService:
         self._release(name, item_id)
         person = self._people[name]
         person.done.append(item_id)
-        person.skipped.discard(item_id)
+        person.skipped.pop(item_id, None)
 
     def skip(self, name: str, item_id: str) -> dict[str, Any]:
-        """Hand the item back; ``name`` is not asked about it again in this process."""
+        """Hand the item back: the others get it first, ``name`` once nothing else is left."""
         self._release(name, item_id)
-        self._people[name].skipped.add(item_id)
+        skipped = self._people[name].skipped
+        skipped.pop(item_id, None)
+        skipped[item_id] = time.monotonic()
         return self.next_item(name)
 
     def undo(self, name: str) -> dict[str, Any]:
@@ -374,7 +495,7 @@ class LabelService:
             selection = next((s for s in self._batch(last.round) if s.item_id == item_id), None)
         selection = selection or Selection(0, item_id, None, None)
         self._leases[item_id][name] = time.monotonic() + self.settings.lease_seconds
-        return self._view(selection, last.round if last else 0, done=0, total=0)
+        return self._view(name, selection, last)
 
     # -- rounds ---------------------------------------------------------------------------
 
