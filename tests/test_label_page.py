@@ -255,3 +255,31 @@ def _pick(
         top2=tuple(ClassProbability(label, p) for label, p in top2),
         why=(Neighbor(neighbour, "positive", 0.8),),
     )
+
+
+def test_guidelines_set_on_the_dashboard_show_inert_on_the_label_page(served, new_browser):
+    """From the admin's login to the annotator's ledger event: the instructions above the
+    review, each description on its label's button, admin text inert like review text."""
+    root, tokens, server = served
+    ana, bo = new_browser(), new_browser()
+    log_in(ana, server.url, tokens["ana"])
+    ana.get(f"{server.url}/dashboard")
+    instructions = (
+        '<img src=x onerror="window.pwned=1"> Read the whole review.\nShipping is negative.'
+    )
+    ana.find_element("id", "guide-instructions").send_keys(instructions)
+    ana.find_element("css selector", '.guide-label[data-label="positive"]').send_keys(
+        "Would buy again <b>bold</b>"
+    )
+    _click(ana, "#guidelines-form button[type=submit]")
+    wait(ana, lambda d: text_of(d, "admin-status").startswith("Guidelines saved"))
+    shown = log_in(bo, server.url, tokens["bo"])
+    assert text_of(bo, "instructions-text") == instructions
+    button = bo.find_element("css selector", 'button.label[data-label="positive"]')
+    description = button.find_element("css selector", ".description")
+    assert description.get_attribute("textContent") == "Would buy again <b>bold</b>"
+    assert button.get_attribute("title") == "Would buy again <b>bold</b>"
+    assert not bo.find_elements("css selector", "main img, main b")
+    assert bo.execute_script("return window.pwned") is None
+    press(bo, "2", shown)
+    assert _events(root) == [(shown, LABEL, "positive", "bo")]

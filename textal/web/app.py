@@ -217,11 +217,11 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
 
     @guarded(page=True)
     async def label_page(request: Request, user: Annotator) -> Response:
-        return page(request, "label.html", user)
+        return page(request, "label.html", user, guidelines=service.guidelines())
 
     @guarded(page=True)
     async def dashboard_page(request: Request, user: Annotator) -> Response:
-        return page(request, "dashboard.html", user)
+        return page(request, "dashboard.html", user, guidelines=service.guidelines())
 
     @guarded(page=True)
     async def search_page(request: Request, user: Annotator) -> Response:
@@ -299,6 +299,18 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         # The token goes to the admin's page once and is never logged or stored.
         return JSONResponse({"name": name, "link": f"{request.base_url}login#token={token}"})
 
+    @guarded(write=True, admin=True)
+    async def admin_guidelines(request: Request, user: Annotator) -> Response:
+        body = await _json(request)
+        descriptions = body.get("labels")
+        if not isinstance(descriptions, dict) or not all(
+            isinstance(v, str) for v in descriptions.values()
+        ):
+            raise TextalError("field 'labels': expected {label: description text}")
+        instructions = _text(body, "instructions") or ""
+        saved = await service.call(service.set_guidelines, instructions, descriptions)
+        return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
+
     @guarded(admin=True)
     async def admin_export(request: Request, user: Annotator) -> Response:
         with tempfile.TemporaryDirectory() as tmp:
@@ -331,6 +343,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         Route("/api/admin/round", admin_round, methods=["POST"]),
         Route("/api/admin/settings", admin_settings, methods=["POST"]),
         Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
+        Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
         Route("/admin/export.csv", admin_export),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -40,6 +40,7 @@ from textal.store.base import Chunk, Item, VectorStore
 from textal.textsafe import terminal_safe
 from textal.web.why import reason
 from textal.workspace import Workspace
+from textal.workspace.guidelines import Guidelines, checked, load_guidelines, save_guidelines
 from textal.workspace.workspace import LEDGER_NAME
 
 T = TypeVar("T")
@@ -414,6 +415,17 @@ class LabelService:
 
     def _release(self, name: str, item_id: str) -> None:
         self._leases.get(item_id, {}).pop(name, None)
+
+    # -- guidelines -----------------------------------------------------------------------
+
+    def guidelines(self) -> Guidelines:
+        """Read on every page load: ``textal guidelines FILE`` may change them while serving."""
+        return load_guidelines(self.path)
+
+    def set_guidelines(self, instructions: str, descriptions: dict[str, str]) -> Guidelines:
+        guidelines = checked(instructions, descriptions, self.labels, where="guidelines")
+        save_guidelines(self.path, guidelines)
+        return guidelines
 
     # -- answers --------------------------------------------------------------------------
 

@@ -89,6 +89,15 @@ function adminControls() {
       batch_size: Number(document.getElementById("batch-size").value),
     }), () => { status.textContent = "Saved."; });
   });
+  document.getElementById("guidelines-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const labels = {};
+    for (const input of document.querySelectorAll(".guide-label")) labels[input.dataset.label] = input.value;
+    report(textal.post("/api/admin/guidelines", {
+      instructions: document.getElementById("guide-instructions").value,
+      labels,
+    }), () => { status.textContent = "Guidelines saved: the label page shows them on its next load."; });
+  });
   document.getElementById("add-form").addEventListener("submit", (event) => {
     event.preventDefault();
     report(textal.post("/api/admin/annotators", {

@@ -71,6 +71,7 @@ function show(state) {
   const waiting = document.getElementById("waiting");
   waiting.hidden = Boolean(current);
   item.hidden = !current;
+  document.getElementById("explain").hidden = !current;
   clearTimeout(pollTimer);
   if (!current) {
     section.dataset.state = "waiting";
