@@ -283,3 +283,33 @@ def test_guidelines_set_on_the_dashboard_show_inert_on_the_label_page(served, ne
     assert bo.execute_script("return window.pwned") is None
     press(bo, "2", shown)
     assert _events(root) == [(shown, LABEL, "positive", "bo")]
+
+
+def test_an_admin_resolves_a_disagreement_on_the_dashboard(served, new_browser):
+    """From login to the resolution event: two answers differ, the admin picks the label on the
+    dashboard, it becomes the current label and leaves the list of disagreements."""
+    root, tokens, server = served
+    ana, bo = new_browser(), new_browser()
+    item = log_in(ana, server.url, tokens["ana"])
+    ana.execute_async_script(
+        "const done = arguments[0];"
+        "textal.post('/api/admin/settings', {overlap: 2, batch_size: 6}).then(done, done);"
+    )
+    assert log_in(bo, server.url, tokens["bo"]) == item  # two answers asked per item
+    press(ana, "1", item)
+    press(bo, "2", item)
+    ana.get(f"{server.url}/dashboard")
+    resolve = f'#disagreements tr[data-id="{item}"] button[data-label="positive"]'
+    wait(ana, lambda d: d.find_elements("css selector", resolve))
+    _click(ana, resolve)
+    wait(ana, lambda d: text_of(d, "resolved") == "1 resolved so far.")
+    assert not ana.find_elements("css selector", f'#disagreements tr[data-id="{item}"]')
+    with Ledger(root / LEDGER_NAME) as ledger:
+        last = ledger.history(item)[-1]
+        assert (last.kind, last.label, last.annotator, last.source) == (
+            LABEL,
+            "positive",
+            "ana",
+            "resolution",
+        )
+        assert ledger.current_labels()[item] == "positive"

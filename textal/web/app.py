@@ -311,6 +311,13 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         saved = await service.call(service.set_guidelines, instructions, descriptions)
         return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
 
+    @guarded(write=True, admin=True)
+    async def admin_resolve(request: Request, user: Annotator) -> Response:
+        body = await _json(request)
+        item_id, label = _text(body, "id"), _text(body, "label", optional=True)
+        await service.call(service.resolve, user.name, item_id, label)
+        return JSONResponse({"ok": True})
+
     @guarded(admin=True)
     async def admin_export(request: Request, user: Annotator) -> Response:
         with tempfile.TemporaryDirectory() as tmp:
@@ -344,6 +351,7 @@ def create_app(service: LabelService, secret_key: str) -> Starlette:
         Route("/api/admin/settings", admin_settings, methods=["POST"]),
         Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
         Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
+        Route("/api/admin/resolve", admin_resolve, methods=["POST"]),
         Route("/admin/export.csv", admin_export),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

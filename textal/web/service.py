@@ -48,6 +48,7 @@ LEASE_SECONDS = 300.0
 WHY_CHARS = 160
 SEARCH_LIMIT = 50
 HISTORY_LENGTH = 10
+RESOLUTION = "resolution"  # the source of an admin's resolution event
 
 
 def shown(text: str) -> str:
@@ -588,16 +589,23 @@ class LabelService:
 
         history = self.ws.ledger.history()
         per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
+        resolved: set[str] = set()  # items whose latest event is an admin's resolution
         for event in history:
+            if event.source == RESOLUTION:
+                resolved.add(event.item_id)
+                continue
+            resolved.discard(event.item_id)  # a later answer opens the question again
             per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
         counts = Counter(self.ws.ledger.current_labels().values())
-        by_annotator = Counter(e.annotator for e in history if e.kind == LABEL)
+        by_annotator = Counter(
+            e.annotator for e in history if e.kind == LABEL and e.source != RESOLUTION
+        )
         pairs, disagreements = [], []
         for item_id, answers in per_item.items():
             given = [(a, label) for a, label in answers.items() if label is not None]
             if len(given) >= 2:
                 pairs.append((given[0][1], given[1][1]))
-                if len({label for _, label in given}) > 1:
+                if len({label for _, label in given}) > 1 and item_id not in resolved:
                     disagreements.append((item_id, given))
         kappa = None
         if pairs and len({x for p in pairs for x in p}) > 1:
@@ -613,6 +621,7 @@ class LabelService:
             "annotators": dict(sorted(by_annotator.items())),
             "kappa": kappa,
             "multi_labeled": len(pairs),
+            "resolved": len(resolved),
             "disagreements": [
                 {"id": i, "text": shown(texts[i])[:WHY_CHARS], "answers": dict(given)}
                 for i, given in disagreements[:50]
@@ -622,6 +631,15 @@ class LabelService:
                 "batch_size": self.settings.batch_size,
             },
         }
+
+    def resolve(self, name: str, item_id: str, label: str | None) -> None:
+        """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
+        item's current label, what rounds train on. Recorded as ``name``'s event with source
+        :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
+        self.ws.check_label(item_id, label, where="web")
+        self.ws.ledger.add_labels(
+            [_event(item_id, label)], annotator=name, source=RESOLUTION, confirm=True
+        )
 
     def export_csv(self, path: Path) -> int:
         return self.ws.export(path)
