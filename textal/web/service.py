@@ -288,12 +288,15 @@ class LabelService:
             elif fresh is None:
                 fresh = selection
         mine = held or fresh or min(returned, key=lambda s: skipped[s.item_id], default=None)
+        progress = self._progress(name, last, all_answers)
         if mine is None:
             if not free_for_anyone:
                 self._maybe_start_round()
-            return self._waiting(name, last, leased=leased, second=waiting_for_others)
+            return self._waiting(
+                name, last, leased=leased, second=waiting_for_others, progress=progress
+            )
         self._leases[mine.item_id][name] = now + self.settings.lease_seconds
-        return self._view(name, mine, last)
+        return self._view(name, mine, last, progress)
 
     def _batch(self, round_number: int) -> list[Selection]:
         """A round's selections (recorded once, never changed: kept for the latest round)."""
@@ -301,20 +304,30 @@ class LabelService:
             self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
         return self._batch_cache[1]
 
-    def _progress(self, name: str, last: RoundRecord | None) -> _Progress:
-        """The latest batch's progress, from the ledger (the same in every tab and process)."""
+    def _progress(
+        self, name: str, last: RoundRecord | None, answers: dict[str, dict[str, str]] | None = None
+    ) -> _Progress:
+        """The latest batch's progress, from the ledger (the same in every tab and process);
+        ``answers``: the batch's :meth:`_answers` when the caller has them already."""
         if last is None:
             return _Progress(0, 0, 0)
         batch = self._batch(last.round)
-        all_answers = self._answers([s.item_id for s in batch])
+        if answers is None:
+            answers = self._answers([s.item_id for s in batch])
         return _Progress(
-            done=sum(not self._still_open(a) for a in all_answers.values()),
+            done=sum(not self._still_open(a) for a in answers.values()),
             total=len(batch),
-            mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in all_answers.values()),
+            mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in answers.values()),
         )
 
     def _waiting(
-        self, name: str, last: RoundRecord | None, *, leased: int = 0, second: int = 0
+        self,
+        name: str,
+        last: RoundRecord | None,
+        *,
+        leased: int = 0,
+        second: int = 0,
+        progress: _Progress | None = None,
     ) -> dict[str, Any]:
         """Nothing for ``name`` now, and what happens next in words: never a batch promised
         that no round is computing. ``leased``: open items others hold; ``second``: open items
@@ -324,7 +337,7 @@ class LabelService:
             "item": None,
             "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": self._progress(name, last).view(),
+            "progress": (progress or self._progress(name, last)).view(),
             "waiting": {"kind": kind, "text": text},
         }
 
@@ -369,7 +382,13 @@ class LabelService:
             f"one {how}"
         )
 
-    def _view(self, name: str, selection: Selection, last: RoundRecord | None) -> dict:
+    def _view(
+        self,
+        name: str,
+        selection: Selection,
+        last: RoundRecord | None,
+        progress: _Progress | None = None,
+    ) -> dict:
         top2, why = reason_view(selection)
         neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
         (item,) = self.ws.store.get([selection.item_id])
@@ -390,7 +409,7 @@ class LabelService:
             },
             "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": self._progress(name, last).view(),
+            "progress": (progress or self._progress(name, last)).view(),
         }
 
     def history(self, name: str, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
