@@ -69,6 +69,15 @@ def main() -> None:
             url = proc.stdout.readline().split()[2]
             ana, bo = _client(url, tokens["ana"]), _client(url, tokens["bo"])
             ana.post("/api/admin/settings", json={"overlap": 2, "batch_size": 20})
+            guidelines = {
+                "instructions": "Label the customer's opinion of the product, not of the "
+                "delivery. Mixed reviews: the overall verdict; no verdict: ambiguous.",
+                "labels": {
+                    "negative": "unhappy, would not buy again",
+                    "positive": "satisfied, would recommend",
+                },
+            }
+            ana.post("/api/admin/guidelines", json=guidelines).raise_for_status()
             for n in range(args.rounds):
                 rounds = len(ana.get("/api/dashboard").json()["rounds"])
                 for client, name in ((ana, "ana"), (bo, "bo")):
@@ -104,7 +113,7 @@ def main() -> None:
                 driver.delete_all_cookies()
                 driver.get(f"{url}/login#token={tokens['ana']}")
                 time.sleep(2)
-                driver.set_window_size(1200, 1900)
+                driver.set_window_size(1200, 2150)
                 driver.get(f"{url}/dashboard")
                 time.sleep(3)
                 driver.save_screenshot(str(args.out / "web-dashboard.png"))

@@ -120,3 +120,67 @@ def new_browser() -> Iterator[Callable[[], object]]:
         driver.quit()
     for profile in profiles:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- driving the label page ----------------------------------------------------------------
+
+WAIT_S = 300  # a round trains AutoML on a loaded machine
+FIRST_BATCH = 6
+
+
+def prepare(template: Path, root: Path, *, batch: int = FIRST_BATCH) -> dict[str, str]:
+    """Copy the workspace, record a first (cold-start) batch, add the accounts ``ana`` (admin)
+    and ``bo``; returns their login tokens."""
+    from textal.ledger.annotators import add_annotator
+    from textal.workspace import Workspace
+
+    shutil.copytree(template, root)
+    with Workspace.open(root) as ws:
+        ws.round(batch_size=batch)
+        return {
+            "ana": add_annotator(ws.ledger, "ana", admin=True),
+            "bo": add_annotator(ws.ledger, "bo"),
+        }
+
+
+def wait(driver, condition, timeout_s: float = WAIT_S):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout_s, poll_frequency=0.1).until(condition)
+
+
+def page_state(driver) -> tuple[str, str]:
+    """``(state, item id)`` of the label page: ``("item", id)`` or ``("waiting", "")``."""
+    state, item_id = driver.execute_script(
+        "const s = document.getElementById('labeler');"
+        "return s ? [s.dataset.state, document.getElementById('item').dataset.id] : ['', ''];"
+    )
+    return state, item_id
+
+
+def log_in(driver, url: str, token: str) -> str:
+    """Open the login link; returns the first item's id once the label page shows it."""
+    driver.get(f"{url}/login#token={token}")
+    wait(driver, lambda d: page_state(d)[0] == "item")
+    assert "token" not in driver.current_url
+    return page_state(driver)[1]
+
+
+def press(driver, key: str, shown: str) -> str:
+    """Press ``key`` on the item ``shown``; returns the next state's item id ('' when none)."""
+    driver.find_element("tag name", "body").send_keys(key)
+    wait(driver, lambda d: page_state(d)[1] != shown)
+    return page_state(driver)[1]
+
+
+def text_of(driver, element_id: str) -> str:
+    """An element's text as the page set it (``textContent``: hidden elements too)."""
+    return driver.find_element("id", element_id).get_attribute("textContent")
+
+
+def serve_prepared(
+    template: Path, root: Path, start_server: Callable[[Path], Server], *, batch: int = FIRST_BATCH
+) -> tuple[dict[str, str], Server]:
+    """:func:`prepare` the workspace, then serve it; returns the tokens and the server."""
+    tokens = prepare(template, root, batch=batch)
+    return tokens, start_server(root)

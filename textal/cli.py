@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textal import __version__, predict_cli
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
     add_embedding_options(init)
     init.add_argument("--labels", help="the label set, comma-separated, e.g. negative,positive")
+    init.add_argument(
+        "--guidelines", metavar="FILE", help="instructions for the label page (see `guidelines`)"
+    )
 
     ingest = commands.add_parser(
         "ingest",
@@ -255,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     remove = people_commands.add_parser("remove", help="delete an account (its labels stay)")
     add_common_options(remove)
     remove.add_argument("name")
+    guide = commands.add_parser(
+        "guidelines",
+        help="set or show the label page's instructions and label descriptions",
+        description="FILE is plain text: the instructions, then a '# LABEL' line before each "
+        "label's description. Works while `serve` runs; the page shows it on its next load.",
+    )
+    guide.add_argument("--workspace", metavar="DIR", help="(default: ./textal-workspace)")
+    guide.add_argument("file", nargs="?", help="the guidelines to set (none: show them)")
     simulate_cli.add_parser(commands)
     _add_suspects_parser(commands)
     return parser
@@ -319,11 +331,16 @@ def _show_label_set(ws: Workspace, why: str = "") -> None:
 
 
 def _cmd_init(args: argparse.Namespace) -> None:
+    from textal.workspace.guidelines import read_guidelines_file, save_guidelines
+
     with _open(args, create=True) as ws:
         print(
             f"workspace {ws.path}: model {ws.config.model} ({ws.config.backend}), "
             f"store {ws.store.uri}"
         )
+        if args.guidelines:
+            save_guidelines(ws.path, read_guidelines_file(Path(args.guidelines), ws.config.labels))
+            print(f"guidelines set from {args.guidelines}")
 
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
@@ -566,6 +583,30 @@ def _cmd_annotators(args: argparse.Namespace) -> None:
             print(f"removed {args.name}; labels it gave stay in the ledger")
 
 
+def _cmd_guidelines(args: argparse.Namespace) -> None:
+    """Only the config is read, so guidelines can be set while `serve` runs."""
+    from textal.workspace.config import read_config, workspace_path
+    from textal.workspace.guidelines import load_guidelines, read_guidelines_file, save_guidelines
+
+    root = workspace_path(args.workspace)
+    config = read_config(root)
+    if config is None:
+        raise TextalError(f"no textal workspace at {root}: run `textal init` first")
+    if not config.labels:
+        raise TextalError(f"workspace {root} has no label set: run `textal init --labels ...`")
+    if args.file:
+        guidelines = read_guidelines_file(Path(args.file), config.labels)
+        save_guidelines(root, guidelines)
+        described = ", ".join(guidelines.labels) or "none"
+        print(f"guidelines set: {len(guidelines.instructions)} characters of instructions, "
+              f"descriptions of {described}")  # fmt: skip
+        return
+    guidelines = load_guidelines(root)
+    print(terminal_safe(guidelines.instructions) or "(no instructions)")
+    for name in config.labels:
+        print(f"\n# {terminal_safe(name)}\n{terminal_safe(guidelines.labels.get(name, ''))}")
+
+
 # -- suspect labels and annotator agreement (issue 14) ------------------------------------------
 
 
@@ -646,6 +687,7 @@ def _print_label_quality(s: Status) -> None:
 COMMANDS = {
     "serve": _cmd_serve,
     "annotators": _cmd_annotators,
+    "guidelines": _cmd_guidelines,
     "init": _cmd_init,
     "ingest": _cmd_ingest,
     "status": _cmd_status,

@@ -202,11 +202,11 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
 
     @guarded(page=True)
     async def label_page(request: Request, user: Annotator) -> Response:
-        return page(request, "label.html", user)
+        return page(request, "label.html", user, guidelines=service.guidelines())
 
     @guarded(page=True)
     async def dashboard_page(request: Request, user: Annotator) -> Response:
-        return page(request, "dashboard.html", user)
+        return page(request, "dashboard.html", user, guidelines=service.guidelines())
 
     @guarded(page=True)
     async def search_page(request: Request, user: Annotator) -> Response:
@@ -235,6 +235,10 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
     @guarded(write=True)
     async def api_undo(request: Request, user: Annotator) -> Response:
         return JSONResponse(await service.call(service.undo, user.name))
+
+    @guarded()
+    async def api_history(request: Request, user: Annotator) -> Response:
+        return JSONResponse({"answers": await service.call(service.history, user.name)})
 
     @guarded()
     async def api_dashboard(request: Request, user: Annotator) -> Response:
@@ -287,6 +291,25 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         await service.call(lambda: remove_annotator(service.ws.ledger, name))
         return JSONResponse({"removed": name})  # its sessions end with it
 
+    @guarded(write=True, admin=True)
+    async def admin_guidelines(request: Request, user: Annotator) -> Response:
+        body = await _json(request)
+        descriptions = body.get("labels")
+        if not isinstance(descriptions, dict) or not all(
+            isinstance(v, str) for v in descriptions.values()
+        ):
+            raise TextalError("field 'labels': expected {label: description text}")
+        instructions = _text(body, "instructions") or ""
+        saved = await service.call(service.set_guidelines, instructions, descriptions)
+        return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
+
+    @guarded(write=True, admin=True)
+    async def admin_resolve(request: Request, user: Annotator) -> Response:
+        body = await _json(request)
+        item_id, label = _text(body, "id"), _text(body, "label", optional=True)
+        await service.call(service.resolve, user.name, item_id, label)
+        return JSONResponse({"ok": True})
+
     @guarded(admin=True)
     async def admin_export(request: Request, user: Annotator) -> Response:
         with tempfile.TemporaryDirectory() as tmp:
@@ -312,6 +335,7 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         Route("/api/label", api_label, methods=["POST"]),
         Route("/api/skip", api_skip, methods=["POST"]),
         Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/history", api_history),
         Route("/api/dashboard", api_dashboard),
         Route("/api/search", api_search),
         Route("/api/similar", api_similar, methods=["POST"]),
@@ -319,6 +343,8 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         Route("/api/admin/settings", admin_settings, methods=["POST"]),
         Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
         Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
+        Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
+        Route("/api/admin/resolve", admin_resolve, methods=["POST"]),
         Route("/admin/export.csv", admin_export),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *api.routes(service, guard),

@@ -72,25 +72,43 @@ def serve(
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app = create_app(service, session_secret(root), url=(public_url or url).rstrip("/"))
         accounts = service.run(list_annotators, service.ws.ledger)
-        say(f"textal serve: {url} (workspace {root}, store {service.ws.store.uri})")
-        if accounts:
-            say(f"{len(accounts)} accounts: log in with the link `textal annotators add` printed")
-        else:
-            say("no accounts yet: run `textal annotators add NAME --admin` for a login link")
-        # uvicorn re-raises SIGTERM after its graceful shutdown; exit through ``finally`` then.
+        # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown: exit 0 through
+        # ``finally`` then (Ctrl-C is how one stops a server, not an interruption).
         signal.signal(signal.SIGTERM, _exit_quietly)
+        signal.signal(signal.SIGINT, _exit_quietly)
         service.local_token = secrets.token_urlsafe(32)
         with holding(root, url, service.local_token):
-            # No proxy header is trusted: uvicorn would otherwise take the client address from
-            # X-Forwarded-For on loopback connections, which resets the login limiter.
-            config = uvicorn.Config(
-                app,
-                log_level="warning",
-                access_log=False,
-                lifespan="off",
-                proxy_headers=False,
-                server_header=False,
-            )
-            uvicorn.Server(config).run(sockets=[sock])
+            try:
+                say(f"textal serve: {url} (workspace {root}, store {service.ws.store.uri})")
+                for line in login_help(len(accounts), root):
+                    say(line)
+                # No proxy header is trusted: uvicorn would otherwise take the client address
+                # from X-Forwarded-For on loopback connections, which resets the login limiter.
+                config = uvicorn.Config(
+                    app,
+                    log_level="warning",
+                    access_log=False,
+                    lifespan="off",
+                    proxy_headers=False,
+                    server_header=False,
+                )
+                uvicorn.Server(config).run(sockets=[sock])
+            finally:
+                say("textal serve: stopped; every acknowledged answer is in the ledger")
     finally:
         service.close()
+
+
+def login_help(accounts: int, root: Path) -> list[str]:
+    """How to log in, for the lines ``serve`` prints first. A login link cannot be printed
+    again: the ledger keeps only a hash of each token."""
+    where = f" --workspace {root}" if root != workspace_path(None) else ""
+    if not accounts:
+        return [f"no accounts yet: `textal annotators add NAME --admin{where}` prints a login link"]
+    people = "1 account" if accounts == 1 else f"{accounts} accounts"
+    return [
+        f"{people}: log in with the link `textal annotators add` printed (it is shown once: only "
+        "a hash of its token is kept)",
+        f"lost a link? `textal annotators remove NAME{where}`, then "
+        f"`textal annotators add NAME [--admin]{where}` prints a new one",
+    ]

@@ -32,6 +32,7 @@ from textal.ledger import (
     AMBIGUOUS,
     LABEL,
     UNLABEL,
+    LabelEvent,
     NewLabel,
     RoundRecord,
     Selection,
@@ -49,8 +50,10 @@ from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
 from textal.web.jobs import Job, JobBoard
+from textal.web.why import reason
 from textal.web.wire import dump
 from textal.workspace import Workspace
+from textal.workspace.guidelines import Guidelines, checked, load_guidelines, save_guidelines
 from textal.workspace.workspace import RoundResult, Source
 
 T = TypeVar("T")
@@ -59,6 +62,8 @@ LOCAL_USER = ":local"  # the CLI's credential while `serve` runs; no account has
 WHY_CHARS = 160
 SEARCH_LIMIT = 50
 QUERY_CHARS = 5_000  # a typed "similar to" sentence; the model reads ~1,000 characters anyway
+HISTORY_LENGTH = 10
+RESOLUTION = "resolution"  # the source of an admin's resolution event
 
 
 def shown(text: str) -> str:
@@ -73,6 +78,10 @@ def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]
         [[c.label, c.probability] for c in selection.top2],
         [[n.item_id, n.label, n.similarity] for n in selection.why],
     )
+
+
+def _reviews(n: int) -> str:
+    return f"{n} review" if n == 1 else f"{n} reviews"
 
 
 def _event(item_id: str, label: str | None) -> NewLabel:
@@ -172,10 +181,24 @@ class Settings:
 
 @dataclass
 class _People:
-    """Per-annotator state of this process: skipped items and the undo stack."""
+    """Per-annotator state of this process: skipped items (``{item: when}``, oldest first come
+    back first) and the undo stack."""
 
-    skipped: set[str] = field(default_factory=set)
+    skipped: dict[str, float] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """A batch's progress from the ledger: items no longer open, of ``total``; ``mine`` of
+    them (or of the open ones) answered by the asking annotator."""
+
+    done: int
+    total: int
+    mine: int
+
+    def view(self) -> dict[str, int]:
+        return {"done": self.done, "total": self.total, "mine": self.mine}
 
 
 class LabelService:
@@ -275,45 +298,54 @@ class LabelService:
         return kinds.count(LABEL) < self.settings.overlap
 
     def next_item(self, name: str) -> dict[str, Any]:
-        """Lease the next item of the open batch to ``name``: its view, or a waiting state."""
+        """Lease the next item of the open batch to ``name``: its view, or a waiting state.
+
+        ``name`` gets the item they hold already, else the first free one they did not skip,
+        else the free ones they skipped, longest ago first: a skipped item goes to the others
+        first and comes back to ``name`` once nothing else is left, so a skip never stalls."""
         last = self.ws.ledger.last_round()
         if last is None:
             self._maybe_start_round()
-            return self._waiting(None)
+            return self._waiting(name, None)
         now = time.monotonic()
-        person = self._people[name]
+        skipped = self._people[name].skipped
+        held = fresh = None
+        returned: list[Selection] = []
         free_for_anyone = False
-        mine = None
-        total = done = 0
+        leased = waiting_for_others = 0  # open items with others / answered by name
         batch = self._batch(last.round)
         all_answers = self._answers([s.item_id for s in batch])
         for selection in batch:
-            total += 1
             answers = all_answers[selection.item_id]
             if not self._still_open(answers):
-                done += 1
                 continue
             leases = self._leases[selection.item_id]
             for holder, expiry in list(leases.items()):
                 if expiry <= now:
                     del leases[holder]
             others = [a for a in leases if a != name and answers.get(a) != LABEL]
-            answered = list(answers.values()).count(LABEL)
-            free = answered + len(others) < self.settings.overlap
+            free = list(answers.values()).count(LABEL) + len(others) < self.settings.overlap
             free_for_anyone |= free and not leases
-            if answers.get(name) == LABEL or selection.item_id in person.skipped:
-                continue
-            if name in leases:
-                mine = selection
-                break
-            if free and mine is None:
-                mine = selection
+            if answers.get(name) == LABEL:
+                waiting_for_others += 1
+            elif name in leases:
+                held = held or selection
+            elif not free:
+                leased += 1
+            elif selection.item_id in skipped:
+                returned.append(selection)
+            elif fresh is None:
+                fresh = selection
+        mine = held or fresh or min(returned, key=lambda s: skipped[s.item_id], default=None)
+        progress = self._progress(name, last, all_answers)
         if mine is None:
             if not free_for_anyone:
                 self._maybe_start_round()
-            return self._waiting(last.round, done=done, total=total)
+            return self._waiting(
+                name, last, leased=leased, second=waiting_for_others, progress=progress
+            )
         self._leases[mine.item_id][name] = now + self.settings.lease_seconds
-        return self._view(mine, last.round, done=done, total=total)
+        return self._view(name, mine, last, progress)
 
     def _batch(self, round_number: int) -> list[Selection]:
         """A round's selections (recorded once, never changed: kept for the latest round)."""
@@ -321,18 +353,95 @@ class LabelService:
             self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
         return self._batch_cache[1]
 
-    def _waiting(self, round_number: int | None, *, done: int = 0, total: int = 0) -> dict:
+    def _progress(
+        self, name: str, last: RoundRecord | None, answers: dict[str, dict[str, str]] | None = None
+    ) -> _Progress:
+        """The latest batch's progress, from the ledger (the same in every tab and process);
+        ``answers``: the batch's :meth:`_answers` when the caller has them already."""
+        if last is None:
+            return _Progress(0, 0, 0)
+        batch = self._batch(last.round)
+        if answers is None:
+            answers = self._answers([s.item_id for s in batch])
+        return _Progress(
+            done=sum(not self._still_open(a) for a in answers.values()),
+            total=len(batch),
+            mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in answers.values()),
+        )
+
+    def _waiting(
+        self,
+        name: str,
+        last: RoundRecord | None,
+        *,
+        leased: int = 0,
+        second: int = 0,
+        progress: _Progress | None = None,
+    ) -> dict[str, Any]:
+        """Nothing for ``name`` now, and what happens next in words: never a batch promised
+        that no round is computing. ``leased``: open items others hold; ``second``: open items
+        ``name`` answered that wait for more people's answers."""
+        kind, text = self._what_next(last, leased=leased, second=second)
         return {
             "item": None,
-            "round": round_number,
+            "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": {"done": done, "total": total},
+            "progress": (progress or self._progress(name, last)).view(),
+            "waiting": {"kind": kind, "text": text},
         }
 
-    def _view(self, selection: Selection, round_number: int, *, done: int, total: int) -> dict:
+    def _what_next(self, last: RoundRecord | None, *, leased: int, second: int) -> tuple[str, str]:
+        this = f"round {last.round}" if last else "this round"
+        if leased:
+            rest = f"The rest of {this} ({_reviews(leased)}) is with other annotators"
+            if self.round_running():
+                return "others", f"{rest}; the next round is being computed meanwhile."
+            return "others", (
+                f"{rest}. A review comes back here if they skip it or leave it for "
+                f"{self.settings.lease_seconds / 60:.0f} minutes."
+            )
+        if second:
+            return "others", (
+                f"{_reviews(second).capitalize()} of {this} wait for another annotator's answer "
+                f'(each needs {self.settings.overlap}). An admin can change "Annotators per '
+                'item" on the dashboard.'
+            )
+        if self.round_running():
+            if last is None:
+                return "round", "The first round is being computed; its reviews appear here."
+            return "round", (
+                f"Round {last.round} is done. The next round is being computed from the labels "
+                "so far; its reviews appear here when it is ready."
+            )
+        if self.round_error is not None:
+            return "failed", (
+                f"The last round failed: {terminal_safe(self.round_error)}. An admin can retry "
+                'with "Start a round now" on the dashboard.'
+            )
+        if last is not None and not self._batch(last.round):
+            return "exhausted", (
+                f"Round {last.round} had nothing to ask: every stored review is labeled or "
+                "marked ambiguous."
+            )
+        how = 'with "Start a round now" on the dashboard.'
+        if last is None:
+            return "admin", f"No round yet: an admin starts the first one {how}"
+        return "admin", (
+            f"Round {last.round} is done and no new round is running: an admin starts the next "
+            f"one {how}"
+        )
+
+    def _view(
+        self,
+        name: str,
+        selection: Selection,
+        last: RoundRecord | None,
+        progress: _Progress | None = None,
+    ) -> dict:
         top2, why = reason_view(selection)
         neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
         (item,) = self.ws.store.get([selection.item_id])
+        because = reason(selection, last)
         return {
             "item": {
                 "id": item.id,
@@ -340,18 +449,52 @@ class LabelService:
                 "predicted": selection.predicted,
                 "top2": [[label, float(p)] for label, p in top2],
                 "score": selection.score,
+                "reason": {"kind": because.kind, "text": because.text},
+                "returned": selection.item_id in self._people[name].skipped,
                 "why": [
                     {"text": shown(neighbours[nid])[:WHY_CHARS], "label": label, "sim": float(s)}
                     for nid, label, s in why
                 ],
             },
-            "round": round_number,
+            "round": last.round if last else None,
             "round_running": self.round_running(),
-            "progress": {"done": done, "total": total},
+            "progress": (progress or self._progress(name, last)).view(),
         }
+
+    def history(self, name: str, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
+        """``name``'s latest answers, newest first: one row per item with their own latest
+        event on it (``label``, ``ambiguous`` or ``unlabel``)."""
+        latest: dict[str, LabelEvent] = {}
+        for event in self.ws.ledger.history():
+            if event.annotator == name:
+                latest.pop(event.item_id, None)
+                latest[event.item_id] = event
+        recent = list(latest.values())[: -limit - 1 : -1]
+        texts = {item.id: item.text for item in self.ws.store.get([e.item_id for e in recent])}
+        return [
+            {
+                "id": e.item_id,
+                "text": shown(texts.get(e.item_id, ""))[:WHY_CHARS],
+                "kind": e.kind,
+                "label": e.label,
+                "at": e.created_at,
+            }
+            for e in recent
+        ]
 
     def _release(self, name: str, item_id: str) -> None:
         self._leases.get(item_id, {}).pop(name, None)
+
+    # -- guidelines -----------------------------------------------------------------------
+
+    def guidelines(self) -> Guidelines:
+        """Read on every page load: ``textal guidelines FILE`` may change them while serving."""
+        return load_guidelines(self.path)
+
+    def set_guidelines(self, instructions: str, descriptions: dict[str, str]) -> Guidelines:
+        guidelines = checked(instructions, descriptions, self.labels, where="guidelines")
+        save_guidelines(self.path, guidelines)
+        return guidelines
 
     # -- answers --------------------------------------------------------------------------
 
@@ -410,12 +553,14 @@ class LabelService:
         self._release(name, item_id)
         person = self._people[name]
         person.done.append(item_id)
-        person.skipped.discard(item_id)
+        person.skipped.pop(item_id, None)
 
     def skip(self, name: str, item_id: str) -> dict[str, Any]:
-        """Hand the item back; ``name`` is not asked about it again in this process."""
+        """Hand the item back: the others get it first, ``name`` once nothing else is left."""
         self._release(name, item_id)
-        self._people[name].skipped.add(item_id)
+        skipped = self._people[name].skipped
+        skipped.pop(item_id, None)
+        skipped[item_id] = time.monotonic()
         return self.next_item(name)
 
     def undo(self, name: str) -> dict[str, Any]:
@@ -431,7 +576,7 @@ class LabelService:
             selection = next((s for s in self._batch(last.round) if s.item_id == item_id), None)
         selection = selection or Selection(0, item_id, None, None)
         self._leases[item_id][name] = time.monotonic() + self.settings.lease_seconds
-        return self._view(selection, last.round if last else 0, done=0, total=0)
+        return self._view(name, selection, last)
 
     # -- rounds ---------------------------------------------------------------------------
 
@@ -582,16 +727,23 @@ class LabelService:
 
         history = self.ws.ledger.history()
         per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
+        resolved: set[str] = set()  # items whose latest event is an admin's resolution
         for event in history:
+            if event.source == RESOLUTION:
+                resolved.add(event.item_id)
+                continue
+            resolved.discard(event.item_id)  # a later answer opens the question again
             per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
         counts = Counter(self.ws.ledger.current_labels().values())
-        by_annotator = Counter(e.annotator for e in history if e.kind == LABEL)
+        by_annotator = Counter(
+            e.annotator for e in history if e.kind == LABEL and e.source != RESOLUTION
+        )
         pairs, disagreements = [], []
         for item_id, answers in per_item.items():
             given = [(a, label) for a, label in answers.items() if label is not None]
             if len(given) >= 2:
                 pairs.append((given[0][1], given[1][1]))
-                if len({label for _, label in given}) > 1:
+                if len({label for _, label in given}) > 1 and item_id not in resolved:
                     disagreements.append((item_id, given))
         kappa = None
         if pairs and len({x for p in pairs for x in p}) > 1:
@@ -607,6 +759,7 @@ class LabelService:
             "annotators": dict(sorted(by_annotator.items())),
             "kappa": kappa,
             "multi_labeled": len(pairs),
+            "resolved": len(resolved),
             "disagreements": [
                 {"id": i, "text": shown(texts[i])[:WHY_CHARS], "answers": dict(given)}
                 for i, given in disagreements[:50]
@@ -616,6 +769,15 @@ class LabelService:
                 "batch_size": self.settings.batch_size,
             },
         }
+
+    def resolve(self, name: str, item_id: str, label: str | None) -> None:
+        """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
+        item's current label, what rounds train on. Recorded as ``name``'s event with source
+        :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
+        self.ws.check_label(item_id, label, where="web")
+        self.ws.ledger.add_labels(
+            [_event(item_id, label)], annotator=name, source=RESOLUTION, confirm=True
+        )
 
     def export_csv(self, path: Path) -> int:
         return self.ws.export(path)

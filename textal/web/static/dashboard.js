@@ -41,6 +41,27 @@ function chart(rounds) {
   document.getElementById("chart").replaceChildren(box, legend);
 }
 
+function disagreement(x) {
+  const tr = row([x.text, Object.entries(x.answers).map(([who, label]) => `${who}: ${label}`).join(", ")]);
+  tr.dataset.id = x.id;
+  if (!document.getElementById("disagreements").dataset.admin) return tr;
+  const cell = textal.el("td");
+  const names = Array.from(document.getElementById("label-names").content.querySelectorAll("span"));
+  for (const label of [...names.map((s) => s.dataset.label), null]) {
+    const button = textal.el("button", label === null ? "ambiguous" : label);
+    button.type = "button";
+    button.dataset.label = label === null ? "ambiguous" : label;
+    button.addEventListener("click", () => {
+      textal.post("/api/admin/resolve", { id: x.id, label })
+        .then(refresh)
+        .catch((error) => { document.getElementById("admin-status").textContent = error.message; });
+    });
+    cell.append(button, " ");
+  }
+  tr.append(cell);
+  return tr;
+}
+
 async function refresh() {
   const d = await textal.get("/api/dashboard");
   const labels = document.getElementById("labels");
@@ -60,11 +81,8 @@ async function refresh() {
   document.getElementById("round-state").textContent =
     (d.round_running ? "A round is running in the background. " : "") + (d.round_error ? `Last round failed: ${d.round_error}` : "");
   chart(d.rounds);
-  document.querySelector("#disagreements tbody").replaceChildren(
-    ...d.disagreements.map((x) =>
-      row([x.text, Object.entries(x.answers).map(([who, label]) => `${who}: ${label}`).join(", ")]),
-    ),
-  );
+  document.getElementById("resolved").textContent = `${d.resolved} resolved so far.`;
+  document.querySelector("#disagreements tbody").replaceChildren(...d.disagreements.map(disagreement));
   const overlap = document.getElementById("overlap");
   if (overlap && document.activeElement?.closest("#settings-form") == null) {
     overlap.value = String(d.settings.overlap);
@@ -88,6 +106,15 @@ function adminControls() {
       overlap: Number(document.getElementById("overlap").value),
       batch_size: Number(document.getElementById("batch-size").value),
     }), () => { status.textContent = "Saved."; });
+  });
+  document.getElementById("guidelines-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const labels = {};
+    for (const input of document.querySelectorAll(".guide-label")) labels[input.dataset.label] = input.value;
+    report(textal.post("/api/admin/guidelines", {
+      instructions: document.getElementById("guide-instructions").value,
+      labels,
+    }), () => { status.textContent = "Guidelines saved: the label page shows them on its next load."; });
   });
   document.getElementById("add-form").addEventListener("submit", (event) => {
     event.preventDefault();
