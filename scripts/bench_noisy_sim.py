@@ -84,7 +84,7 @@ def run(data: SimulationData, strategy: str, fix: bool, seed: int, rounds: int) 
             spent += len(todo[:FIX])
     ids = list(labels)
     y = np.array([labels[i] for i in ids])
-    model = fit_on_labels(data.store.get_vectors(ids), y, seed=seed, time_budget_s=10.0)
+    model = fit_on_labels(data.store.get_vectors(ids), y, seed=seed)
     costs.append(spent)
     f1s.append(evaluate(model, labels, data).macro_f1)
     return {

@@ -247,7 +247,6 @@ def train_model(
     min_precision: float = DEFAULT_MIN_PRECISION,
     seed: int = 0,
     trained_on: str = "",
-    time_budget_s: float = 10.0,
     labeled_share: float = 0.0,
 ) -> TrainedModel:
     """Fit the head on labeled vectors ``X`` (n, d) and labels ``y`` as a round does
@@ -261,7 +260,7 @@ def train_model(
 
     check_min_precision(min_precision)
     y = np.asarray(y).astype(str)
-    head = fit_on_labels(X, y, seed=seed, time_budget_s=time_budget_s)
+    head = fit_on_labels(X, y, seed=seed)
     if head is None:
         raise TextalError(
             "no trained model: label reviews of at least two classes first "

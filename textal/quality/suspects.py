@@ -61,9 +61,7 @@ class LabelIssue:
     neighbours: tuple[tuple[int, float], ...]
 
 
-def out_of_fold_proba(
-    X: np.ndarray, y: np.ndarray, *, seed: int = 0, time_budget_s: float = 10.0
-) -> np.ndarray:
+def out_of_fold_proba(X: np.ndarray, y: np.ndarray, *, seed: int = 0) -> np.ndarray:
     """(n, c) out-of-fold probabilities of y's classes (sorted), from the head the workspace fits.
 
     ``AutoClassifier`` picks the head on all labels; that head is then refitted on each of
@@ -72,7 +70,7 @@ def out_of_fold_proba(
     """
     _, y_enc = np.unique(y, return_inverse=True)
     folds = int(np.clip(np.bincount(y_enc).min(), 2, MAX_FOLDS))
-    auto = AutoClassifier(time_budget_s=time_budget_s, random_state=seed).fit(X, y)
+    auto = AutoClassifier(random_state=seed).fit(X, y)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "least populated class has only n members"
@@ -119,7 +117,6 @@ def rank_label_issues(
     model_weight: float = MODEL_WEIGHT,
     k: int = NEIGHBOURS,
     seed: int = 0,
-    time_budget_s: float = 10.0,
 ) -> list[LabelIssue]:
     """Every assessable label of X (n, d, L2-normalised) and y (n,), most suspect first (by
     ascending averaged probability of the given label); ``flagged`` marks confident learning's
@@ -140,7 +137,7 @@ def rank_label_issues(
     rows = np.flatnonzero(np.isin(y, kept_classes))
     Xk, yk = X[rows], y[rows]
     classes, y_enc = np.unique(yk, return_inverse=True)
-    p_model = out_of_fold_proba(Xk, yk, seed=seed, time_budget_s=time_budget_s)
+    p_model = out_of_fold_proba(Xk, yk, seed=seed)
     indices, sims = nearest_labeled(Xk, k)
     p_neigh = neighbour_proba(y_enc, len(classes), indices, sims)
     combined = model_weight * p_model + (1 - model_weight) * p_neigh

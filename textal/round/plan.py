@@ -316,7 +316,6 @@ def plan_round(
     max_class_share: float | None = None,
     seed: int = 0,
     chunk_size: int = CHUNK_SIZE,
-    time_budget_s: float = 10.0,
     stop_ids: Sequence[str] | None = None,
     scorer: Scorer | None = None,
     candidates: str = index.CANDIDATES.default,
@@ -360,9 +359,7 @@ def plan_round(
         [labels[i] for i in ids],
         store.get_vectors(ids) if ids else np.empty((0, store.dim), dtype=np.float32),
     )
-    model = fit_on_labels(
-        known.vectors, np.asarray(known.labels), seed=seed, time_budget_s=time_budget_s
-    )
+    model = fit_on_labels(known.vectors, np.asarray(known.labels), seed=seed)
     if model is None:
         return _cold_start_step(store, known, trained_on, params, skip, rng, clock)
     clock.lap("fit")

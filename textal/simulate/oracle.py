@@ -40,9 +40,9 @@ class Protocol:
 
     ``initial`` is ``"random"`` (a uniform sample of the pool, drawn from the seed) or
     ``"cold-start"`` (textal's cold-start batch, what a real project starts with).
-    ``max_class_share`` caps a predicted class's share of each batch and ``time_budget_s`` is the
-    model's cross-validation budget, both as in ``plan_round`` (and ``textal round``), and so is
-    ``candidates`` (``auto``, ``all`` or ``index``: what each round scores).
+    ``max_class_share`` caps a predicted class's share of each batch, as in ``plan_round`` (and
+    ``textal round``), and so does ``candidates`` (``auto``, ``all`` or ``index``: what each round
+    scores).
     ``label_noise`` is the chance that the oracle answers a wrong label, of ``label_noise_kind``
     (see ``textal.quality.noise``); the test set keeps its gold labels.
     """
@@ -52,7 +52,6 @@ class Protocol:
     rounds: int = 20
     initial: str = INITIAL.default
     max_class_share: float | None = None
-    time_budget_s: float = 10.0
     candidates: str = CANDIDATES.default
     label_noise: float = 0.0
     label_noise_kind: str = NOISE_KIND.default
@@ -196,7 +195,6 @@ def simulate_run(
                 batch_size=protocol.batch_size,
                 max_class_share=protocol.max_class_share,
                 seed=seed * 1000 + round_ + 1,
-                time_budget_s=protocol.time_budget_s,
                 candidates=protocol.candidates,
             )
             fit_s, select_s = _plan_seconds(plan)
@@ -210,10 +208,7 @@ def simulate_run(
         ids = list(labels)
         y = np.array([labels[i] for i in ids])
         model = fit_on_labels(
-            data.store.get_vectors(ids),
-            y,
-            seed=seed * 1000 + protocol.rounds + 1,
-            time_budget_s=protocol.time_budget_s,
+            data.store.get_vectors(ids), y, seed=seed * 1000 + protocol.rounds + 1
         )
         fit_s = time.perf_counter() - started
         points.append(_point(data, strategy, seed, protocol.rounds, labels, model, fit_s, None))
@@ -222,7 +217,7 @@ def simulate_run(
     return points
 
 
-def full_data_reference(data: SimulationData, time_budget_s: float = 10.0) -> Reference:
+def full_data_reference(data: SimulationData) -> Reference:
     """Fit the model on every pool item's gold label (seed 0) and score it on the test set."""
     with threadpool_limits(limits=1):
         ids: list[str] = []
@@ -232,7 +227,7 @@ def full_data_reference(data: SimulationData, time_budget_s: float = 10.0) -> Re
             chunks.append(np.array(chunk.vectors))
         y = np.array([data.oracle[i] for i in ids])
         started = time.perf_counter()
-        model = fit_on_labels(np.concatenate(chunks), y, seed=0, time_budget_s=time_budget_s)
+        model = fit_on_labels(np.concatenate(chunks), y, seed=0)
         fit_s = time.perf_counter() - started
         if model is None:
             raise ValueError("the pool has a single class: nothing to classify")
@@ -278,7 +273,7 @@ def _run_job(job: tuple[str, int]) -> list[CurvePoint]:
 
 def _reference_job() -> Reference:
     shared = _shared()
-    return full_data_reference(shared.data, shared.protocol.time_budget_s)
+    return full_data_reference(shared.data)
 
 
 def run_all(
@@ -305,7 +300,7 @@ def run_all(
     )
     with bar:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            reference = full_data_reference(data, protocol.time_budget_s)
+            reference = full_data_reference(data)
             runs = [simulate_run(data, s, seed, protocol, bar.update) for s, seed in jobs]
             return runs, reference
         context = multiprocessing.get_context("fork")
