@@ -248,3 +248,29 @@ def test_predict_serves_the_last_model_and_swaps_it_whole(amazon_template, tmp_p
     assert set(models[:swap]) == {models[0]} and set(models[swap:]) == {models[-1]}  # no way back
     for model in set(models):  # one model, one answer: never a mix of two
         assert len({p for m, p in seen if m == model}) == 1
+
+
+def test_filters_and_metadata_go_through_the_server(served, tmp_path):
+    root, server, tokens = served
+    today = tmp_path / "today.csv"
+    with open(YELP, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:30]
+    with open(today, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text", "source"])
+        writer.writerows([(f"t-{k}", r["text"], "app-store") for k, r in enumerate(rows)])
+    ingest = _cli(root, "ingest", "--data", today, "--id-column", "id", "--meta-column", "source")
+    assert ingest.returncode == 0, ingest.stderr
+    round_ = _cli(root, "round", "--batch-size", "5", "--filter", 'source == "app-store"')
+    assert round_.returncode == 0, round_.stderr
+    batch = Path(round_.stdout.split(" -> ")[1].split()[0])
+    with open(batch, encoding="utf-8") as f:
+        picked = [row["id"] for row in csv.DictReader(f)]
+    assert len(picked) == 5 and all(i.startswith("t-") for i in picked)
+    bad = _cli(root, "round", "--filter", "source ==")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: filter ")
+    boss = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {tokens['boss']}"}, timeout=300
+    )
+    refused = boss.post("/api/v1/rounds", json={"filter": "source =="})
+    assert refused.status_code == 400 and "filter" in refused.json()["error"]

@@ -93,19 +93,9 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _filter(args: argparse.Namespace) -> Filter | None:
-    from textal.store.filters import both, parse_filter, since_filter
+    from textal.store.filters import from_options
 
-    return both(
-        parse_filter(args.filter) if args.filter is not None else None,
-        since_filter(args.since) if args.since is not None else None,
-    )
-
-
-def _local_only(args: argparse.Namespace, *flags: str) -> None:
-    """Refuse options the running server's API does not take yet."""
-    given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f, None)]
-    if given:
-        raise TextalError(f"{', '.join(given)} cannot go through a running `textal serve` yet")
+    return from_options(args.filter, args.since)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,7 +351,6 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
         meta_columns=args.meta_column,
     )
     if (remote := _served(args)) is not None:
-        _local_only(args, "meta_column")
         if args.data is None:
             raise TextalError("while `textal serve` runs, ingest a file (--data FILE)")
         with remote:
@@ -370,6 +359,7 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
                 text_column=args.text_column,
                 id_column=args.id_column,
                 label_column=args.label_column,
+                meta_columns=args.meta_column,
             )
             now = remote.status()
             uri, count = now.store_uri, now.items
@@ -436,9 +426,8 @@ def _cmd_round(args: argparse.Namespace) -> None:
     }
     restrict = _filter(args)
     if (remote := _served(args)) is not None:
-        _local_only(args, "filter", "since")
         with remote:
-            result = remote.round(**params)
+            result = remote.round(**params, filter=args.filter, since=args.since)
     else:
         with _open(args) as ws:
             result = ws.round(**params, filter=restrict)
@@ -502,9 +491,10 @@ def _cmd_export(args: argparse.Namespace) -> None:
         return predict_cli.run_export_model(args, _open)
     restrict = _filter(args)
     if (remote := _served(args)) is not None:
-        _local_only(args, "filter", "since")
         with remote:
-            n = remote.export(args.file, predictions=args.predictions)
+            n = remote.export(
+                args.file, predictions=args.predictions, filter=args.filter, since=args.since
+            )
         print(f"wrote {n} rows to {args.file} and its .jsonl")
         return
     with _open(args, read_only=True) as ws:

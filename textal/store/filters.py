@@ -101,6 +101,15 @@ def since_filter(when: str) -> Compare:
     return Compare(INGESTED_AT, ">=", math.ceil(moment.timestamp()))
 
 
+def from_options(text: str | None, since: str | None) -> Filter | None:
+    """The filter of ``--filter TEXT`` and ``--since WHEN`` (either may be ``None``), as the CLI
+    and the HTTP API take them."""
+    return both(
+        parse_filter(text) if text is not None else None,
+        since_filter(since) if since is not None else None,
+    )
+
+
 def both(first: Filter | None, second: Filter | None) -> Filter | None:
     """The filter that holds where both hold (either may be ``None``: no restriction)."""
     if first is None or second is None:

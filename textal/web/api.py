@@ -27,6 +27,7 @@ from starlette.routing import Route
 from textal.errors import TextalError
 from textal.ledger import RoundRecord
 from textal.ledger.annotators import Annotator
+from textal.store.filters import from_options
 from textal.web.auth import ADMINS, Endpoint, Guard
 from textal.web.bodies import json_body, text_field
 from textal.web.service import LOCAL_USER, LabelService, RoundRequest
@@ -128,6 +129,7 @@ async def status(service: LabelService, request: Request, user: Annotator) -> Re
 
 async def add_items(service: LabelService, request: Request, user: Annotator) -> Response:
     query = request.query_params
+    meta_columns = tuple(m for m in query.get("meta_column", "").split(",") if m)
     text_column = query.get("text_column", "text")
     id_column, label_column = query.get("id_column"), query.get("label_column")
     kind = request.headers.get("content-type", "").split(";")[0].strip()
@@ -138,6 +140,10 @@ async def add_items(service: LabelService, request: Request, user: Annotator) ->
             if not _is_local(user):
                 raise TextalError("field 'path': only the server's own CLI names files")
             path = Path(text_field(body, "path") or "")
+            meta = body.get("meta_columns") or []
+            if not isinstance(meta, list) or not all(isinstance(m, str) for m in meta):
+                raise TextalError("field 'meta_columns': a list of column names")
+            meta_columns = tuple(meta)
             text_column = text_field(body, "text_column", optional=True) or "text"
             id_column = text_field(body, "id_column", optional=True)
             label_column = text_field(body, "label_column", optional=True)
@@ -157,6 +163,7 @@ async def add_items(service: LabelService, request: Request, user: Annotator) ->
             text_column=text_column,
             id_column=id_column,
             label_column=label_column,
+            meta_columns=meta_columns,
         )
     except BaseException:
         if upload is not None:
@@ -186,10 +193,17 @@ async def list_rounds(service: LabelService, request: Request, user: Annotator) 
 
 async def start_round(service: LabelService, request: Request, user: Annotator) -> Response:
     body = await json_body(request)
-    known = {"batch_size", "strategy", "max_class_share", "seed", "candidates"}
+    known = {"batch_size", "strategy", "max_class_share", "seed", "candidates", "filter", "since"}
     if unknown := sorted(set(body) - known):
         raise TextalError(f"field {unknown[0]!r}: not a round parameter ({', '.join(known)})")
-    settings = {"batch_size": service.settings.batch_size, **body}
+    restrict = from_options(
+        text_field(body, "filter", optional=True), text_field(body, "since", optional=True)
+    )
+    settings = {
+        "batch_size": service.settings.batch_size,
+        **{k: v for k, v in body.items() if k not in ("filter", "since")},
+        "filter": restrict,
+    }
     try:
         wanted = RoundRequest(**settings)
     except TypeError as exc:
@@ -231,10 +245,13 @@ async def export_labels(service: LabelService, request: Request, user: Annotator
     if fmt not in ("csv", "jsonl"):
         raise TextalError("query 'format': csv or jsonl")
     predictions = _query_flag(request, "predictions")
+    restrict = from_options(request.query_params.get("filter"), request.query_params.get("since"))
     folder = _upload_dir(service)
     target = folder / "labels.csv"
     try:
-        await service.off_thread(lambda ws: ws.export(target, predictions=predictions))
+        await service.off_thread(
+            lambda ws: ws.export(target, predictions=predictions, filter=restrict)
+        )
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -251,7 +268,12 @@ async def export_to_path(service: LabelService, request: Request, user: Annotato
         raise TextalError("GET /api/v1/labels streams the export; only the CLI names files")
     path = Path(text_field(body, "path") or "")
     predictions = body.get("predictions") is True
-    rows = await service.off_thread(lambda ws: ws.export(path, predictions=predictions))
+    restrict = from_options(
+        text_field(body, "filter", optional=True), text_field(body, "since", optional=True)
+    )
+    rows = await service.off_thread(
+        lambda ws: ws.export(path, predictions=predictions, filter=restrict)
+    )
     return JSONResponse({"rows": rows})
 
 

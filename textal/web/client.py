@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,14 @@ class ServedWorkspace:
         text_column: str = "text",
         id_column: str | None = None,
         label_column: str | None = None,
+        meta_columns: Sequence[str] = (),
     ) -> tuple[IngestReport, SourceSummary]:
         body = {
             "path": str(Path(path).absolute()),
             "text_column": text_column,
             "id_column": id_column,
             "label_column": label_column,
+            "meta_columns": list(meta_columns),
         }
         job = self._call("POST", "/api/v1/items", json=body)
         result = self._wait(job, ("embedded", "stored"))
@@ -120,8 +123,20 @@ class ServedWorkspace:
         body = {"path": str(Path(path).absolute()), "annotator": annotator, "confirm": confirm}
         return load(LabelImport, self._call("POST", "/api/v1/labels", json=body))
 
-    def export(self, path: str | Path, *, predictions: bool = False) -> int:
-        body = {"path": str(Path(path).absolute()), "predictions": predictions}
+    def export(
+        self,
+        path: str | Path,
+        *,
+        predictions: bool = False,
+        filter: str | None = None,
+        since: str | None = None,
+    ) -> int:
+        body = {
+            "path": str(Path(path).absolute()),
+            "predictions": predictions,
+            "filter": filter,
+            "since": since,
+        }
         return int(self._call("POST", "/api/v1/exports", json=body)["rows"])
 
     def suspects(self, limit: int | None = None) -> list[Suspect]:

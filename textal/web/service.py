@@ -168,6 +168,7 @@ class RoundRequest:
     max_class_share: float | None = None
     seed: int = 0
     candidates: str = "auto"
+    filter: Filter | None = None  # textal.store.filters: which unlabeled items it may ask
 
 
 @dataclass
@@ -613,6 +614,7 @@ class LabelService:
                         max_class_share=request.max_class_share,
                         seed=request.seed,
                         candidates=request.candidates,
+                        filter=request.filter,
                     )
                 except Exception as exc:  # shown on the dashboard; labeling goes on
                     self.round_error = str(exc) if isinstance(exc, TextalError) else repr(exc)
