@@ -134,7 +134,9 @@ def main() -> int:
                     thread.join()
                 return latencies[first:], time.monotonic() - began
 
-            idle, elapsed = label_while(lambda: time.monotonic() < stop)
+            # With an ingest to come, leave two thirds of the pool for labeling during it.
+            cap = items // 3 if args.ingest else items
+            idle, elapsed = label_while(lambda: time.monotonic() < stop and len(acknowledged) < cap)
             during: list[float] = []
             api_s = 0.0
             if args.ingest:
