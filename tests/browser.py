@@ -3,6 +3,7 @@ and ``textal serve`` in a real uvicorn process on a free loopback port."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -10,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.hardening import child_env, textal_command
@@ -184,3 +186,14 @@ def serve_prepared(
     """:func:`prepare` the workspace, then serve it; returns the tokens and the server."""
     tokens = prepare(template, root, batch=batch)
     return tokens, start_server(root)
+
+
+def http_session(url: str, token: str, timeout_s: float = 120) -> httpx.Client:
+    """An HTTP client logged in to ``textal serve`` at ``url`` with a login ``token``, carrying
+    the session's CSRF token as the pages do."""
+    client = httpx.Client(base_url=url, timeout=timeout_s)
+    assert client.post("/login", json={"token": token}).status_code == 200
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
+    assert csrf
+    client.headers["X-CSRF-Token"] = csrf.group(1)
+    return client

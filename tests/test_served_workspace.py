@@ -11,7 +11,6 @@ and the server went on committing into the deleted file (9 of 15 labels lost on 
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser import http_session
 from tests.hardening import child_env, textal_command
 from textal.ledger import LABEL, Ledger, NewLabel
 from textal.ledger.annotators import add_annotator, list_annotators
@@ -32,15 +32,6 @@ from textal.workspace import Workspace
 from textal.workspace.workspace import LEDGER_NAME
 
 pytestmark = pytest.mark.slow  # real server and CLI processes, a round on real embeddings
-
-
-def _session(url: str, token: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=120)
-    assert client.post("/login", json={"token": token}).status_code == 200
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
-    assert csrf
-    client.headers["X-CSRF-Token"] = csrf.group(1)
-    return client
 
 
 def _cli(*argv: object) -> subprocess.CompletedProcess[str]:
@@ -103,7 +94,7 @@ def test_cli_commands_while_serving_then_kill_9_lose_nothing(
         cy = add_annotator(ws.ledger, "cy")
     server = start_server(root)
     ledger_path = root / LEDGER_NAME
-    client, bo_client, cy_client = (_session(server.url, t) for t in (ana, bo, cy))
+    client, bo_client, cy_client = (http_session(server.url, t) for t in (ana, bo, cy))
     acknowledged: list[tuple[str, str]] = []
 
     _label(client, 6, acknowledged)  # the batch is done: a background round starts,

@@ -3,7 +3,6 @@ server acknowledged is in the ledger exactly once, and the items leased when it 
 
 from __future__ import annotations
 
-import re
 import shutil
 import threading
 from collections import Counter
@@ -11,21 +10,13 @@ from collections import Counter
 import httpx
 import pytest
 
+from tests.browser import http_session
 from textal.ledger import Ledger
 from textal.ledger.annotators import add_annotator
 from textal.workspace import Workspace
 from textal.workspace.workspace import LEDGER_NAME
 
 pytestmark = pytest.mark.slow
-
-
-def _session(url: str, token: str) -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=60)
-    assert client.post("/login", json={"token": token}).status_code == 200
-    csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/").text)
-    assert csrf
-    client.headers["X-CSRF-Token"] = csrf.group(1)
-    return client
 
 
 @pytest.mark.parametrize("store", ["memory", "lite"])
@@ -41,7 +32,7 @@ def test_kill_9_loses_no_acknowledged_label(amazon_template, tmp_path, start_ser
     enough = threading.Event()
 
     def annotate(name: str) -> None:
-        client = _session(server.url, tokens[name])
+        client = http_session(server.url, tokens[name])
         try:
             state = client.post("/api/next", json={}).json()
             while state["item"] is not None:
@@ -73,7 +64,7 @@ def test_kill_9_loses_no_acknowledged_label(amazon_template, tmp_path, start_ser
     labeled = {item for item, _, _ in events}
     orphans = {item for item in shown.values() if item not in labeled}
     assert orphans
-    cy = _session(restarted.url, tokens["cy"])
+    cy = http_session(restarted.url, tokens["cy"])
     offered = []
     state = cy.post("/api/next", json={}).json()
     for _ in orphans:
