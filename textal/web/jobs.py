@@ -57,10 +57,17 @@ class JobBoard:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def start(self, kind: str, work: Callable[[Job], Any]) -> Job:
+    def start(
+        self,
+        kind: str,
+        work: Callable[[Job], Any],
+        progress: Callable[[], dict[str, int]] = dict,
+    ) -> Job:
         """Run ``work(job)`` on a new thread; what it returns becomes ``job.result``. A
-        :class:`TextalError` is the job's error as it is; anything else is logged too."""
-        job = Job(secrets.token_hex(8), kind, datetime.now(UTC).isoformat(timespec="seconds"))
+        :class:`TextalError` is the job's error as it is; anything else is logged too.
+        ``progress`` gives the job's counts while it runs."""
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        job = Job(secrets.token_hex(8), kind, created, progress)
 
         def run() -> None:
             try:

@@ -649,9 +649,7 @@ class LabelService:
                 done, summary = ws.ingest(source, report=report, cancel=job.cancel)
             return {"report": dump(done, IngestReport), "summary": dump(summary, SourceSummary)}
 
-        job = self.jobs.start("ingest", work)
-        job.progress = progress
-        return job
+        return self.jobs.start("ingest", work, progress)
 
     async def served_predictor(self) -> Predictor:
         """The model ``POST /api/v1/predict`` serves: the one the last round's job trained
