@@ -3,10 +3,18 @@
 A job's ``progress`` is read while it runs (counts only: no lock needed for ints); its result is
 kept as JSON-ready data once it ends. The board forgets the oldest finished jobs beyond
 :data:`KEEP_JOBS`, so it never grows without bound.
+
+Jobs yield the CPU to people: on Linux a job's thread runs :data:`BACKGROUND_NICE` steps nicer
+than the server, and so do the encoder's and BLAS's worker threads it starts (a thread's nice
+value is inherited by the threads it creates, and OpenMP keeps a pool per thread that starts a
+parallel region). An answer that arrives while an ingest embeds or a round trains then gets a
+core first; the job takes what is left and loses nothing when nobody is labeling.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import sys
 import threading
@@ -20,6 +28,7 @@ from textal.errors import TextalError
 from textal.textsafe import terminal_safe
 
 KEEP_JOBS = 100
+BACKGROUND_NICE = 10
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
 
@@ -50,6 +59,17 @@ class Job:
         }
 
 
+def yield_to_people() -> None:
+    """Lower the calling thread's CPU priority by :data:`BACKGROUND_NICE` (Linux only: elsewhere
+    the call would change the whole process's, or fail)."""
+    if sys.platform != "linux":
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a sandbox that forbids it: the server's priority
+        nice = min(19, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE)
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
 class JobBoard:
     """Starts jobs and finds them by id."""
 
@@ -70,6 +90,7 @@ class JobBoard:
         job = Job(secrets.token_hex(8), kind, created, progress)
 
         def run() -> None:
+            yield_to_people()
             try:
                 job.result = work(job)
                 job.state = CANCELLED if job.cancel.is_set() else DONE
