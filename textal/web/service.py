@@ -19,7 +19,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,21 @@ from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
 from textal.web.jobs import Job, JobBoard
+from textal.web.views import (
+    Dashboard,
+    DisagreementRow,
+    History,
+    HistoryEntry,
+    ItemView,
+    Neighbour,
+    Progress,
+    QueueState,
+    Results,
+    RoundRow,
+    SearchResult,
+    SettingsView,
+    Waiting,
+)
 from textal.web.why import reason
 from textal.web.wire import dump
 from textal.workspace import Workspace
@@ -72,14 +87,6 @@ def shown(text: str) -> str:
     return terminal_safe(text)
 
 
-def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]:
-    """``(top2, why)`` of a selection as ``[[label, p], ...]`` and ``[[id, label, sim], ...]``."""
-    return (
-        [[c.label, c.probability] for c in selection.top2],
-        [[n.item_id, n.label, n.similarity] for n in selection.why],
-    )
-
-
 def _reviews(n: int) -> str:
     return f"{n} review" if n == 1 else f"{n} reviews"
 
@@ -88,18 +95,18 @@ def _event(item_id: str, label: str | None) -> NewLabel:
     return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
 
 
-def round_view(record: RoundRecord) -> dict[str, Any]:
+def round_view(record: RoundRecord) -> RoundRow:
     """A round as the dashboard shows it."""
-    return {
-        "round": record.round,
-        "created_at": record.created_at,
-        "strategy": record.report.selected_by,
-        "batch_size": record.params.batch_size,
-        "model": record.report.model,
-        "cv_score": record.report.cv_score,
-        "agreement": record.report.agreement,
-        "cold_start": record.report.cold_start,
-    }
+    return RoundRow(
+        round=record.round,
+        created_at=record.created_at,
+        strategy=record.report.selected_by,
+        batch_size=record.params.batch_size,
+        model=record.report.model,
+        cv_score=record.report.cv_score,
+        agreement=record.report.agreement,
+        cold_start=record.report.cold_start,
+    )
 
 
 class LockedStore:
@@ -189,19 +196,6 @@ class _People:
     done: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Progress:
-    """A batch's progress from the ledger: items no longer open, of ``total``; ``mine`` of
-    them (or of the open ones) answered by the asking annotator."""
-
-    done: int
-    total: int
-    mine: int
-
-    def view(self) -> dict[str, int]:
-        return {"done": self.done, "total": self.total, "mine": self.mine}
-
-
 class LabelService:
     """The workspace as the web app uses it. Create with :meth:`open`; :meth:`close` at exit."""
 
@@ -216,7 +210,7 @@ class LabelService:
         self.local_token: str | None = None  # set by `serve`: the CLI's credential
         self._predictor: Predictor | None = None  # what /api/v1/predict serves
         self._predictor_lock = threading.Lock()
-        self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
+        self._pending: list[tuple[str, str, str | None, Future[QueueState]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
@@ -298,7 +292,7 @@ class LabelService:
             return False
         return kinds.count(LABEL) < self.settings.overlap
 
-    def next_item(self, name: str) -> dict[str, Any]:
+    def next_item(self, name: str) -> QueueState:
         """Lease the next item of the open batch to ``name``: its view, or a waiting state.
 
         ``name`` gets the item they hold already, else the first free one they did not skip,
@@ -356,15 +350,15 @@ class LabelService:
 
     def _progress(
         self, name: str, last: RoundRecord | None, answers: dict[str, dict[str, str]] | None = None
-    ) -> _Progress:
+    ) -> Progress:
         """The latest batch's progress, from the ledger (the same in every tab and process);
         ``answers``: the batch's :meth:`_answers` when the caller has them already."""
         if last is None:
-            return _Progress(0, 0, 0)
+            return Progress(0, 0, 0)
         batch = self._batch(last.round)
         if answers is None:
             answers = self._answers([s.item_id for s in batch])
-        return _Progress(
+        return Progress(
             done=sum(not self._still_open(a) for a in answers.values()),
             total=len(batch),
             mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in answers.values()),
@@ -377,19 +371,19 @@ class LabelService:
         *,
         leased: int = 0,
         second: int = 0,
-        progress: _Progress | None = None,
-    ) -> dict[str, Any]:
+        progress: Progress | None = None,
+    ) -> QueueState:
         """Nothing for ``name`` now, and what happens next in words: never a batch promised
         that no round is computing. ``leased``: open items others hold; ``second``: open items
         ``name`` answered that wait for more people's answers."""
         kind, text = self._what_next(last, leased=leased, second=second)
-        return {
-            "item": None,
-            "round": last.round if last else None,
-            "round_running": self.round_running(),
-            "progress": (progress or self._progress(name, last)).view(),
-            "waiting": {"kind": kind, "text": text},
-        }
+        return QueueState(
+            item=None,
+            round=last.round if last else None,
+            round_running=self.round_running(),
+            progress=progress or self._progress(name, last),
+            waiting=Waiting(kind, text),
+        )
 
     def _what_next(self, last: RoundRecord | None, *, leased: int, second: int) -> tuple[str, str]:
         this = f"round {last.round}" if last else "this round"
@@ -437,32 +431,32 @@ class LabelService:
         name: str,
         selection: Selection,
         last: RoundRecord | None,
-        progress: _Progress | None = None,
-    ) -> dict:
-        top2, why = reason_view(selection)
-        neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
+        progress: Progress | None = None,
+    ) -> QueueState:
+        why = selection.why
+        neighbours = {item.id: item.text for item in self.ws.store.get([n.item_id for n in why])}
         (item,) = self.ws.store.get([selection.item_id])
-        because = reason(selection, last)
-        return {
-            "item": {
-                "id": item.id,
-                "text": shown(item.text),
-                "predicted": selection.predicted,
-                "top2": [[label, float(p)] for label, p in top2],
-                "score": selection.score,
-                "reason": {"kind": because.kind, "text": because.text},
-                "returned": selection.item_id in self._people[name].skipped,
-                "why": [
-                    {"text": shown(neighbours[nid])[:WHY_CHARS], "label": label, "sim": float(s)}
-                    for nid, label, s in why
-                ],
-            },
-            "round": last.round if last else None,
-            "round_running": self.round_running(),
-            "progress": (progress or self._progress(name, last)).view(),
-        }
+        view = ItemView(
+            id=item.id,
+            text=shown(item.text),
+            predicted=selection.predicted,
+            top2=[(c.label, float(c.probability)) for c in selection.top2],
+            score=selection.score,
+            reason=reason(selection, last),
+            returned=selection.item_id in self._people[name].skipped,
+            why=[
+                Neighbour(shown(neighbours[n.item_id])[:WHY_CHARS], n.label, float(n.similarity))
+                for n in why
+            ],
+        )
+        return QueueState(
+            item=view,
+            round=last.round if last else None,
+            round_running=self.round_running(),
+            progress=progress or self._progress(name, last),
+        )
 
-    def history(self, name: str, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
+    def history(self, name: str, limit: int = HISTORY_LENGTH) -> History:
         """``name``'s latest answers, newest first: one row per item with their own latest
         event on it (``label``, ``ambiguous`` or ``unlabel``)."""
         latest: dict[str, LabelEvent] = {}
@@ -472,16 +466,18 @@ class LabelService:
                 latest[event.item_id] = event
         recent = list(latest.values())[: -limit - 1 : -1]
         texts = {item.id: item.text for item in self.ws.store.get([e.item_id for e in recent])}
-        return [
-            {
-                "id": e.item_id,
-                "text": shown(texts.get(e.item_id, ""))[:WHY_CHARS],
-                "kind": e.kind,
-                "label": e.label,
-                "at": e.created_at,
-            }
-            for e in recent
-        ]
+        return History(
+            [
+                HistoryEntry(
+                    id=e.item_id,
+                    text=shown(texts.get(e.item_id, ""))[:WHY_CHARS],
+                    kind=e.kind,
+                    label=e.label,
+                    at=e.created_at,
+                )
+                for e in recent
+            ]
+        )
 
     def _release(self, name: str, item_id: str) -> None:
         self._leases.get(item_id, {}).pop(name, None)
@@ -508,15 +504,15 @@ class LabelService:
         )
         self._answered(name, item_id)
 
-    def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    def label(self, name: str, item_id: str, label: str | None) -> QueueState:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
         return self.next_item(name)
 
-    async def answer(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    async def answer(self, name: str, item_id: str, label: str | None) -> QueueState:
         """:meth:`label` with group commit: answers that arrive while the workspace thread is
         busy are committed together in one transaction (one disk sync for all of them)."""
-        done: Future[dict[str, Any]] = Future()
+        done: Future[QueueState] = Future()
         with self._pending_lock:
             self._pending.append((name, item_id, label, done))
         self._executor.submit(self._commit_pending)
@@ -556,7 +552,7 @@ class LabelService:
         person.done.append(item_id)
         person.skipped.pop(item_id, None)
 
-    def skip(self, name: str, item_id: str) -> dict[str, Any]:
+    def skip(self, name: str, item_id: str) -> QueueState:
         """Hand the item back: the others get it first, ``name`` once nothing else is left."""
         self._release(name, item_id)
         skipped = self._people[name].skipped
@@ -564,11 +560,11 @@ class LabelService:
         skipped[item_id] = time.monotonic()
         return self.next_item(name)
 
-    def undo(self, name: str) -> dict[str, Any]:
+    def undo(self, name: str) -> QueueState:
         """Record an ``unlabel`` event for ``name``'s last answer and show that item again."""
         person = self._people[name]
         if not person.done:
-            return {**self.next_item(name), "message": "nothing to undo"}
+            return replace(self.next_item(name), message="nothing to undo")
         item_id = person.done.pop()
         self.ws.mark(item_id, UNLABEL, annotator=name, source="web")
         last = self.ws.ledger.last_round()
@@ -678,11 +674,11 @@ class LabelService:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, query: str) -> list[dict[str, Any]]:
+    def search(self, query: str) -> Results:
         """Stored texts containing ``query`` (case-insensitive), at most ``SEARCH_LIMIT``."""
         needle = query.casefold().strip()
         if not needle:
-            return []
+            return Results([])
         found: list[Item] = []
         for chunk in self.ws.store.iterate():
             found += [i for i in self.ws.store.get(chunk.ids) if needle in i.text.casefold()]
@@ -698,9 +694,7 @@ class LabelService:
         with self._encoder_lock:
             return self.ws.encoder.encode([text])
 
-    def similar(
-        self, *, vector: np.ndarray | None = None, item_id: str | None = None
-    ) -> list[dict]:
+    def similar(self, *, vector: np.ndarray | None = None, item_id: str | None = None) -> Results:
         """Nearest stored items to a query ``vector`` (from :meth:`embed_query`) or to a stored
         item (an unknown ``item_id`` is refused)."""
         if item_id is not None:
@@ -708,21 +702,23 @@ class LabelService:
                 raise TextalError(f"field 'id': unknown id {show_value(item_id)}")
             vector = self.ws.store.get_vectors([item_id])
         if vector is None:
-            return []
+            return Results([])
         hits = [(i, s) for i, s in self.ws.store.search(vector, 21)[0] if i != item_id][:20]
         items = self.ws.store.get([i for i, _ in hits])
         return self._results([(item, sim) for item, (_, sim) in zip(items, hits, strict=True)])
 
-    def _results(self, found: list[tuple[Item, float | None]]) -> list[dict[str, Any]]:
+    def _results(self, found: list[tuple[Item, float | None]]) -> Results:
         labels = self.ws.ledger.current_labels()
-        return [
-            {"id": item.id, "text": shown(item.text), "sim": sim, "label": labels.get(item.id)}
-            for item, sim in found
-        ]
+        return Results(
+            [
+                SearchResult(item.id, shown(item.text), sim, labels.get(item.id))
+                for item, sim in found
+            ]
+        )
 
     # -- dashboard ------------------------------------------------------------------------
 
-    def dashboard(self) -> dict[str, Any]:
+    def dashboard(self) -> Dashboard:
         from sklearn.metrics import cohen_kappa_score
 
         history = self.ws.ledger.history()
@@ -749,26 +745,23 @@ class LabelService:
         if pairs and len({x for p in pairs for x in p}) > 1:
             kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
         texts = {i.id: i.text for i in self.ws.store.get([d[0] for d in disagreements[:50]])}
-        return {
-            "labels": dict(sorted(counts.items())),
-            "ambiguous": len(self.ws.ledger.ambiguous_items()),
-            "items": self.ws.store.count(),
-            "rounds": [round_view(r) for r in self.ws.ledger.rounds()],
-            "round_running": self.round_running(),
-            "round_error": self.round_error,
-            "annotators": dict(sorted(by_annotator.items())),
-            "kappa": kappa,
-            "multi_labeled": len(pairs),
-            "resolved": len(resolved),
-            "disagreements": [
-                {"id": i, "text": shown(texts[i])[:WHY_CHARS], "answers": dict(given)}
+        return Dashboard(
+            labels=dict(sorted(counts.items())),
+            ambiguous=len(self.ws.ledger.ambiguous_items()),
+            items=self.ws.store.count(),
+            rounds=[round_view(r) for r in self.ws.ledger.rounds()],
+            round_running=self.round_running(),
+            round_error=self.round_error,
+            annotators=dict(sorted(by_annotator.items())),
+            kappa=kappa,
+            multi_labeled=len(pairs),
+            resolved=len(resolved),
+            disagreements=[
+                DisagreementRow(i, shown(texts[i])[:WHY_CHARS], dict(given))
                 for i, given in disagreements[:50]
             ],
-            "settings": {
-                "overlap": self.settings.overlap,
-                "batch_size": self.settings.batch_size,
-            },
-        }
+            settings=SettingsView(self.settings.overlap, self.settings.batch_size),
+        )
 
     def resolve(self, name: str, item_id: str, label: str | None) -> None:
         """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
