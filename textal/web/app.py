@@ -16,6 +16,7 @@ import asyncio
 import io
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
 from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
+from textal.store.filters import from_options
 from textal.web import api
 from textal.web.api import BODY_CAPS
 from textal.web.auth import (
@@ -55,7 +57,7 @@ from textal.web.auth import server_error as _server_error
 from textal.web.bodies import int_field as _int_field
 from textal.web.bodies import json_body as _json
 from textal.web.bodies import text_field as _text
-from textal.web.service import LabelService
+from textal.web.service import LabelService, SearchQuery
 from textal.web.views import respond
 
 __all__ = ["LOGIN_CHECK_SECONDS", "LOGIN_FAILURES_PER_MINUTE", "create_app"]
@@ -63,6 +65,8 @@ __all__ = ["LOGIN_CHECK_SECONDS", "LOGIN_FAILURES_PER_MINUTE", "create_app"]
 HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
+REVIEW_PAGE = frozenset({"reviewer", "admin"})  # who reviews suspects (GET /api/v1/suspects)
+MAX_PAGE = 10_000  # search pages: a scan reads (page + 1) x 50 matches
 MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
 SECURITY_HEADERS = [
     (
@@ -221,6 +225,11 @@ async def search_page(request: Request, user: Annotator) -> Response:
     return _page(request, "search.html", user)
 
 
+@guarded(page=True, roles=REVIEW_PAGE)
+async def review_page(request: Request, user: Annotator) -> Response:
+    return _page(request, "review.html", user)
+
+
 # -- labeling -----------------------------------------------------------------------------
 
 
@@ -262,14 +271,45 @@ async def api_history(request: Request, user: Annotator) -> Response:
 
 @guarded()
 async def api_dashboard(request: Request, user: Annotator) -> Response:
+    """``?tz=MINUTES``: the viewer's offset from UTC (east positive), for labels per day."""
     service = service_of(request)
-    return respond(await service.call(service.dashboard))
+    tz = request.query_params.get("tz", "0")
+    if not tz.lstrip("-").isdigit() or abs(int(tz)) > 24 * 60:
+        raise TextalError("field 'tz': minutes from UTC, -1440 to 1440")
+    offset = timedelta(minutes=int(tz))
+    return respond(await service.call(service.dashboard, offset))
 
 
 @guarded()
 async def api_search(request: Request, user: Annotator) -> Response:
     service = service_of(request)
-    return respond(await service.call(service.search, request.query_params.get("q", "")))
+    params = request.query_params
+    page = params.get("page", "0")
+    if not page.isdigit() or int(page) > MAX_PAGE:
+        raise TextalError(f"field 'page': a whole number from 0 to {MAX_PAGE}")
+    query = SearchQuery(
+        text=params.get("q", ""),
+        status=params.get("status", "any"),
+        label=params.get("label") or None,
+        predicted=params.get("predicted") or None,
+        filter=from_options(params.get("filter") or None, None),
+        page=int(page),
+    )
+    model = None
+    if query.predicted is not None:
+        model = (await service.served_predictor()).model
+    return respond(await service.call(service.search, query, model))
+
+
+@guarded(write=True)
+async def api_label_bulk(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    ids, label = body.get("ids"), _text(body, "label", optional=True)
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise TextalError("field 'ids': expected a list of item ids")
+    recorded = await service.call(service.record_all, user.name, ids, label)
+    return JSONResponse({"recorded": recorded})
 
 
 @guarded(write=True)
@@ -368,8 +408,10 @@ ROUTES = [
     Route("/", label_page),
     Route("/dashboard", dashboard_page),
     Route("/search", search_page),
+    Route("/review", review_page),
     Route("/api/next", api_next, methods=["POST"]),
     Route("/api/label", api_label, methods=["POST"]),
+    Route("/api/label/bulk", api_label_bulk, methods=["POST"]),
     Route("/api/skip", api_skip, methods=["POST"]),
     Route("/api/undo", api_undo, methods=["POST"]),
     Route("/api/history", api_history),

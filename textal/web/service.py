@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,10 +46,12 @@ from textal.ledger.annotators import (
     open_session,
     session_account,
 )
-from textal.model.predictor import Predictor
+from textal.model.predictor import Predictor, TrainedModel
+from textal.round.stopping import STABLE_KAPPA
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
+from textal.web.figures import team_figures
 from textal.web.jobs import Job, JobBoard
 from textal.web.views import (
     Dashboard,
@@ -56,6 +59,7 @@ from textal.web.views import (
     History,
     HistoryEntry,
     ItemView,
+    Left,
     Neighbour,
     Progress,
     QueueState,
@@ -75,7 +79,8 @@ T = TypeVar("T")
 LEASE_SECONDS = 300.0
 LOCAL_USER = ":local"  # the CLI's credential while `serve` runs; no account has this name
 WHY_CHARS = 160
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 50  # search results a page
+BULK_LIMIT = 500  # ids in one bulk labeling
 QUERY_CHARS = 5_000  # a typed "similar to" sentence; the model reads ~1,000 characters anyway
 HISTORY_LENGTH = 10
 RESOLUTION = "resolution"  # the source of an admin's resolution event
@@ -102,6 +107,7 @@ def round_view(record: RoundRecord) -> RoundRow:
         created_at=record.created_at,
         strategy=record.report.selected_by,
         batch_size=record.params.batch_size,
+        labeled=record.report.labeled,
         model=record.report.model,
         cv_score=record.report.cv_score,
         agreement=record.report.agreement,
@@ -176,6 +182,34 @@ class RoundRequest:
     seed: int = 0
     candidates: str = "auto"
     filter: Filter | None = None  # textal.store.filters: which unlabeled items it may ask
+
+
+SEARCH_STATUSES = ("any", "unlabeled", "labeled")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What the search page asks: ``text`` contained (case-insensitive; empty: any text), a
+    ``status`` of :data:`SEARCH_STATUSES` (``unlabeled``: no label, not marked ambiguous), the
+    current ``label``, the ``predicted`` class, a metadata ``filter``, and the ``page``
+    (from 0)."""
+
+    text: str = ""
+    status: str = "any"
+    label: str | None = None
+    predicted: str | None = None
+    filter: Filter | None = None
+    page: int = 0
+
+
+def _status_matches(query: SearchQuery, label: str | None, ambiguous: bool) -> bool:
+    """Whether an item with current ``label`` (``None``: none) passes ``query``'s status and
+    label restrictions."""
+    if query.status == "unlabeled" and (label is not None or ambiguous):
+        return False
+    if query.status == "labeled" and label is None:
+        return False
+    return query.label is None or label == query.label
 
 
 @dataclass
@@ -504,6 +538,18 @@ class LabelService:
         )
         self._answered(name, item_id)
 
+    def record_all(self, name: str, item_ids: Sequence[str], label: str | None) -> int:
+        """Bulk labeling from search results: each of ``item_ids`` through :meth:`record` (the
+        one write path), after all of them were checked (an unknown id records nothing).
+        Returns how many were recorded."""
+        if not 1 <= len(item_ids) <= BULK_LIMIT:
+            raise TextalError(f"field 'ids': from 1 to {BULK_LIMIT} ids")
+        for item_id in item_ids:
+            self.ws.check_label(item_id, label, where="web")
+        for item_id in dict.fromkeys(item_ids):
+            self.record(name, item_id, label)
+        return len(set(item_ids))
+
     def label(self, name: str, item_id: str, label: str | None) -> QueueState:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
@@ -674,17 +720,41 @@ class LabelService:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, query: str) -> Results:
-        """Stored texts containing ``query`` (case-insensitive), at most ``SEARCH_LIMIT``."""
-        needle = query.casefold().strip()
-        if not needle:
+    def search(self, query: SearchQuery, model: TrainedModel | None = None) -> Results:
+        """Page ``query.page`` (:data:`SEARCH_LIMIT` a page) of the stored items ``query``
+        matches, in store order; ``model`` predicts for ``query.predicted`` (required then).
+        A query with no text and no restriction finds nothing."""
+        for name, value in (("label", query.label), ("predicted", query.predicted)):
+            if value is not None and value not in self.labels:
+                raise TextalError(f"field {name!r}: unknown label {show_value(value)}")
+        if query.status not in SEARCH_STATUSES:
+            raise TextalError(f"field 'status': one of {', '.join(SEARCH_STATUSES)}")
+        needle = query.text.casefold().strip()
+        if not needle and replace(query, page=0) == SearchQuery():
             return Results([])
+        labels = self.ws.ledger.current_labels()
+        ambiguous = self.ws.ledger.ambiguous_items()
+        wanted = (query.page + 1) * SEARCH_LIMIT + 1  # one more tells whether a next page exists
         found: list[Item] = []
-        for chunk in self.ws.store.iterate():
-            found += [i for i in self.ws.store.get(chunk.ids) if needle in i.text.casefold()]
-            if len(found) >= SEARCH_LIMIT:
+        for chunk in self.ws.store.iterate(filter=query.filter):
+            rows = [
+                k
+                for k, item_id in enumerate(chunk.ids)
+                if _status_matches(query, labels.get(item_id), item_id in ambiguous)
+            ]
+            if query.predicted is not None and rows:
+                assert model is not None, "a predicted-class search needs the model"
+                said = model.predict_vectors(chunk.vectors[rows]).labels
+                rows = [k for k, p in zip(rows, said, strict=True) if p == query.predicted]
+            items = self.ws.store.get([chunk.ids[k] for k in rows])
+            found += [item for item in items if needle in item.text.casefold()]
+            if len(found) >= wanted:
                 break
-        return self._results([(item, None) for item in found[:SEARCH_LIMIT]])
+        start = query.page * SEARCH_LIMIT
+        shown_items = [(item, None) for item in found[start : start + SEARCH_LIMIT]]
+        return replace(
+            self._results(shown_items), page=query.page, more=len(found) > start + SEARCH_LIMIT
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         """A typed sentence's vector, shape (1, dim). Thread-safe and meant to run OFF the
@@ -707,7 +777,7 @@ class LabelService:
         items = self.ws.store.get([i for i, _ in hits])
         return self._results([(item, sim) for item, (_, sim) in zip(items, hits, strict=True)])
 
-    def _results(self, found: list[tuple[Item, float | None]]) -> Results:
+    def _results(self, found: Sequence[tuple[Item, float | None]]) -> Results:
         labels = self.ws.ledger.current_labels()
         return Results(
             [
@@ -718,7 +788,8 @@ class LabelService:
 
     # -- dashboard ------------------------------------------------------------------------
 
-    def dashboard(self) -> Dashboard:
+    def dashboard(self, offset: timedelta = timedelta(0)) -> Dashboard:
+        """The dashboard's figures; days counted in the viewer's UTC ``offset``."""
         from sklearn.metrics import cohen_kappa_score
 
         history = self.ws.ledger.history()
@@ -730,7 +801,14 @@ class LabelService:
                 continue
             resolved.discard(event.item_id)  # a later answer opens the question again
             per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
-        counts = Counter(self.ws.ledger.current_labels().values())
+        current = self.ws.ledger.current_labels()
+        counts = Counter(current.values())
+        ambiguous = len(self.ws.ledger.ambiguous_items())
+        items = self.ws.store.count()
+        status = self.ws.status()  # the stopping verdict and cached suspect count of the CLI's
+        rounds = self.ws.ledger.rounds()
+        last = rounds[-1] if rounds else None
+        progress = self._progress("", last)
         by_annotator = Counter(
             e.annotator for e in history if e.kind == LABEL and e.source != RESOLUTION
         )
@@ -747,9 +825,9 @@ class LabelService:
         texts = {i.id: i.text for i in self.ws.store.get([d[0] for d in disagreements[:50]])}
         return Dashboard(
             labels=dict(sorted(counts.items())),
-            ambiguous=len(self.ws.ledger.ambiguous_items()),
-            items=self.ws.store.count(),
-            rounds=[round_view(r) for r in self.ws.ledger.rounds()],
+            ambiguous=ambiguous,
+            items=items,
+            rounds=[round_view(r) for r in rounds],
             round_running=self.round_running(),
             round_error=self.round_error,
             annotators=dict(sorted(by_annotator.items())),
@@ -761,6 +839,16 @@ class LabelService:
                 for i, given in disagreements[:50]
             ],
             settings=SettingsView(self.settings.overlap, self.settings.batch_size),
+            team=team_figures(history, now=datetime.now(UTC), offset=offset, resolution=RESOLUTION),
+            left=Left(
+                unlabeled=max(items - len(current) - ambiguous, 0),
+                open_in_round=progress.total - progress.done,
+                round=last.round if last else None,
+                unresolved=len(disagreements),
+                suspects=status.suspects,
+            ),
+            stable=status.stable,
+            stable_kappa=STABLE_KAPPA,
         )
 
     def resolve(self, name: str, item_id: str, label: str | None) -> None:

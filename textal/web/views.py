@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 
+from textal.web.figures import TeamFigures
 from textal.web.why import Reason
 from textal.web.wire import dump
 
@@ -99,7 +100,11 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Results:
+    """Search results; ``page`` (from 0) and whether a ``more`` page follows."""
+
     results: list[SearchResult]
+    page: int = 0
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class RoundRow:
     created_at: str
     strategy: str
     batch_size: int
+    labeled: int  # the labels it trained on
     model: str | None
     cv_score: float | None
     agreement: float | None
@@ -132,6 +138,18 @@ class SettingsView:
 
 
 @dataclass(frozen=True)
+class Left:
+    """What is left to do: stored reviews with no answer, open reviews of the latest
+    ``round``, disagreements nobody resolved, suspect labels."""
+
+    unlabeled: int
+    open_in_round: int
+    round: int | None
+    unresolved: int
+    suspects: int | None  # as `textal status` counted them last (None: not counted yet)
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """The dashboard's figures; ``labels`` and ``annotators`` are counts by name."""
 
@@ -147,6 +165,10 @@ class Dashboard:
     resolved: int
     disagreements: list[DisagreementRow]
     settings: SettingsView
+    team: TeamFigures
+    left: Left
+    stable: bool  # the stopping signal: agreement at :data:`stable_kappa` for 3 rounds
+    stable_kappa: float
 
 
 def respond(view: object) -> JSONResponse:
