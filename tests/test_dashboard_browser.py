@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from tests.browser import http_session
 from tests.hardening import YELP
 from textal.ledger.annotators import add_annotator
 from textal.workspace import Workspace
@@ -64,3 +65,54 @@ def test_an_admin_uploads_reviews_from_the_dashboard(
         assert ws.store.count() == before + 25
         assert len(ws.store.existing_ids([f"today-{k}" for k in range(25)])) == 25
         assert not ws.store.existing_ids(["x-1"])
+
+
+def test_the_leads_figures_from_two_annotators(
+    amazon_template, tmp_path, start_server, new_browser
+):
+    """Two people answer the same six reviews (overlap 2) over HTTP, then the lead reads the
+    dashboard: answers per person and per day, their agreement, what is left, the verdict."""
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
+    with Workspace.open(root) as ws:
+        empty_token = add_annotator(ws.ledger, "lead", admin=True)
+    server = start_server(root)
+    driver = new_browser()
+    driver.get(f"{server.url}/login#token={empty_token}")
+    _wait(driver, lambda d: "/login" not in d.current_url)
+    driver.get(f"{server.url}/dashboard")
+    _wait(driver, lambda d: d.find_element("id", "empty-state").is_displayed())
+    assert "No round yet" in driver.find_element("id", "empty-state").text
+    server.stop()
+
+    with Workspace.open(root) as ws:
+        ws.round(batch_size=6)
+        tokens = {name: add_annotator(ws.ledger, name) for name in ("ana", "bo")}
+    server = start_server(root)
+    lead = http_session(server.url, empty_token)
+    assert lead.post("/api/admin/settings", json={"overlap": 2, "batch_size": 6}).is_success
+    for token in tokens.values():
+        client = http_session(server.url, token)
+        state = client.post("/api/next", json={}).json()
+        for _ in range(6):
+            state = client.post(
+                "/api/label", json={"id": state["item"]["id"], "label": "positive"}
+            ).json()
+    driver.get(f"{server.url}/dashboard")
+    _wait(driver, lambda d: len(d.find_elements("css selector", "#team tbody tr")) == 2)
+    team = [
+        [td.text for td in tr.find_elements("tag name", "td")]
+        for tr in driver.find_elements("css selector", "#team tbody tr")
+    ]
+    assert [(r[0], r[1], r[2], r[5]) for r in team] == [
+        ("ana", "6", "6", "100% of 6"),
+        ("bo", "6", "6", "100% of 6"),
+    ]
+    today = driver.find_elements("css selector", "#days tbody tr")[-1]
+    assert [td.text for td in today.find_elements("tag name", "td")][1:] == ["6", "6", "12"]
+    left = driver.find_element("id", "left-list").text
+    assert "994 of 1000 stored reviews have no answer yet" in left
+    assert "0 disagreements to resolve" in left
+    assert driver.find_element("id", "verdict").text == "still changing"
+    assert driver.find_elements("css selector", "#chart line.threshold")
+    assert not driver.find_element("id", "empty-state").is_displayed()
