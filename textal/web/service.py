@@ -32,8 +32,9 @@ from textal.ledger import (
     AMBIGUOUS,
     LABEL,
     UNLABEL,
+    Answer,
     LabelEvent,
-    NewLabel,
+    LabelValue,
     RoundRecord,
     Selection,
     labels_digest,
@@ -84,8 +85,12 @@ def _reviews(n: int) -> str:
     return f"{n} review" if n == 1 else f"{n} reviews"
 
 
-def _event(item_id: str, label: str | None) -> NewLabel:
-    return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
+def web_answer(name: str, item_id: str, label: LabelValue | None, source: str = "web") -> Answer:
+    """``name``'s answer as the page sends it: a label (a set of labels in a multi-label
+    workspace), or no label for "ambiguous"."""
+    if label is None:
+        return Answer(item_id, None, AMBIGUOUS, name, source)
+    return Answer(item_id, label, LABEL, name, source)
 
 
 def round_view(record: RoundRecord) -> dict[str, Any]:
@@ -216,7 +221,7 @@ class LabelService:
         self.local_token: str | None = None  # set by `serve`: the CLI's credential
         self._predictor: Predictor | None = None  # what /api/v1/predict serves
         self._predictor_lock = threading.Lock()
-        self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
+        self._pending: list[tuple[Answer, Future[dict[str, Any]]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
@@ -499,54 +504,50 @@ class LabelService:
 
     # -- answers --------------------------------------------------------------------------
 
-    def record(self, name: str, item_id: str, label: str | None) -> None:
+    def record(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
         this returns, so an acknowledged label survives a crash."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source="web", confirm=True
-        )
+        self.ws.write_answers([web_answer(name, item_id, label)], confirm=True)
         self._answered(name, item_id)
 
-    def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    def label(self, name: str, item_id: str, label: LabelValue | None) -> dict[str, Any]:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
         return self.next_item(name)
 
-    async def answer(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    async def answer(self, name: str, item_id: str, label: LabelValue | None) -> dict[str, Any]:
         """:meth:`label` with group commit: answers that arrive while the workspace thread is
         busy are committed together in one transaction (one disk sync for all of them)."""
         done: Future[dict[str, Any]] = Future()
         with self._pending_lock:
-            self._pending.append((name, item_id, label, done))
+            self._pending.append((web_answer(name, item_id, label), done))
         self._executor.submit(self._commit_pending)
         return await asyncio.wrap_future(done)
 
     def _commit_pending(self) -> None:
+        """The group commit: every parked answer through :meth:`Workspace.write_answers` at
+        once; a refused one fails only its own request."""
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        valid = []
-        for name, item_id, label, done in pending:
-            try:
-                self.ws.check_label(item_id, label, where="web")
-                valid.append((name, item_id, label, done))
-            except Exception as exc:
-                done.set_exception(exc)
-        if not valid:
+        if not pending:
             return
         try:
-            self.ws.ledger.add_labels_of(
-                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid],
+            written = self.ws.write_answers(
+                [answer for answer, _ in pending],
                 confirm=True,  # each person's answer counts, for agreement and suspects
+                partial=True,
             )
         except Exception as exc:
-            for *_, done in valid:
+            for _, done in pending:
                 done.set_exception(exc)
             return
-        for name, item_id, _, done in valid:
+        for k, (answer, done) in enumerate(pending):
+            if k in written.refused:
+                done.set_exception(written.refused[k])
+                continue
             try:
-                self._answered(name, item_id)
-                done.set_result(self.next_item(name))
+                self._answered(answer.annotator, answer.item_id)
+                done.set_result(self.next_item(answer.annotator))
             except Exception as exc:
                 done.set_exception(exc)
 
@@ -570,7 +571,7 @@ class LabelService:
         if not person.done:
             return {**self.next_item(name), "message": "nothing to undo"}
         item_id = person.done.pop()
-        self.ws.mark(item_id, UNLABEL, annotator=name, source="web")
+        self.ws.write_answers([Answer(item_id, None, UNLABEL, name, "web")])
         last = self.ws.ledger.last_round()
         selection = None
         if last is not None:
@@ -770,13 +771,12 @@ class LabelService:
             },
         }
 
-    def resolve(self, name: str, item_id: str, label: str | None) -> None:
+    def resolve(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
         item's current label, what rounds train on. Recorded as ``name``'s event with source
         :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source=RESOLUTION, confirm=True
+        self.ws.write_answers(
+            [web_answer(name, item_id, label, RESOLUTION)], confirm=True, where=["web"]
         )
 
     def export_csv(self, path: Path) -> int:
