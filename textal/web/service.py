@@ -454,6 +454,7 @@ class LabelService:
                 "text": shown(item.text),
                 "predicted": selection.predicted,
                 "top2": [[label, float(p)] for label, p in top2],
+                "probabilities": [[c.label, float(c.probability)] for c in selection.probabilities],
                 "score": selection.score,
                 "reason": {"kind": because.kind, "text": because.text},
                 "returned": selection.item_id in self._people[name].skipped,
