@@ -33,8 +33,9 @@ from textal.ledger import (
     AMBIGUOUS,
     LABEL,
     UNLABEL,
+    Answer,
     LabelEvent,
-    NewLabel,
+    LabelValue,
     RoundRecord,
     Selection,
     labels_digest,
@@ -96,8 +97,12 @@ def _reviews(n: int) -> str:
     return f"{n} review" if n == 1 else f"{n} reviews"
 
 
-def _event(item_id: str, label: str | None) -> NewLabel:
-    return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
+def web_answer(name: str, item_id: str, label: LabelValue | None, source: str = "web") -> Answer:
+    """``name``'s answer as the page sends it: a label (a set of labels in a multi-label
+    workspace), or no label for "ambiguous"."""
+    if label is None:
+        return Answer(item_id, None, AMBIGUOUS, name, source)
+    return Answer(item_id, label, LABEL, name, source)
 
 
 def round_view(record: RoundRecord) -> RoundRow:
@@ -244,7 +249,7 @@ class LabelService:
         self.local_token: str | None = None  # set by `serve`: the CLI's credential
         self._predictor: Predictor | None = None  # what /api/v1/predict serves
         self._predictor_lock = threading.Lock()
-        self._pending: list[tuple[str, str, str | None, Future[QueueState]]] = []
+        self._pending: list[tuple[Answer, Future[QueueState]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
@@ -475,6 +480,7 @@ class LabelService:
             text=shown(item.text),
             predicted=selection.predicted,
             top2=[(c.label, float(c.probability)) for c in selection.top2],
+            probabilities=[(c.label, float(c.probability)) for c in selection.probabilities],
             score=selection.score,
             reason=reason(selection, last),
             returned=selection.item_id in self._people[name].skipped,
@@ -529,66 +535,62 @@ class LabelService:
 
     # -- answers --------------------------------------------------------------------------
 
-    def record(self, name: str, item_id: str, label: str | None) -> None:
+    def record(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
         this returns, so an acknowledged label survives a crash."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source="web", confirm=True
-        )
+        self.ws.write_answers([web_answer(name, item_id, label)], confirm=True)
         self._answered(name, item_id)
 
-    def record_all(self, name: str, item_ids: Sequence[str], label: str | None) -> int:
-        """Bulk labeling from search results: each of ``item_ids`` through :meth:`record` (the
-        one write path), after all of them were checked (an unknown id records nothing).
-        Returns how many were recorded."""
+    def record_all(self, name: str, item_ids: Sequence[str], label: LabelValue | None) -> int:
+        """Bulk labeling from search results: ``name``'s answer ``label`` on each of
+        ``item_ids``, all in one :meth:`Workspace.write_answers` (all or nothing: an unknown id
+        records none). Returns how many items were recorded."""
         if not 1 <= len(item_ids) <= BULK_LIMIT:
             raise TextalError(f"field 'ids': from 1 to {BULK_LIMIT} ids")
-        for item_id in item_ids:
-            self.ws.check_label(item_id, label, where="web")
-        for item_id in dict.fromkeys(item_ids):
-            self.record(name, item_id, label)
-        return len(set(item_ids))
+        unique = list(dict.fromkeys(item_ids))
+        self.ws.write_answers([web_answer(name, i, label) for i in unique], confirm=True)
+        for item_id in unique:
+            self._answered(name, item_id)
+        return len(unique)
 
-    def label(self, name: str, item_id: str, label: str | None) -> QueueState:
+    def label(self, name: str, item_id: str, label: LabelValue | None) -> QueueState:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
         return self.next_item(name)
 
-    async def answer(self, name: str, item_id: str, label: str | None) -> QueueState:
+    async def answer(self, name: str, item_id: str, label: LabelValue | None) -> QueueState:
         """:meth:`label` with group commit: answers that arrive while the workspace thread is
         busy are committed together in one transaction (one disk sync for all of them)."""
         done: Future[QueueState] = Future()
         with self._pending_lock:
-            self._pending.append((name, item_id, label, done))
+            self._pending.append((web_answer(name, item_id, label), done))
         self._executor.submit(self._commit_pending)
         return await asyncio.wrap_future(done)
 
     def _commit_pending(self) -> None:
+        """The group commit: every parked answer through :meth:`Workspace.write_answers` at
+        once; a refused one fails only its own request."""
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        valid = []
-        for name, item_id, label, done in pending:
-            try:
-                self.ws.check_label(item_id, label, where="web")
-                valid.append((name, item_id, label, done))
-            except Exception as exc:
-                done.set_exception(exc)
-        if not valid:
+        if not pending:
             return
         try:
-            self.ws.ledger.add_labels_of(
-                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid],
+            written = self.ws.write_answers(
+                [answer for answer, _ in pending],
                 confirm=True,  # each person's answer counts, for agreement and suspects
+                partial=True,
             )
         except Exception as exc:
-            for *_, done in valid:
+            for _, done in pending:
                 done.set_exception(exc)
             return
-        for name, item_id, _, done in valid:
+        for k, (answer, done) in enumerate(pending):
+            if k in written.refused:
+                done.set_exception(written.refused[k])
+                continue
             try:
-                self._answered(name, item_id)
-                done.set_result(self.next_item(name))
+                self._answered(answer.annotator, answer.item_id)
+                done.set_result(self.next_item(answer.annotator))
             except Exception as exc:
                 done.set_exception(exc)
 
@@ -612,7 +614,7 @@ class LabelService:
         if not person.done:
             return replace(self.next_item(name), message="nothing to undo")
         item_id = person.done.pop()
-        self.ws.mark(item_id, UNLABEL, annotator=name, source="web")
+        self.ws.write_answers([Answer(item_id, None, UNLABEL, name, "web")])
         last = self.ws.ledger.last_round()
         selection = None
         if last is not None:
@@ -851,13 +853,12 @@ class LabelService:
             stable_kappa=STABLE_KAPPA,
         )
 
-    def resolve(self, name: str, item_id: str, label: str | None) -> None:
+    def resolve(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
         item's current label, what rounds train on. Recorded as ``name``'s event with source
         :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source=RESOLUTION, confirm=True
+        self.ws.write_answers(
+            [web_answer(name, item_id, label, RESOLUTION)], confirm=True, where=["web"]
         )
 
     def export_csv(self, path: Path) -> int:

@@ -37,13 +37,15 @@ class Neighbour:
 
 @dataclass(frozen=True)
 class ItemView:
-    """The review asked, with why: ``top2`` ``[(label, probability)]``, ``returned`` when it
+    """The review asked, with why: ``top2`` ``[(label, probability)]``; ``probabilities`` each
+    label's presence probability in a multi-label round (empty otherwise); ``returned`` when it
     comes back after the asker's own skip."""
 
     id: str
     text: str
     predicted: str | None
     top2: list[tuple[str, float]]
+    probabilities: list[tuple[str, float]]
     score: float | None
     reason: Reason
     returned: bool
