@@ -72,33 +72,37 @@ def test_the_leads_figures_from_two_annotators(
 ):
     """Two people answer the same six reviews (overlap 2) over HTTP, then the lead reads the
     dashboard: answers per person and per day, their agreement, what is left, the verdict."""
-    root = tmp_path / "ws"
-    shutil.copytree(amazon_template("memory"), root)
-    with Workspace.open(root) as ws:
-        empty_token = add_annotator(ws.ledger, "lead", admin=True)
-    server = start_server(root)
+    empty = tmp_path / "empty"
+    with Workspace.open(empty, store_uri="memory", labels=["negative", "positive"]) as ws:
+        token = add_annotator(ws.ledger, "lead", admin=True)
+    server = start_server(empty)
     driver = new_browser()
-    driver.get(f"{server.url}/login#token={empty_token}")
+    driver.get(f"{server.url}/login#token={token}")
     _wait(driver, lambda d: "/login" not in d.current_url)
     driver.get(f"{server.url}/dashboard")
     _wait(driver, lambda d: d.find_element("id", "empty-state").is_displayed())
-    assert "No round yet" in driver.find_element("id", "empty-state").text
+    assert "No reviews stored yet" in driver.find_element("id", "empty-state").text
     server.stop()
 
+    root = tmp_path / "ws"
+    shutil.copytree(amazon_template("memory"), root)
     with Workspace.open(root) as ws:
         ws.round(batch_size=6)
+        token = add_annotator(ws.ledger, "lead", admin=True)
         tokens = {name: add_annotator(ws.ledger, name) for name in ("ana", "bo")}
         stored = ws.store.count()
     server = start_server(root)
-    lead = http_session(server.url, empty_token)
+    lead = http_session(server.url, token)
     assert lead.post("/api/admin/settings", json={"overlap": 2, "batch_size": 6}).is_success
-    for token in tokens.values():
-        client = http_session(server.url, token)
+    for annotator in tokens.values():
+        client = http_session(server.url, annotator)
         state = client.post("/api/next", json={}).json()
         for _ in range(6):
             state = client.post(
                 "/api/label", json={"id": state["item"]["id"], "label": "positive"}
             ).json()
+    driver.get(f"{server.url}/login#token={token}")  # the label page leases the lead a review
+    _wait(driver, lambda d: "/login" not in d.current_url)
     driver.get(f"{server.url}/dashboard")
     _wait(driver, lambda d: len(d.find_elements("css selector", "#team tbody tr")) == 2)
     team = [

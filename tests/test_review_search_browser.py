@@ -83,11 +83,10 @@ def test_search_filters_pages_and_bulk_labels(amazon_template, tmp_path, start_s
     driver = new_browser()
     _log_in(driver, server.url, token, "/search")
 
-    def results() -> list[str]:
-        return [
-            li.get_attribute("data-id")
-            for li in driver.find_elements("css selector", "#results > li")
-        ]
+    def results() -> list[str]:  # read at once: the list is replaced when a page arrives
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll('#results > li'), li => li.dataset.id)"
+        )
 
     driver.find_element("id", "keyword").send_keys("the")
     driver.find_element("id", "filter").send_keys('gold == "negative"')
