@@ -54,6 +54,7 @@ from textal.web.auth import (
 from textal.web.auth import json_error as _error
 from textal.web.auth import same_origin as _same_origin
 from textal.web.auth import server_error as _server_error
+from textal.web.bodies import answer_field as _answer
 from textal.web.bodies import int_field as _int_field
 from textal.web.bodies import json_body as _json
 from textal.web.bodies import text_field as _text
@@ -153,6 +154,7 @@ def _page(request: Request, name: str, user: Annotator, **context: Any) -> Respo
             "user": user,
             "csrf": request.session["csrf"],
             "labels": service_of(request).labels,
+            "multi_label": service_of(request).ws.multi_label,
             **context,
         },
     )
@@ -243,7 +245,7 @@ async def api_next(request: Request, user: Annotator) -> Response:
 async def api_label(request: Request, user: Annotator) -> Response:
     service = service_of(request)
     body = await _json(request)
-    item_id, label = _text(body, "id"), _text(body, "label", optional=True)
+    item_id, label = _text(body, "id"), _answer(body, multi_label=service.ws.multi_label)
     if body.get("next") is False:  # labeled from search results: no lease involved
         await service.call(service.record, user.name, item_id, label)
         return JSONResponse({"ok": True})
@@ -305,7 +307,7 @@ async def api_search(request: Request, user: Annotator) -> Response:
 async def api_label_bulk(request: Request, user: Annotator) -> Response:
     service = service_of(request)
     body = await _json(request)
-    ids, label = body.get("ids"), _text(body, "label", optional=True)
+    ids, label = body.get("ids"), _answer(body, multi_label=service.ws.multi_label)
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise TextalError("field 'ids': expected a list of item ids")
     recorded = await service.call(service.record_all, user.name, ids, label)
@@ -380,7 +382,7 @@ async def admin_guidelines(request: Request, user: Annotator) -> Response:
 async def admin_resolve(request: Request, user: Annotator) -> Response:
     service = service_of(request)
     body = await _json(request)
-    item_id, label = _text(body, "id"), _text(body, "label", optional=True)
+    item_id, label = _text(body, "id"), _answer(body, multi_label=service.ws.multi_label)
     await service.call(service.resolve, user.name, item_id, label)
     return JSONResponse({"ok": True})
 

@@ -60,7 +60,7 @@ function disagreement(x) {
     button.type = "button";
     button.dataset.label = label === null ? "ambiguous" : label;
     button.addEventListener("click", () => {
-      textal.post("/api/admin/resolve", { id: x.id, label })
+      textal.post("/api/admin/resolve", { id: x.id, ...textal.answerFields(label) })
         .then(refresh)
         .catch((error) => { document.getElementById("admin-status").textContent = error.message; });
     });

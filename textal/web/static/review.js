@@ -24,7 +24,7 @@ function focusRow(k) {
 async function decide(li, s, label) {
   const status = document.getElementById("review-status");
   try {
-    await textal.post("/api/label", { id: s.item_id, label, next: false });
+    await textal.post("/api/label", { id: s.item_id, ...textal.answerFields(label), next: false });
     const kept = label === s.given;
     li.dataset.done = kept ? "kept" : "corrected";
     li.querySelector(".outcome").textContent = kept

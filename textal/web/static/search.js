@@ -55,7 +55,7 @@ function render(data, paged) {
       button.type = "button";
       button.addEventListener("click", async () => {
         button.blur();
-        await textal.post("/api/label", { id: r.id, label: name, next: false });
+        await textal.post("/api/label", { id: r.id, ...textal.answerFields(name), next: false });
         current.textContent = `labeled ${name}`;
       });
       li.append(button, " ");
@@ -96,7 +96,7 @@ async function labelSelected(label) {
   if (!chosen.length && shown.length) chosen = [shown[cursor]];
   if (!chosen.length) return;
   try {
-    const done = await textal.post("/api/label/bulk", { ids: chosen.map((x) => x.r.id), label });
+    const done = await textal.post("/api/label/bulk", { ids: chosen.map((x) => x.r.id), ...textal.answerFields(label) });
     for (const x of chosen) {
       x.current.textContent = labeledAs(label);
       x.box.checked = false;
