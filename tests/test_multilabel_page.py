@@ -30,7 +30,9 @@ def _pick(rank: int, item_id: str, predicted: str, probabilities: list[float]) -
         item_id,
         0.5,
         predicted,
-        probabilities=tuple(ClassProbability(n, p) for n, p in zip(ASPECTS, probabilities)),
+        probabilities=tuple(
+            ClassProbability(n, p) for n, p in zip(ASPECTS, probabilities, strict=True)
+        ),
     )
 
 
