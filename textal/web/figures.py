@@ -48,6 +48,19 @@ class DayCount:
 
 
 @dataclass(frozen=True)
+class AnswerAgreement:
+    """Items with answers from several people: Cohen's ``kappa`` over each such item's first two
+    answers (``None`` with one class only), how many there are (``multi_labeled``), the
+    unresolved ``disagreements`` as ``(item, [(annotator, label), ...])`` and how many items
+    were ``resolved`` (their latest event a resolution)."""
+
+    kappa: float | None
+    multi_labeled: int
+    disagreements: list[tuple[str, list[tuple[str, str]]]]
+    resolved: int
+
+
+@dataclass(frozen=True)
 class TeamFigures:
     people: list[PersonFigures]
     days: list[DayCount]  # the last :data:`DAYS_SHOWN` days, oldest first
@@ -110,3 +123,29 @@ def team_figures(
             )
         )
     return TeamFigures(figures, [DayCount(day, dict(c)) for day, c in days.items()])
+
+
+def answer_agreement(events: Sequence[LabelEvent], *, resolution: str) -> AnswerAgreement:
+    """:class:`AnswerAgreement` over ``events`` (ledger order); a later answer on a resolved
+    item opens the question again."""
+    from sklearn.metrics import cohen_kappa_score
+
+    per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
+    resolved: set[str] = set()
+    for event in events:
+        if event.source == resolution:
+            resolved.add(event.item_id)
+            continue
+        resolved.discard(event.item_id)
+        per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
+    pairs, disagreements = [], []
+    for item_id, answers in per_item.items():
+        given = [(a, label) for a, label in answers.items() if label is not None]
+        if len(given) >= 2:
+            pairs.append((given[0][1], given[1][1]))
+            if len({label for _, label in given}) > 1 and item_id not in resolved:
+                disagreements.append((item_id, given))
+    kappa = None
+    if pairs and len({x for p in pairs for x in p}) > 1:
+        kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
+    return AnswerAgreement(kappa, len(pairs), disagreements, len(resolved))

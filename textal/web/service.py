@@ -52,7 +52,7 @@ from textal.round.stopping import STABLE_KAPPA
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
-from textal.web.figures import team_figures
+from textal.web.figures import answer_agreement, team_figures
 from textal.web.jobs import Job, JobBoard
 from textal.web.views import (
     Dashboard,
@@ -792,17 +792,9 @@ class LabelService:
 
     def dashboard(self, offset: timedelta = timedelta(0)) -> Dashboard:
         """The dashboard's figures; days counted in the viewer's UTC ``offset``."""
-        from sklearn.metrics import cohen_kappa_score
-
         history = self.ws.ledger.history()
-        per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
-        resolved: set[str] = set()  # items whose latest event is an admin's resolution
-        for event in history:
-            if event.source == RESOLUTION:
-                resolved.add(event.item_id)
-                continue
-            resolved.discard(event.item_id)  # a later answer opens the question again
-            per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
+        answers = answer_agreement(history, resolution=RESOLUTION)
+        disagreements = answers.disagreements
         current = self.ws.ledger.current_labels()
         counts = Counter(current.values())
         ambiguous = len(self.ws.ledger.ambiguous_items())
@@ -814,16 +806,6 @@ class LabelService:
         by_annotator = Counter(
             e.annotator for e in history if e.kind == LABEL and e.source != RESOLUTION
         )
-        pairs, disagreements = [], []
-        for item_id, answers in per_item.items():
-            given = [(a, label) for a, label in answers.items() if label is not None]
-            if len(given) >= 2:
-                pairs.append((given[0][1], given[1][1]))
-                if len({label for _, label in given}) > 1 and item_id not in resolved:
-                    disagreements.append((item_id, given))
-        kappa = None
-        if pairs and len({x for p in pairs for x in p}) > 1:
-            kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
         texts = {i.id: i.text for i in self.ws.store.get([d[0] for d in disagreements[:50]])}
         return Dashboard(
             labels=dict(sorted(counts.items())),
@@ -833,9 +815,9 @@ class LabelService:
             round_running=self.round_running(),
             round_error=self.round_error,
             annotators=dict(sorted(by_annotator.items())),
-            kappa=kappa,
-            multi_labeled=len(pairs),
-            resolved=len(resolved),
+            kappa=answers.kappa,
+            multi_labeled=answers.multi_labeled,
+            resolved=answers.resolved,
             disagreements=[
                 DisagreementRow(i, shown(texts[i])[:WHY_CHARS], dict(given))
                 for i, given in disagreements[:50]
