@@ -93,7 +93,8 @@ def test_the_leads_figures_from_two_annotators(
         stored = ws.store.count()
     server = start_server(root)
     lead = http_session(server.url, token)
-    assert lead.post("/api/admin/settings", json={"overlap": 2, "batch_size": 6}).is_success
+    settings = {"overlap": 2, "batch_size": 6, "goal_total": 20, "goal_per_class": 4}
+    assert lead.post("/api/admin/settings", json=settings).is_success
     for annotator in tokens.values():
         client = http_session(server.url, annotator)
         state = client.post("/api/next", json={}).json()
@@ -123,6 +124,9 @@ def test_the_leads_figures_from_two_annotators(
         driver,
         lambda d: "6 reviews of round 2 still open" in d.find_element("id", "left-list").text,
     )
+    assert driver.find_element("id", "goal-text").text == "Goal: 6 of 20 labels (30%)"
+    classes = driver.find_element("id", "goal-classes").text.splitlines()
+    assert classes == ["negative: 0 of 4", "positive: 6 of 4 (reached)"]
     assert driver.find_element("id", "verdict").text == "still changing"
     assert driver.find_elements("css selector", "#chart line.threshold")
     assert not driver.find_element("id", "empty-state").is_displayed()

@@ -67,6 +67,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
 REVIEW_PAGE = frozenset({"reviewer", "admin"})  # who reviews suspects (GET /api/v1/suspects)
+MAX_GOAL = 10_000_000
 MAX_PAGE = 10_000  # search pages: a scan reads (page + 1) x 50 matches
 MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
 SECURITY_HEADERS = [
@@ -337,11 +338,19 @@ async def admin_round(request: Request, user: Annotator) -> Response:
 
 @guarded(write=True, admin=True)
 async def admin_settings(request: Request, user: Annotator) -> Response:
+    """Overlap and batch size; the lead's goals (labels in all, per class; 0: none) when sent."""
     settings = service_of(request).settings
     body = await _json(request)
     overlap, batch = _int_field(body, "overlap", 1, 3), _int_field(body, "batch_size", 1, 500)
+    goals = {
+        key: _int_field(body, key, 0, MAX_GOAL)
+        for key in ("goal_total", "goal_per_class")
+        if key in body
+    }
     settings.overlap, settings.batch_size = overlap, batch
-    return JSONResponse({"overlap": overlap, "batch_size": batch})
+    for key, value in goals.items():
+        setattr(settings, key, value)
+    return JSONResponse({"overlap": overlap, "batch_size": batch, **goals})
 
 
 @guarded(write=True, admin=True)

@@ -224,6 +224,8 @@ class Settings:
     overlap: int = 1  # distinct annotators per item (2 or 3 for agreement)
     batch_size: int = 20
     lease_seconds: float = LEASE_SECONDS
+    goal_total: int = 0  # the lead's goal: labels in all (0: none)
+    goal_per_class: int = 0  # and labels of each class (0: none)
 
 
 @dataclass
@@ -822,7 +824,12 @@ class LabelService:
                 DisagreementRow(i, shown(texts[i])[:WHY_CHARS], dict(given))
                 for i, given in disagreements[:50]
             ],
-            settings=SettingsView(self.settings.overlap, self.settings.batch_size),
+            settings=SettingsView(
+                self.settings.overlap,
+                self.settings.batch_size,
+                self.settings.goal_total,
+                self.settings.goal_per_class,
+            ),
             team=team_figures(history, now=datetime.now(UTC), offset=offset, resolution=RESOLUTION),
             left=Left(
                 unlabeled=max(items - len(current) - ambiguous, 0),

@@ -135,8 +135,12 @@ class DisagreementRow:
 
 @dataclass(frozen=True)
 class SettingsView:
+    """The admin's settings; a goal of 0 is none."""
+
     overlap: int
     batch_size: int
+    goal_total: int
+    goal_per_class: int
 
 
 @dataclass(frozen=True)

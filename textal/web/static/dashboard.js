@@ -86,6 +86,27 @@ function team(d) {
   );
 }
 
+function goals(d) {
+  // Progress toward the lead's goals (0: none set): labels in all, and of each class.
+  const total = Object.values(d.labels).reduce((a, b) => a + b, 0);
+  const { goal_total: goal, goal_per_class: perClass } = d.settings;
+  document.getElementById("goal").hidden = !goal;
+  if (goal) {
+    document.getElementById("goal-text").textContent =
+      `Goal: ${total} of ${goal} labels (${Math.min(100, Math.round((100 * total) / goal))}%)`;
+    const bar = document.getElementById("goal-progress");
+    bar.max = goal;
+    bar.value = Math.min(total, goal);
+  }
+  const names = Array.from(document.getElementById("label-names").content.querySelectorAll("span"), (s) => s.dataset.label);
+  document.getElementById("goal-classes").replaceChildren(
+    ...(perClass ? names : []).map((name) => {
+      const have = d.labels[name] || 0;
+      return textal.el("li", `${name}: ${have} of ${perClass}${have >= perClass ? " (reached)" : ""}`);
+    }),
+  );
+}
+
 function left(d) {
   const l = d.left;
   const items = [
@@ -125,6 +146,7 @@ async function refresh() {
     ? "stable: more labels are unlikely to change the model"
     : "still changing";
   team(d);
+  goals(d);
   left(d);
   document.getElementById("resolved").textContent = `${d.resolved} resolved so far.`;
   document.querySelector("#disagreements tbody").replaceChildren(...d.disagreements.map(disagreement));
@@ -132,6 +154,8 @@ async function refresh() {
   if (overlap && document.activeElement?.closest("#settings-form") == null) {
     overlap.value = String(d.settings.overlap);
     document.getElementById("batch-size").value = String(d.settings.batch_size);
+    document.getElementById("goal-total").value = String(d.settings.goal_total);
+    document.getElementById("goal-per-class").value = String(d.settings.goal_per_class);
   }
 }
 
@@ -150,7 +174,9 @@ function adminControls() {
     report(textal.post("/api/admin/settings", {
       overlap: Number(document.getElementById("overlap").value),
       batch_size: Number(document.getElementById("batch-size").value),
-    }), () => { status.textContent = "Saved."; });
+      goal_total: Number(document.getElementById("goal-total").value),
+      goal_per_class: Number(document.getElementById("goal-per-class").value),
+    }), () => { status.textContent = "Saved."; refresh(); });
   });
   document.getElementById("guidelines-form").addEventListener("submit", (event) => {
     event.preventDefault();
