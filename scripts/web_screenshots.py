@@ -1,4 +1,5 @@
-"""Take the README's screenshots of the label page and the dashboard (docs/web-*.png).
+"""Take the README's screenshots of the label page, dashboard, suspects review and search
+(docs/web-*.png).
 
 Builds a workspace from amazon.csv, serves it, labels three rounds with the gold labels over HTTP
 (two annotators, a few items labeled by both), then photographs the pages in headless Chromium.
@@ -26,6 +27,7 @@ from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 from textal.ledger.annotators import add_annotator  # noqa: E402
 from textal.workspace import Workspace  # noqa: E402
 
+SHOTS = ("label", "dashboard", "review", "search")
 DATA = REPO.parent / "shared" / "data" / "uci_sentiment_labelled" / "amazon.csv"
 
 
@@ -113,16 +115,31 @@ def main() -> None:
                 driver.delete_all_cookies()
                 driver.get(f"{url}/login#token={tokens['ana']}")
                 time.sleep(2)
-                driver.set_window_size(1200, 2150)
+                driver.set_window_size(1200, 2900)
                 driver.get(f"{url}/dashboard")
                 time.sleep(3)
                 driver.save_screenshot(str(args.out / "web-dashboard.png"))
+                driver.set_window_size(1200, 1300)
+                driver.get(f"{url}/review")
+                while "Finding" in driver.find_element("id", "review-status").text:
+                    time.sleep(0.5)
+                driver.save_screenshot(str(args.out / "web-review.png"))
+                driver.get(f"{url}/search")
+                driver.find_element("id", "keyword").send_keys("battery")
+                driver.find_element("css selector", "#status option[value='unlabeled']").click()
+                driver.find_element("css selector", "#keyword-form button").click()
+                while not driver.find_elements("css selector", "#results .pick"):
+                    time.sleep(0.2)
+                for box in driver.find_elements("css selector", "#results .pick")[:2]:
+                    box.click()
+                driver.save_screenshot(str(args.out / "web-search.png"))
             finally:
                 driver.quit()
         finally:
             proc.terminate()
             proc.wait(60)
-    print(f"wrote {args.out / 'web-label.png'} and {args.out / 'web-dashboard.png'}")
+    names = ", ".join(str(args.out / f"web-{page}.png") for page in SHOTS)
+    print(f"wrote {names}")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,12 @@ Dataset = tuple[list[str], np.ndarray, np.ndarray]
 
 
 def read_dataset(name: str) -> tuple[list[str], np.ndarray]:
-    """Read ``DATA_DIR / name`` (CSV with header ``text,label``) as (texts, labels as str array)."""
+    """Read ``DATA_DIR / name`` (CSV with header ``text,label``, or ``text,labels`` for the
+    multi-label folders: the ``;``-joined cells) as (texts, labels as str array)."""
     with (DATA_DIR / name).open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    return [r["text"] for r in rows], np.array([r["label"] for r in rows], dtype=str)
+    column = "label" if not rows or "label" in rows[0] else "labels"
+    return [r["text"] for r in rows], np.array([r[column] for r in rows], dtype=str)
 
 
 def _cache_path(path: Path) -> Path:

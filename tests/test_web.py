@@ -225,15 +225,15 @@ def test_leases_keep_annotators_apart_unless_overlap_asks(served):
     service, _ = served
 
     def next_id(name: str) -> str:
-        return service.run(service.next_item, name)["item"]["id"]
+        return service.run(service.next_item, name).item.id
 
-    while service.run(service.next_item, "ana")["item"] is None:
+    while service.run(service.next_item, "ana").item is None:
         time.sleep(0.5)
     a, b = next_id("ana"), next_id("bo")
     assert a != b and next_id("ana") == a  # asking again (a reload) keeps one's lease
     c = next_id("cy")
     assert c not in {a, b}
-    z = service.run(service.skip, "bo", b)["item"]["id"]  # a skip hands the item back
+    z = service.run(service.skip, "bo", b).item.id  # a skip hands the item back
     assert z not in {a, b, c}
     assert next_id("dee") == b
     # Overlap 2: a leased item goes to one more person, not to a third.
@@ -250,19 +250,19 @@ def test_leases_keep_annotators_apart_unless_overlap_asks(served):
 def test_overlap_records_agreeing_labels_of_two_annotators(served):
     service, _ = served
     service.settings.overlap = 2
-    while (state := service.run(service.next_item, "ana"))["item"] is None:
+    while (state := service.run(service.next_item, "ana")).item is None:
         time.sleep(0.5)
-    item = state["item"]["id"]
-    assert service.run(service.next_item, "bo")["item"]["id"] == item
+    item = state.item.id
+    assert service.run(service.next_item, "bo").item.id == item
     service.run(service.label, "ana", item, "positive")
     after = service.run(service.label, "bo", item, "positive")
-    assert after["item"]["id"] != item
+    assert after.item.id != item
     assert [(e.annotator, e.label) for e in service.run(service.ws.ledger.history, item)] == [
         ("ana", "positive"),
         ("bo", "positive"),
     ]
     dashboard = service.run(service.dashboard)
-    assert dashboard["multi_labeled"] == 1 and dashboard["disagreements"] == []
+    assert dashboard.multi_labeled == 1 and dashboard.disagreements == []
 
 
 def test_annotators_cli_and_the_holder_file(amazon_template, tmp_path, capsys):

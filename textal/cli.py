@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_embedding_options(init)
     init.add_argument("--labels", help="the label set, comma-separated, e.g. negative,positive")
     init.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="each review gets a set of labels (possibly none of them), e.g. --labels "
+        "food,service,price; fixed at creation, and needs --labels (names without ';')",
+    )
+    init.add_argument(
         "--guidelines", metavar="FILE", help="instructions for the label page (see `guidelines`)"
     )
 
@@ -285,6 +291,7 @@ def _open(args: argparse.Namespace, *, create: bool = False, read_only: bool = F
         read_only=read_only,
         embed_backend=getattr(args, "embed_backend", None),
         device=getattr(args, "device", None),
+        multi_label=getattr(args, "multi_label", False),
     )
     _show_label_set(ws)
     return ws
@@ -326,7 +333,7 @@ def _cmd_init(args: argparse.Namespace) -> None:
     with _open(args, create=True) as ws:
         print(
             f"workspace {ws.path}: model {ws.config.model} ({ws.config.backend}), "
-            f"store {ws.store.uri}"
+            f"store {ws.store.uri}" + (", multi-label" if ws.multi_label else "")
         )
         if args.guidelines:
             save_guidelines(ws.path, read_guidelines_file(Path(args.guidelines), ws.config.labels))

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from textal.data.ids import CONTENT_ID_PREFIX, content_id
+from textal.data.label_sets import canonical_label_cell
 from textal.data.limits import MAX_ID_BYTES, MAX_TEXT_BYTES
 from textal.errors import TextalError, show_value
 
@@ -81,9 +82,13 @@ def read_records(
     label_column: str | None = None,
     meta_columns: Sequence[str] = (),
     summary: SourceSummary | None = None,
+    multi_label: bool = False,
 ) -> Iterator[Record]:
     """Stream the valid records of a CSV, TSV, JSON Lines or Parquet file (chosen by extension).
     ``meta_columns`` are kept as each record's ``meta`` (an empty or missing value is left out).
+    With ``multi_label`` the gold cell is a label set (:mod:`textal.data.label_sets`) and
+    ``gold`` its canonical cell (``"service;food"`` reads as ``"food;service"``); an empty cell
+    still means "no gold label", as in single-label files.
 
     ``summary``, when given, is updated as the records are read. Memory stays bounded by one batch
     plus one small entry per distinct id (for duplicate detection).
@@ -94,7 +99,15 @@ def read_records(
     optional = {*meta_columns, *([label_column] if label_column else [])}
     rows = iter_rows(path, columns, optional=optional)
     return _validate(
-        rows, str(path), row_unit(path), text_column, id_column, label_column, summary, meta_columns
+        rows,
+        str(path),
+        row_unit(path),
+        text_column,
+        id_column,
+        label_column,
+        summary,
+        meta_columns,
+        multi_label,
     )
 
 
@@ -179,6 +192,7 @@ def _validate(
     label_column: str | None,
     summary: SourceSummary | None,
     meta_columns: Sequence[str] = (),
+    multi_label: bool = False,
 ) -> Iterator[Record]:
     summary = summary if summary is not None else SourceSummary(source)
     # 16-byte digest of the id -> (row, 16-byte digest of the normalised text, gold label)
@@ -199,6 +213,8 @@ def _validate(
         gold = None
         if label_column is not None:
             gold = read_label(gold_value, where, label_column)
+            if gold is not None and multi_label:
+                gold = canonical_label_cell(gold) or None
             gold = interned.setdefault(gold, gold) if gold is not None else None
         key = hashlib.blake2b(item_id.encode("utf-8"), digest_size=16).digest()
         first = seen.get(key)

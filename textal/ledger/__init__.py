@@ -1,6 +1,16 @@
 """Human knowledge: label events, rounds and selections in SQLite."""
 
-from textal.ledger.ledger import AMBIGUOUS, LABEL, UNLABEL, LabelEvent, Ledger, NewLabel
+from textal.ledger.answers import (
+    AMBIGUOUS,
+    LABEL,
+    UNLABEL,
+    Answer,
+    LabelValue,
+    NewLabel,
+    decode_label_set,
+    encode_label_set,
+)
+from textal.ledger.ledger import LabelEvent, Ledger
 from textal.ledger.records import (
     COLD_START,
     CandidateSet,
@@ -20,9 +30,11 @@ __all__ = [
     "COLD_START",
     "LABEL",
     "UNLABEL",
+    "Answer",
     "CandidateSet",
     "ClassProbability",
     "LabelEvent",
+    "LabelValue",
     "LeaderboardEntry",
     "Ledger",
     "Neighbor",
@@ -32,5 +44,7 @@ __all__ = [
     "RoundReport",
     "Selection",
     "Timings",
+    "decode_label_set",
+    "encode_label_set",
     "labels_digest",
 ]

@@ -14,12 +14,20 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from textal.errors import TextalError
 from textal.fsio import disk_problem
+from textal.ledger.answers import (
+    AMBIGUOUS,
+    LABEL,
+    UNLABEL,
+    Answer,
+    NewLabel,
+    decode_label_set,
+)
 from textal.ledger.records import (
     CandidateSet,
     ClassProbability,
@@ -39,11 +47,8 @@ from textal.ledger.schema_v2 import (
 )
 
 APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 60_000
-
-# Event kinds: a label, the undo of a label, or "people could not decide".
-LABEL, UNLABEL, AMBIGUOUS = "label", "unlabel", "ambiguous"
 
 # Explicit column lists, so that a migration adding a column never shifts what reads return.
 _EVENT_COLUMNS = "seq, item_id, kind, label, annotator, source, created_at"
@@ -130,6 +135,27 @@ UPDATE annotators SET role = 'admin' WHERE admin = 1;
 """
 
 
+# Multi-label workspaces (issue 26). ``ledger_settings`` records ``multi_label = '1'`` in a ledger
+# whose label events hold label sets (canonical text, see textal.ledger.answers); a ledger without
+# the row is single-label, as every ledger before schema 6 is. ``selection_probabilities`` keeps
+# a multi-label pick's presence probability for every label (``top1``/``top2`` keep two).
+_SCHEMA_MULTI_LABEL = """
+CREATE TABLE ledger_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE selection_probabilities (
+    round       INTEGER NOT NULL,
+    rank        INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    label       TEXT NOT NULL,
+    probability REAL NOT NULL,
+    PRIMARY KEY (round, rank, position),
+    FOREIGN KEY (round, rank) REFERENCES selections (round, rank)
+);
+"""
+
+
 # Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
 # function run inside the migration transaction.
 MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
@@ -137,6 +163,7 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     2: _SCHEMA_ANNOTATORS,
     3: _SCHEMA_CANDIDATES,
     4: _SCHEMA_SESSIONS,
+    5: _SCHEMA_MULTI_LABEL,
 }
 
 
@@ -152,14 +179,10 @@ class LabelEvent:
     source: str
     created_at: str
 
-
-@dataclass(frozen=True)
-class NewLabel:
-    """A label to record: ``label=None`` with ``kind`` ``unlabel``/``ambiguous`` for the others."""
-
-    item_id: str
-    label: str | None
-    kind: str = LABEL
+    @property
+    def label_set(self) -> frozenset[str] | None:
+        """A multi-label ledger's answer as a set (``None`` for ``unlabel``/``ambiguous``)."""
+        return None if self.label is None else decode_label_set(self.label)
 
 
 def _now() -> str:
@@ -173,12 +196,29 @@ class Ledger:
     :class:`TextalError` and left untouched. ``read_only`` opens an existing ledger on a
     read-only (or full) file system (SQLite's ``mode=ro``; ``immutable`` when the write-ahead log
     is absent or empty, since nothing can write there anyway).
+
+    A ledger is single-label (every ledger before schema 6) or, once :meth:`make_multi_label`
+    ran on it before any answer, multi-label (:attr:`multi_label`): its answers are label sets,
+    stored as their canonical text in the same ``label`` column (:mod:`textal.ledger.answers`
+    says why). The flag lives in the ledger, not only in the workspace's config, so that the
+    events are never read with the other meaning of ``;``.
     """
 
     def __init__(self, path: Path | str, *, read_only: bool = False):
         self.path = Path(path)
         self.read_only = read_only
         self._conn = self._connect()
+        self._multi_label: bool | None = None
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether this ledger's answers are label sets (read once)."""
+        if self._multi_label is None:
+            row = self._conn.execute(
+                "SELECT value FROM ledger_settings WHERE name = 'multi_label'"
+            ).fetchone()
+            self._multi_label = row is not None and row[0] == "1"
+        return self._multi_label
 
     def _connect(self) -> sqlite3.Connection:
         # Never open the file outside SQLite: POSIX locks belong to the process, so closing any
@@ -283,56 +323,70 @@ class Ledger:
     def add_labels(
         self, labels: Iterable[NewLabel], *, annotator: str, source: str, confirm: bool = False
     ) -> tuple[int, int]:
-        """Record ``labels`` in one transaction; returns ``(recorded, unchanged)``.
+        """Record ``labels`` as ``annotator``'s answers through ``source`` (see
+        :meth:`add_answers`); returns ``(recorded, unchanged)``."""
+        return self.add_answers(
+            [replace(a, annotator=annotator, source=source) for a in labels], confirm=confirm
+        )
 
-        An event that would not change an item's state (same kind and label as its latest event)
-        is skipped, so importing the same file twice records it once. With ``confirm`` such an
-        event is recorded when ``annotator``'s own latest event on the item differs: a second
-        person confirming a label (what annotator agreement and suspect labels need).
+    def add_answers(self, answers: Sequence[Answer], *, confirm: bool = False) -> tuple[int, int]:
+        """Record ``answers`` (of any annotators) in ONE transaction, in order (one disk sync:
+        the web app commits concurrent answers together); returns ``(recorded, unchanged)``.
+
+        An answer that would not change an item's state (the same kind and label as its latest
+        event) is skipped, so importing the same file twice records it once; an undo with no
+        answer of that annotator's in force is skipped too. With ``confirm`` an unchanged answer
+        is recorded when its annotator's own latest event on the item differs: a second person
+        confirming a label (what annotator agreement and suspect labels need). A label answer
+        must be a set in a multi-label ledger and a single label otherwise (``ValueError``).
         """
-        return self.add_labels_of([(list(labels), annotator, source)], confirm=confirm)[0]
-
-    def add_labels_of(
-        self, batches: Sequence[tuple[Sequence[NewLabel], str, str]], *, confirm: bool = False
-    ) -> list[tuple[int, int]]:
-        """:meth:`add_labels` for several ``(labels, annotator, source)`` in ONE transaction
-        (one disk sync: the web app commits concurrent answers together); returns each batch's
-        ``(recorded, unchanged)``."""
+        for a in answers:
+            if a.kind == LABEL and isinstance(a.label, frozenset) != self.multi_label:
+                want = "a label set" if self.multi_label else "a single label"
+                raise ValueError(f"this ledger records {want}; got {a.label!r} for {a.item_id!r}")
         now = _now()
-        results = []
+        recorded = 0
         with self._write():
-            for rows, annotator, source in batches:
-                ids = [r.item_id for r in rows]
-                current = self.latest_events(ids)
-                own = self.latest_events(ids, annotator)
-                recorded = 0
-                for row in rows:
-                    if row.kind not in (LABEL, UNLABEL, AMBIGUOUS):
-                        raise ValueError(f"unknown label event kind {row.kind!r}")
-                    latest, mine = current.get(row.item_id), own.get(row.item_id)
-                    answer = (row.kind, row.label)
-                    if row.kind == UNLABEL:
-                        if mine is None or mine.kind == UNLABEL:
-                            continue  # no answer of this annotator's in force to withdraw
-                    elif (
-                        latest is not None
-                        and (latest.kind, latest.label) == answer
-                        and (not confirm or (mine and (mine.kind, mine.label) == answer))
-                    ):
-                        continue
-                    (seq,) = self._conn.execute(
-                        "INSERT INTO label_events"
-                        " (item_id, kind, label, annotator, source, created_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-                        (row.item_id, row.kind, row.label, annotator, source, now),
-                    ).fetchone()
-                    current[row.item_id] = LabelEvent(
-                        seq, row.item_id, row.kind, row.label, annotator, source, now
-                    )
-                    own[row.item_id] = current[row.item_id]
-                    recorded += 1
-                results.append((recorded, len(rows) - recorded))
-        return results
+            ids = [a.item_id for a in answers]
+            current = self.latest_events(ids)
+            own: dict[str, dict[str, LabelEvent]] = {}
+            for a in answers:
+                if a.annotator not in own:
+                    mine_ids = [b.item_id for b in answers if b.annotator == a.annotator]
+                    own[a.annotator] = self.latest_events(mine_ids, a.annotator)
+                latest, mine = current.get(a.item_id), own[a.annotator].get(a.item_id)
+                answer = (a.kind, a.stored)
+                if a.kind == UNLABEL:
+                    if mine is None or mine.kind == UNLABEL:
+                        continue  # no answer of this annotator's in force to withdraw
+                elif (
+                    latest is not None
+                    and (latest.kind, latest.label) == answer
+                    and (not confirm or (mine and (mine.kind, mine.label) == answer))
+                ):
+                    continue
+                (seq,) = self._conn.execute(
+                    "INSERT INTO label_events"
+                    " (item_id, kind, label, annotator, source, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+                    (a.item_id, a.kind, a.stored, a.annotator, a.source, now),
+                ).fetchone()
+                event = LabelEvent(seq, a.item_id, a.kind, a.stored, a.annotator, a.source, now)
+                current[a.item_id] = own[a.annotator][a.item_id] = event
+                recorded += 1
+        return recorded, len(answers) - recorded
+
+    def make_multi_label(self) -> None:
+        """Make this ledger record label sets (done once, when a multi-label workspace is made);
+        refused with a :class:`TextalError` once it holds an answer."""
+        with self._write():
+            if self._conn.execute("SELECT count(*) FROM label_events").fetchone()[0]:
+                raise TextalError(
+                    f"{self.path} holds single-label answers: a workspace is multi-label from "
+                    "its creation (use a new --workspace)"
+                )
+            self._conn.execute("INSERT OR REPLACE INTO ledger_settings VALUES ('multi_label', '1')")
+        self._multi_label = True
 
     def latest_events(
         self, item_ids: Sequence[str], annotator: str | None = None
@@ -372,7 +426,20 @@ class Ledger:
 
     def current_labels(self) -> dict[str, str]:
         """``{item_id: label}`` for every item whose current answer is a label, oldest first."""
-        return {e.item_id: e.label for e in self.current_events() if e.kind == LABEL and e.label}
+        return {
+            e.item_id: e.label
+            for e in self.current_events()
+            if e.kind == LABEL and e.label is not None
+        }
+
+    def current_label_sets(self) -> dict[str, frozenset[str]]:
+        """A multi-label ledger's ``{item_id: label set}`` for every item whose current answer
+        is a label set (the empty set included: "none of these"), oldest first."""
+        return {
+            e.item_id: decode_label_set(e.label)
+            for e in self.current_events()
+            if e.kind == LABEL and e.label is not None
+        }
 
     def ambiguous_items(self) -> set[str]:
         """Items whose current answer is "ambiguous"; rounds do not ask about them again."""
@@ -463,6 +530,14 @@ class Ledger:
                     (number, s.rank, k, n.item_id, n.label, n.similarity)
                     for s in selections
                     for k, n in enumerate(s.why)
+                ],
+            )
+            self._conn.executemany(
+                "INSERT INTO selection_probabilities VALUES (?, ?, ?, ?, ?)",
+                [
+                    (number, s.rank, k, c.label, c.probability)
+                    for s in selections
+                    for k, c in enumerate(s.probabilities)
                 ],
             )
             self._conn.executemany(
@@ -558,6 +633,13 @@ class Ledger:
             (round_number,),
         ):
             why.setdefault(rank, []).append(Neighbor(item_id, label, similarity))
+        every: dict[int, list[ClassProbability]] = {}
+        for rank, label, probability in self._conn.execute(
+            "SELECT rank, label, probability FROM selection_probabilities WHERE round = ?"
+            " ORDER BY rank, position",
+            (round_number,),
+        ):
+            every.setdefault(rank, []).append(ClassProbability(label, probability))
         return [
             Selection(
                 rank,
@@ -570,6 +652,7 @@ class Ledger:
                     if label is not None
                 ),
                 tuple(why.get(rank, ())),
+                tuple(every.get(rank, ())),
             )
             for rank, item_id, score, predicted, top1, p1, top2, p2 in self._conn.execute(
                 "SELECT rank, item_id, score, predicted, top1, p1, top2, p2 FROM selections"

@@ -51,7 +51,10 @@ class Neighbor:
 @dataclass(frozen=True)
 class Selection:
     """One item of a round's batch, ``rank`` 1 first. ``top2`` is best first; cold-start picks
-    have no ``score``, ``predicted`` or ``top2``."""
+    have no ``score``, ``predicted`` or ``top2``. In a multi-label workspace ``predicted`` is
+    the predicted label set's canonical text (``""``: none of the labels) and
+    ``probabilities`` holds each label's presence probability, in the workspace's label order
+    (empty in single-label rounds)."""
 
     rank: int
     item_id: str
@@ -59,6 +62,7 @@ class Selection:
     predicted: str | None
     top2: tuple[ClassProbability, ...] = ()
     why: tuple[Neighbor, ...] = ()
+    probabilities: tuple[ClassProbability, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,27 @@
 
 The ledger's current label is the latest event of anyone; agreement needs each annotator's own
 latest event per item instead (a label, or nothing when their latest is an undo or "ambiguous").
+
+In a multi-label workspace the answers are label sets (their canonical text, as the ledger keeps
+them). Two people then agree on an item when they gave the same set, and their kappa is the mean
+over labels of Cohen's kappa on each label's presence, over the labels where it is defined. Why
+this and not Krippendorff's alpha with a set distance (MASI, Jaccard): a multi-label answer is k
+yes/no decisions, one per label, which is what the one-vs-rest head learns from and what a
+guideline fixes; kappa per label says which label people read differently, it is the same
+figure the single-label report gives, and it needs no choice of distance (alpha's value depends
+on it: Jaccard and MASI rank the same disagreements differently). Pairs of annotators are
+compared on the items both answered, as in the single-label case, so the missing-data handling
+that alpha offers is not needed.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from textal.ledger import LABEL, LabelEvent
+from textal.ledger import LABEL, LabelEvent, decode_label_set
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,16 @@ def confirmed_items(
 
 
 def annotator_agreement(
-    by_item: Mapping[str, Mapping[str, str]], current: Mapping[str, str]
+    by_item: Mapping[str, Mapping[str, str]],
+    current: Mapping[str, str],
+    *,
+    label_names: Sequence[str] | None = None,
 ) -> AgreementReport:
     """Cohen's kappa for every pair of annotators over the items both labeled, and the items
-    whose annotators disagree (sorted by id). Cheap when nobody double-labels: no pair, no kappa."""
+    whose annotators disagree (sorted by id). Cheap when nobody double-labels: no pair, no kappa.
+
+    ``label_names`` (a multi-label workspace's labels) reads the labels as label sets: kappa is
+    then the mean per-label kappa (see the module's docstring)."""
     shared: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     disagreements = []
     for item_id in sorted(by_item):
@@ -84,8 +101,29 @@ def annotator_agreement(
     for (a, b), values in sorted(shared.items()):
         first, second = [v[0] for v in values], [v[1] for v in values]
         agreed = sum(x == y for x, y in values)
-        pairs.append(PairAgreement(a, b, len(values), agreed, _kappa(first, second)))
+        kappa = (
+            _kappa(first, second)
+            if label_names is None
+            else _mean_label_kappa(first, second, label_names)
+        )
+        pairs.append(PairAgreement(a, b, len(values), agreed, kappa))
     return AgreementReport(pairs, disagreements)
+
+
+def _mean_label_kappa(
+    first: list[str], second: list[str], label_names: Sequence[str]
+) -> float | None:
+    """The mean over labels of Cohen's kappa on the label's presence in two people's sets;
+    ``None`` when no label's kappa is defined."""
+    sets = [(decode_label_set(x), decode_label_set(y)) for x, y in zip(first, second, strict=True)]
+    kappas = []
+    for name in label_names:
+        a = ["yes" if name in x else "no" for x, _ in sets]
+        b = ["yes" if name in y else "no" for _, y in sets]
+        kappa = _kappa(a, b)
+        if kappa is not None:
+            kappas.append(kappa)
+    return sum(kappas) / len(kappas) if kappas else None
 
 
 def _kappa(first: list[str], second: list[str]) -> float | None:

@@ -16,6 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -36,9 +37,11 @@ from textal.round import candidates as index
 from textal.store.base import Chunk, VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
-from textal.strategy.diverse import BATCH_SIZE, select_diverse
+from textal.strategy.diverse import BATCH_SIZE, NeighborSearch, select_diverse
 from textal.strategy.explore import exploration_share, interleave
 from textal.strategy.scores import STRATEGIES, STRATEGY, Builtin, Strategy
+
+M = TypeVar("M")
 
 CHUNK_SIZE = 8192  # items scored at a time: memory is bounded by this, not the pool size
 CANDIDATES_PER_PICK = 10  # the diverse walk sees this many top candidates per batch slot
@@ -64,26 +67,39 @@ Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
-class RoundPlan:
+class RoundPlan(Generic[M]):
     """The outcome of :func:`plan_round`: what was asked, the batch, the report, and (for the
     caller's own use) the fitted model and its stop-set predictions. ``trained_on`` fingerprints
     the labels (:func:`textal.ledger.labels_digest`); ``drew_stop_set`` is true when this round
-    drew a new stop set (``stop_ids`` was None), whose ids are then ``stop_predictions``' keys."""
+    drew a new stop set (``stop_ids`` was None), whose ids are then ``stop_predictions``' keys.
+    ``M`` is the model: ``AutoClassifier``, or ``MultiLabelHead`` for
+    :func:`textal.round.multilabel.plan_multilabel_round`."""
 
     params: RoundParams
     picks: list[Selection]
     report: RoundReport
     trained_on: str
-    model: AutoClassifier | None = None
+    model: M | None = None
     stop_predictions: dict[str, str] = field(default_factory=dict)
     drew_stop_set: bool = False
+
+
+#: Scores of a chunk of vectors: ``(X (n, d), rng) -> (n,)``, higher = ask first.
+ChunkScore = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+#: Predicted answers of a chunk of vectors as stored strings: ``X (n, d) -> n strings``.
+Predict = Callable[[np.ndarray], list[str]]
+
+
+def _predict_names(model: AutoClassifier) -> Predict:
+    """The single-label head's predicted class names."""
+    return lambda X: [str(label) for label in model.predict(X)]
 
 
 def _top_candidates(
     chunks: Iterable[Chunk],
     dim: int,
-    model: AutoClassifier,
-    score_fn: Strategy,
+    score: ChunkScore,
+    predict: Predict,
     skip: set[str],
     keep: int,
     rng: np.random.Generator,
@@ -107,7 +123,7 @@ def _top_candidates(
             continue
         ids = [i for i, m in zip(chunk.ids, mask, strict=True) if m]
         vectors = chunk.vectors[mask]
-        scores = np.asarray(score_fn(model, vectors, rng), dtype=np.float64)
+        scores = np.asarray(score(vectors, rng), dtype=np.float64)
         scored += len(ids)
         in_stop = (
             [k for k, i in enumerate(ids) if zlib.crc32(i.encode("utf-8")) < threshold]
@@ -115,8 +131,8 @@ def _top_candidates(
             else []
         )
         if in_stop:
-            labels = model.predict(vectors[in_stop])
-            stop.update((ids[k], str(label)) for k, label in zip(in_stop, labels, strict=True))
+            labels = predict(vectors[in_stop])
+            stop.update((ids[k], label) for k, label in zip(in_stop, labels, strict=True))
         all_ids = best_ids + ids
         all_vectors = np.concatenate([best_vectors, vectors])
         all_scores = np.concatenate([best_scores, scores])
@@ -198,6 +214,7 @@ def _scoring_function(builtin: Builtin | None, scorer: Scorer | None) -> Strateg
 def _cold_start_step(
     store: VectorStore,
     known: _Labeled,
+    counts: dict[str, int],
     trained_on: str,
     params: RoundParams,
     skip: set[str],
@@ -220,7 +237,7 @@ def _cold_start_step(
     ]
     clock.lap("select")
     report = RoundReport(
-        COLD_START, len(known.ids), known.counts, timings=clock.timings(), candidate_set=found
+        COLD_START, len(known.ids), counts, timings=clock.timings(), candidate_set=found
     )
     return RoundPlan(params, picks, report, trained_on)
 
@@ -237,7 +254,7 @@ def _density_step(
 
 def _explore_step(
     store: VectorStore,
-    model: AutoClassifier,
+    share: float,
     skip: set[str],
     batch_size: int,
     rng: np.random.Generator,
@@ -247,8 +264,7 @@ def _explore_step(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Step "explore" (:mod:`textal.strategy.explore`): mix uniformly drawn unlabeled candidates
     (the store's ``sample``, in either candidate mode; score NaN) into the ranked ``ids`` so that
-    every prefix holds about the share of the batch they should fill."""
-    share = exploration_share(model)
+    every prefix holds about ``share`` of the batch (:func:`exploration_share` of the head)."""
     n = int(np.ceil(share * batch_size)) * CANDIDATES_PER_PICK
     if n == 0:
         return ids, vectors, scores
@@ -266,7 +282,7 @@ def _explore_step(
 
 
 def _stop_set_step(
-    store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str] | None, skip: set[str]
+    store: VectorStore, predict: Predict, stop_ids: Sequence[str] | None, skip: set[str]
 ) -> dict[str, str]:
     """Step "stop set": predict the fixed stop set's still-unlabeled items; without one yet,
     draw about :data:`STOP_SET_SIZE` unlabeled items uniformly (the store's ``sample``)."""
@@ -278,7 +294,54 @@ def _stop_set_step(
         vectors = store.get_vectors(still) if still else np.empty((0, store.dim), np.float32)
     if not still:
         return {}
-    return dict(zip(still, map(str, model.predict(vectors)), strict=True))
+    return dict(zip(still, predict(vectors), strict=True))
+
+
+def _candidates_step(
+    store: VectorStore,
+    params: RoundParams,
+    known: _Labeled,
+    skip: set[str],
+    seed: int,
+    trained_on: str,
+    stop_ids: Sequence[str] | None,
+    chunk_size: int,
+    clock: _Clock,
+) -> tuple[Iterable[Chunk], float, index.Candidates | None, CandidateSet | None]:
+    """Step "candidates": what the round scores (chunks of the whole store, or in ``index`` mode
+    one chunk of retrieved candidates), the stop-set fraction to draw while scoring, and in
+    ``index`` mode the retrieved candidates and their record."""
+    if params.candidates == "index":
+        retrieved = index.retrieve(
+            store,
+            known.labels,
+            known.vectors,
+            skip,
+            batch_size=params.batch_size,
+            seed=int(np.random.default_rng((seed, int(trained_on[:8], 16))).integers(2**31)),
+        )
+        clock.lap("candidates")
+        found = CandidateSet(
+            retrieved.anchors,
+            retrieved.from_neighbors,
+            retrieved.from_sample,
+            clock.laps["candidates"],
+        )
+        return [Chunk(retrieved.ids, retrieved.vectors, [])], 0.0, retrieved, found
+    pool = store.count()
+    stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
+    return store.iterate(chunk_size), stop_fraction, None, None
+
+
+def _walk_search(
+    store: VectorStore, pool: int, retrieved: index.Candidates | None
+) -> tuple[NeighborSearch, int]:
+    """The diverse walk's neighbour search and the item count it reads: the store's, or in
+    ``index`` mode the candidate set's (searched in-process: its members are all the walk can
+    meet)."""
+    if retrieved is None:
+        return store.search, pool
+    return index.search_within(retrieved.ids, retrieved.vectors), len(retrieved.ids)
 
 
 def _picks(
@@ -319,7 +382,7 @@ def plan_round(
     stop_ids: Sequence[str] | None = None,
     scorer: Scorer | None = None,
     candidates: str = index.CANDIDATES.default,
-) -> RoundPlan:
+) -> RoundPlan[AutoClassifier]:
     """Fit a model on ``labels``, score the other stored items (all of them, or a candidate
     set retrieved from the vector index), select a diverse batch.
 
@@ -361,51 +424,31 @@ def plan_round(
     )
     model = fit_on_labels(known.vectors, np.asarray(known.labels), seed=seed)
     if model is None:
-        return _cold_start_step(store, known, trained_on, params, skip, rng, clock)
+        return _cold_start_step(store, known, known.counts, trained_on, params, skip, rng, clock)
     clock.lap("fit")
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
-    found: CandidateSet | None = None
-    if params.candidates == "index":
-        retrieved = index.retrieve(
-            store,
-            known.labels,
-            known.vectors,
-            skip,
-            batch_size=batch_size,
-            seed=int(np.random.default_rng((seed, int(trained_on[:8], 16))).integers(2**31)),
-        )
-        chunks: Iterable[Chunk] = [Chunk(retrieved.ids, retrieved.vectors, [])]
-        stop_fraction = 0.0
-        clock.lap("candidates")
-        found = CandidateSet(
-            retrieved.anchors,
-            retrieved.from_neighbors,
-            retrieved.from_sample,
-            clock.laps["candidates"],
-        )
-    else:
-        chunks = store.iterate(chunk_size)
-        stop_fraction = 0.0 if stop_ids is not None else min(1.0, STOP_SET_SIZE / max(pool, 1))
+    chunks, stop_fraction, retrieved, found = _candidates_step(
+        store, params, known, skip, seed, trained_on, stop_ids, chunk_size, clock
+    )
+    score_fn = _scoring_function(builtin, scorer)
     cand_ids, vectors, scores, stop, scored = _top_candidates(
-        chunks, store.dim, model, _scoring_function(builtin, scorer), skip, keep, rng,
-        stop_fraction,
+        chunks, store.dim, lambda X, r: score_fn(model, X, r), _predict_names(model), skip, keep,
+        rng, stop_fraction,
     )  # fmt: skip
     if builtin is not None and builtin.density:
         cand_ids, vectors, scores = _density_step(store, cand_ids, vectors, scores)
     if builtin is not None and builtin.explore:
         cand_ids, vectors, scores = _explore_step(
-            store, model, skip, batch_size, rng, cand_ids, vectors, scores
+            store, exploration_share(model), skip, batch_size, rng, cand_ids, vectors, scores
         )
     if stop_ids is not None or found is not None:
-        stop = _stop_set_step(store, model, stop_ids, skip)
+        stop = _stop_set_step(store, _predict_names(model), stop_ids, skip)
     clock.lap("score")
     classes = [str(c) for c in model.classes_]
     proba = model.predict_proba(vectors) if cand_ids else np.empty((0, len(classes)))
     # each pick suppresses its share of what the round reads: the pool, or the candidate set,
     # whose members are the only items the walk can meet (searched in-process, not the store)
-    search, read = (store.search, pool) if found is None else (
-        index.search_within(retrieved.ids, retrieved.vectors), len(retrieved.ids)
-    )  # fmt: skip
+    search, read = _walk_search(store, pool, retrieved)
     batch = select_diverse(
         cand_ids,
         vectors,

@@ -51,5 +51,10 @@ def exploration_share(model: AutoClassifier) -> float:
     if math.isnan(model.cv_score_):
         return PRIOR_SHARE
     chance = 1.0 / len(model.classes_)
-    skill = (model.cv_score_ - chance) / (1.0 - chance)
+    return share_for_skill((model.cv_score_ - chance) / (1.0 - chance))
+
+
+def share_for_skill(skill: float) -> float:
+    """The random share at a chance-corrected CV ``skill``: 1 up to ``SLIGHT - RAMP``, 0 from
+    ``SLIGHT + RAMP``, linear in between."""
     return float(np.clip((SLIGHT + RAMP - skill) / (2 * RAMP), 0.0, 1.0))

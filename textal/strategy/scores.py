@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from textal.model.automl import AutoClassifier
 
 Strategy = Callable[["AutoClassifier", np.ndarray, np.random.Generator], np.ndarray]
+M = TypeVar("M")
 
 _EPS = 1e-12
 _TIE_BREAK = 1e-6  # < smallest gap between distinct vote entropies for m <= 20 (1.4e-4)
@@ -131,22 +132,21 @@ def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generato
 
 
 @dataclass(frozen=True)
-class Builtin:
+class Builtin(Generic[M]):
     """A strategy of ``textal round --strategy``: its chunk ``score``, and whether the round
     re-ranks its top candidates by score x ``density`` and mixes uniform picks in (``explore``).
-    Called, it is its score."""
+    Called, it is its score. ``M`` is the model it scores with (the multi-label round's
+    strategies, :mod:`textal.strategy.multilabel`, take a ``MultiLabelHead``)."""
 
-    score: Strategy
+    score: Callable[[M, np.ndarray, np.random.Generator], np.ndarray]
     density: bool = False
     explore: bool = False
 
-    def __call__(
-        self, model: AutoClassifier, X: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
+    def __call__(self, model: M, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.score(model, X, rng)
 
 
-STRATEGIES: dict[str, Builtin] = {
+STRATEGIES: dict[str, Builtin[AutoClassifier]] = {
     # margin-density once the head is fairly better than chance, random picks while it is not
     "adaptive": Builtin(_single(margin), density=True, explore=True),
     "margin-density": Builtin(_single(margin), density=True),

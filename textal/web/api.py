@@ -28,7 +28,8 @@ from textal.errors import TextalError
 from textal.ledger import RoundRecord
 from textal.ledger.annotators import Annotator
 from textal.store.filters import from_options
-from textal.web.auth import ADMINS, Endpoint, Guard
+from textal.web.auth import ADMINS, guarded, service_of
+from textal.web.auth import Handler as RouteHandler
 from textal.web.bodies import json_body, text_field
 from textal.web.service import LOCAL_USER, LabelService, RoundRequest
 from textal.web.wire import dump
@@ -447,34 +448,32 @@ ENDPOINTS = [
 ]
 
 
-def routes(service: LabelService, guard: Guard) -> list[Route]:
-    """The ``/api/v1`` routes over ``service``, and ``/api/v1/openapi.json``."""
-    by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
+def _answer(spec: Spec) -> RouteHandler:
+    async def answer(request: Request, user: Annotator) -> Response:
+        return await spec.handler(service_of(request), request, user)
+
+    return guarded(write=spec.write, roles=spec.roles)(answer)
+
+
+def _dispatch(methods: dict[str, RouteHandler]) -> RouteHandler:
+    async def answer(request: Request) -> Response:
+        return await methods[request.method](request)
+
+    return answer
+
+
+@guarded(roles=READERS)
+async def _openapi(request: Request, user: Annotator) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def routes() -> list[Route]:
+    """The ``/api/v1`` routes (over the app's ``state.service``) and ``/api/v1/openapi.json``."""
+    by_path: dict[str, dict[str, RouteHandler]] = {}
     for spec in ENDPOINTS:
-
-        def bind(spec: Spec = spec) -> Endpoint:
-            async def answer(request: Request, user: Annotator) -> Response:
-                return await spec.handler(service, request, user)
-
-            return answer
-
-        by_path.setdefault(spec.path, {})[spec.method] = guard.guarded(
-            write=spec.write, roles=spec.roles
-        )(bind())
-
-    def dispatch(methods: dict[str, Callable[[Request], Any]]) -> Callable[[Request], Any]:
-        async def answer(request: Request) -> Response:
-            return await methods[request.method](request)
-
-        return answer
-
-    found = [Route(p, dispatch(m), methods=list(m)) for p, m in by_path.items()]
-
-    @guard.guarded(roles=READERS)
-    async def openapi(request: Request, user: Annotator) -> Response:
-        return JSONResponse(openapi_document())
-
-    return [*found, Route("/api/v1/openapi.json", openapi)]
+        by_path.setdefault(spec.path, {})[spec.method] = _answer(spec)
+    found = [Route(p, _dispatch(m), methods=list(m)) for p, m in by_path.items()]
+    return [*found, Route("/api/v1/openapi.json", _openapi)]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -16,7 +16,7 @@ import asyncio
 import io
 import secrets
 import tempfile
-from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,29 +39,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
 from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
+from textal.store.filters import from_options
 from textal.web import api
 from textal.web.api import BODY_CAPS
 from textal.web.auth import (
     LOGIN_CHECK_SECONDS,
     LOGIN_FAILURES_PER_MINUTE,
-    Guard,
     LoginLimiter,
     client_address,
+    guarded,
     origin_of,
+    service_of,
 )
 from textal.web.auth import json_error as _error
 from textal.web.auth import same_origin as _same_origin
 from textal.web.auth import server_error as _server_error
+from textal.web.bodies import answer_field as _answer
 from textal.web.bodies import int_field as _int_field
 from textal.web.bodies import json_body as _json
 from textal.web.bodies import text_field as _text
-from textal.web.service import LabelService
+from textal.web.service import LabelService, SearchQuery
+from textal.web.views import respond
 
 __all__ = ["LOGIN_CHECK_SECONDS", "LOGIN_FAILURES_PER_MINUTE", "create_app"]
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
+REVIEW_PAGE = frozenset({"reviewer", "admin"})  # who reviews suspects (GET /api/v1/suspects)
+MAX_GOAL = 10_000_000
+MAX_PAGE = 10_000  # search pages: a scan reads (page + 1) x 50 matches
 MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
 SECURITY_HEADERS = [
     (
@@ -74,8 +81,6 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
-
-Endpoint = Callable[[Request, Annotator], Awaitable[Response]]
 
 
 class SecurityHeaders:
@@ -135,220 +140,311 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
 
-def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette:
-    """The annotation app over ``service``; ``secret_key`` signs the session cookies; ``url`` is
-    where people reach it: login links are made from it (never from a request's ``Host``), and
-    an ``https://`` one makes the cookies Secure."""
-    env = jinja2.Environment(
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, enable_async=False
     )
-    templates = Jinja2Templates(env=env)
-    limiter = LoginLimiter()
+)
 
-    guard = Guard(service, limiter)
-    guarded = guard.guarded
 
-    def page(request: Request, name: str, user: Annotator, **context: Any) -> Response:
-        return templates.TemplateResponse(
-            request,
-            name,
-            {
-                "user": user,
-                "csrf": request.session["csrf"],
-                "labels": service.labels,
-                **context,
-            },
-        )
+def _page(request: Request, name: str, user: Annotator, **context: Any) -> Response:
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "csrf": request.session["csrf"],
+            "labels": service_of(request).labels,
+            "multi_label": service_of(request).ws.multi_label,
+            **context,
+        },
+    )
 
-    # -- login ----------------------------------------------------------------------------
 
-    async def health(request: Request) -> Response:
-        return PlainTextResponse("ok")
+# -- login --------------------------------------------------------------------------------
 
-    async def login_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "login.html", {})
 
-    async def login(request: Request) -> Response:
-        client = client_address(request)
-        if request.headers.get("content-type", "").split(";")[0] != "application/json" or (
-            not _same_origin(request)
-        ):
-            return _error(403, "log in from the login page")
-        if not limiter.allow(client):
-            return _error(429, "too many failed logins from this address: wait a minute")
-        try:
-            token = _text(await _json(request), "token")
-        except TextalError:
-            token = None
-        opened = await service.call(service.login, token, SESSION_SECONDS) if token else None
-        if opened is None:
-            limiter.failed(client)
-            return _error(401, "unknown or removed login token")
-        user, session_id = opened
-        if user.role == "service":
-            await service.call(service.logout, session_id)
-            return _error(403, "a service account uses the API with Authorization: Bearer TOKEN")
-        request.session.clear()
-        request.session.update({"sid": session_id, "csrf": secrets.token_urlsafe(32)})
-        return JSONResponse({"name": user.name, "role": user.role, "admin": user.admin})
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
 
-    @guarded(write=True)
-    async def logout(request: Request, user: Annotator) -> Response:
-        await service.call(service.logout, request.session["sid"])
-        request.session.clear()
+
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204)
+
+
+async def login_page(request: Request) -> Response:
+    return TEMPLATES.TemplateResponse(request, "login.html", {})
+
+
+async def login(request: Request) -> Response:
+    service, limiter = service_of(request), request.app.state.limiter
+    client = client_address(request)
+    if request.headers.get("content-type", "").split(";")[0] != "application/json" or (
+        not _same_origin(request)
+    ):
+        return _error(403, "log in from the login page")
+    if not limiter.allow(client):
+        return _error(429, "too many failed logins from this address: wait a minute")
+    try:
+        token = _text(await _json(request), "token")
+    except TextalError:
+        token = None
+    opened = await service.call(service.login, token, SESSION_SECONDS) if token else None
+    if opened is None:
+        limiter.failed(client)
+        return _error(401, "unknown or removed login token")
+    user, session_id = opened
+    if user.role == "service":
+        await service.call(service.logout, session_id)
+        return _error(403, "a service account uses the API with Authorization: Bearer TOKEN")
+    request.session.clear()
+    request.session.update({"sid": session_id, "csrf": secrets.token_urlsafe(32)})
+    return JSONResponse({"name": user.name, "role": user.role, "admin": user.admin})
+
+
+@guarded(write=True)
+async def logout(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    await service.call(service.logout, request.session["sid"])
+    request.session.clear()
+    return JSONResponse({"ok": True})
+
+
+# -- pages --------------------------------------------------------------------------------
+
+
+@guarded(page=True)
+async def label_page(request: Request, user: Annotator) -> Response:
+    return _page(request, "label.html", user, guidelines=service_of(request).guidelines())
+
+
+@guarded(page=True)
+async def dashboard_page(request: Request, user: Annotator) -> Response:
+    return _page(request, "dashboard.html", user, guidelines=service_of(request).guidelines())
+
+
+@guarded(page=True)
+async def search_page(request: Request, user: Annotator) -> Response:
+    return _page(request, "search.html", user)
+
+
+@guarded(page=True, roles=REVIEW_PAGE)
+async def review_page(request: Request, user: Annotator) -> Response:
+    return _page(request, "review.html", user)
+
+
+# -- labeling -----------------------------------------------------------------------------
+
+
+@guarded(write=True)
+async def api_next(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    return respond(await service.call(service.next_item, user.name))
+
+
+@guarded(write=True)
+async def api_label(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    item_id, label = _text(body, "id"), _answer(body, multi_label=service.ws.multi_label)
+    if body.get("next") is False:  # labeled from search results: no lease involved
+        await service.call(service.record, user.name, item_id, label)
         return JSONResponse({"ok": True})
+    return respond(await service.answer(user.name, item_id or "", label))
 
-    # -- pages ----------------------------------------------------------------------------
 
-    @guarded(page=True)
-    async def label_page(request: Request, user: Annotator) -> Response:
-        return page(request, "label.html", user, guidelines=service.guidelines())
+@guarded(write=True)
+async def api_skip(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    item_id = _text(await _json(request), "id")
+    return respond(await service.call(service.skip, user.name, item_id))
 
-    @guarded(page=True)
-    async def dashboard_page(request: Request, user: Annotator) -> Response:
-        return page(request, "dashboard.html", user, guidelines=service.guidelines())
 
-    @guarded(page=True)
-    async def search_page(request: Request, user: Annotator) -> Response:
-        return page(request, "search.html", user)
+@guarded(write=True)
+async def api_undo(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    return respond(await service.call(service.undo, user.name))
 
-    # -- labeling -------------------------------------------------------------------------
 
-    @guarded(write=True)
-    async def api_next(request: Request, user: Annotator) -> Response:
-        return JSONResponse(await service.call(service.next_item, user.name))
+@guarded()
+async def api_history(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    return respond(await service.call(service.history, user.name))
 
-    @guarded(write=True)
-    async def api_label(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        item_id, label = _text(body, "id"), _text(body, "label", optional=True)
-        if body.get("next") is False:  # labeled from search results: no lease involved
-            await service.call(service.record, user.name, item_id, label)
-            return JSONResponse({"ok": True})
-        return JSONResponse(await service.answer(user.name, item_id or "", label))
 
-    @guarded(write=True)
-    async def api_skip(request: Request, user: Annotator) -> Response:
-        item_id = _text(await _json(request), "id")
-        return JSONResponse(await service.call(service.skip, user.name, item_id))
+@guarded()
+async def api_dashboard(request: Request, user: Annotator) -> Response:
+    """``?tz=MINUTES``: the viewer's offset from UTC (east positive), for labels per day."""
+    service = service_of(request)
+    tz = request.query_params.get("tz", "0")
+    if not tz.lstrip("-").isdigit() or abs(int(tz)) > 24 * 60:
+        raise TextalError("field 'tz': minutes from UTC, -1440 to 1440")
+    offset = timedelta(minutes=int(tz))
+    return respond(await service.call(service.dashboard, offset))
 
-    @guarded(write=True)
-    async def api_undo(request: Request, user: Annotator) -> Response:
-        return JSONResponse(await service.call(service.undo, user.name))
 
-    @guarded()
-    async def api_history(request: Request, user: Annotator) -> Response:
-        return JSONResponse({"answers": await service.call(service.history, user.name)})
+@guarded()
+async def api_search(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    params = request.query_params
+    page = params.get("page", "0")
+    if not page.isdigit() or int(page) > MAX_PAGE:
+        raise TextalError(f"field 'page': a whole number from 0 to {MAX_PAGE}")
+    query = SearchQuery(
+        text=params.get("q", ""),
+        status=params.get("status", "any"),
+        label=params.get("label") or None,
+        predicted=params.get("predicted") or None,
+        filter=from_options(params.get("filter") or None, None),
+        page=int(page),
+    )
+    model = None
+    if query.predicted is not None:
+        model = (await service.served_predictor()).model
+    return respond(await service.call(service.search, query, model))
 
-    @guarded()
-    async def api_dashboard(request: Request, user: Annotator) -> Response:
-        return JSONResponse(await service.call(service.dashboard))
 
-    @guarded()
-    async def api_search(request: Request, user: Annotator) -> Response:
-        query = request.query_params.get("q", "")
-        return JSONResponse({"results": await service.call(service.search, query)})
+@guarded(write=True)
+async def api_label_bulk(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    ids, label = body.get("ids"), _answer(body, multi_label=service.ws.multi_label)
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise TextalError("field 'ids': expected a list of item ids")
+    recorded = await service.call(service.record_all, user.name, ids, label)
+    return JSONResponse({"recorded": recorded})
 
-    @guarded(write=True)
-    async def api_similar(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        text, item_id = _text(body, "text", optional=True), _text(body, "id", optional=True)
-        vector = None
-        if item_id is None and text and text.strip():
-            vector = await asyncio.to_thread(service.embed_query, text)
-        results = await service.call(lambda: service.similar(vector=vector, item_id=item_id))
-        return JSONResponse({"results": results})
 
-    # -- admin ----------------------------------------------------------------------------
+@guarded(write=True)
+async def api_similar(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    text, item_id = _text(body, "text", optional=True), _text(body, "id", optional=True)
+    vector = None
+    if item_id is None and text and text.strip():
+        vector = await asyncio.to_thread(service.embed_query, text)
+    return respond(await service.call(lambda: service.similar(vector=vector, item_id=item_id)))
 
-    @guarded(write=True, admin=True)
-    async def admin_round(request: Request, user: Annotator) -> Response:
-        started = await service.call(service.start_round)
-        return JSONResponse({"started": started})
 
-    @guarded(write=True, admin=True)
-    async def admin_settings(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        overlap, batch = _int_field(body, "overlap", 1, 3), _int_field(body, "batch_size", 1, 500)
-        service.settings.overlap, service.settings.batch_size = overlap, batch
-        return JSONResponse({"overlap": overlap, "batch_size": batch})
+# -- admin --------------------------------------------------------------------------------
 
-    @guarded(write=True, admin=True)
-    async def admin_annotators(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        name, is_admin = _text(body, "name"), body.get("admin") is True
-        token = await service.call(
-            lambda: add_annotator(service.ws.ledger, name or "", admin=is_admin)
-        )
-        # The token goes to the admin's page once and is never logged or stored.
-        return JSONResponse({"name": name, "link": f"{url}/login#token={token}"})
 
-    @guarded(write=True, admin=True)
-    async def admin_remove_annotator(request: Request, user: Annotator) -> Response:
-        name = _text(await _json(request), "name") or ""
-        if name == user.name:
-            raise TextalError("you cannot remove your own account here (another admin can)")
-        await service.call(lambda: remove_annotator(service.ws.ledger, name))
-        return JSONResponse({"removed": name})  # its sessions end with it
+@guarded(write=True, admin=True)
+async def admin_round(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    started = await service.call(service.start_round)
+    return JSONResponse({"started": started})
 
-    @guarded(write=True, admin=True)
-    async def admin_guidelines(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        descriptions = body.get("labels")
-        if not isinstance(descriptions, dict) or not all(
-            isinstance(v, str) for v in descriptions.values()
-        ):
-            raise TextalError("field 'labels': expected {label: description text}")
-        instructions = _text(body, "instructions") or ""
-        saved = await service.call(service.set_guidelines, instructions, descriptions)
-        return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
 
-    @guarded(write=True, admin=True)
-    async def admin_resolve(request: Request, user: Annotator) -> Response:
-        body = await _json(request)
-        item_id, label = _text(body, "id"), _text(body, "label", optional=True)
-        await service.call(service.resolve, user.name, item_id, label)
-        return JSONResponse({"ok": True})
+@guarded(write=True, admin=True)
+async def admin_settings(request: Request, user: Annotator) -> Response:
+    """Overlap and batch size; the lead's goals (labels in all, per class; 0: none) when sent."""
+    settings = service_of(request).settings
+    body = await _json(request)
+    overlap, batch = _int_field(body, "overlap", 1, 3), _int_field(body, "batch_size", 1, 500)
+    goals = {
+        key: _int_field(body, key, 0, MAX_GOAL)
+        for key in ("goal_total", "goal_per_class")
+        if key in body
+    }
+    settings.overlap, settings.batch_size = overlap, batch
+    for key, value in goals.items():
+        setattr(settings, key, value)
+    return JSONResponse({"overlap": overlap, "batch_size": batch, **goals})
 
-    @guarded(admin=True)
-    async def admin_export(request: Request, user: Annotator) -> Response:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "labels.csv"
-            await service.call(service.export_csv, path)
-            data = path.read_bytes()
-        return StreamingResponse(
-            io.BytesIO(data),
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": 'attachment; filename="labels.csv"'},
-        )
 
-    routes = [
-        Route("/health", health),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/", label_page),
-        Route("/dashboard", dashboard_page),
-        Route("/search", search_page),
-        Route("/api/next", api_next, methods=["POST"]),
-        Route("/api/label", api_label, methods=["POST"]),
-        Route("/api/skip", api_skip, methods=["POST"]),
-        Route("/api/undo", api_undo, methods=["POST"]),
-        Route("/api/history", api_history),
-        Route("/api/dashboard", api_dashboard),
-        Route("/api/search", api_search),
-        Route("/api/similar", api_similar, methods=["POST"]),
-        Route("/api/admin/round", admin_round, methods=["POST"]),
-        Route("/api/admin/settings", admin_settings, methods=["POST"]),
-        Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
-        Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
-        Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
-        Route("/api/admin/resolve", admin_resolve, methods=["POST"]),
-        Route("/admin/export.csv", admin_export),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-        *api.routes(service, guard),
-    ]
+@guarded(write=True, admin=True)
+async def admin_annotators(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    name, is_admin = _text(body, "name"), body.get("admin") is True
+    token = await service.call(lambda: add_annotator(service.ws.ledger, name or "", admin=is_admin))
+    # The token goes to the admin's page once and is never logged or stored.
+    return JSONResponse({"name": name, "link": f"{request.app.state.url}/login#token={token}"})
+
+
+@guarded(write=True, admin=True)
+async def admin_remove_annotator(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    name = _text(await _json(request), "name") or ""
+    if name == user.name:
+        raise TextalError("you cannot remove your own account here (another admin can)")
+    await service.call(lambda: remove_annotator(service.ws.ledger, name))
+    return JSONResponse({"removed": name})  # its sessions end with it
+
+
+@guarded(write=True, admin=True)
+async def admin_guidelines(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    descriptions = body.get("labels")
+    if not isinstance(descriptions, dict) or not all(
+        isinstance(v, str) for v in descriptions.values()
+    ):
+        raise TextalError("field 'labels': expected {label: description text}")
+    instructions = _text(body, "instructions") or ""
+    saved = await service.call(service.set_guidelines, instructions, descriptions)
+    return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
+
+
+@guarded(write=True, admin=True)
+async def admin_resolve(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    body = await _json(request)
+    item_id, label = _text(body, "id"), _answer(body, multi_label=service.ws.multi_label)
+    await service.call(service.resolve, user.name, item_id, label)
+    return JSONResponse({"ok": True})
+
+
+@guarded(admin=True)
+async def admin_export(request: Request, user: Annotator) -> Response:
+    service = service_of(request)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "labels.csv"
+        await service.call(service.export_csv, path)
+        data = path.read_bytes()
+    return StreamingResponse(
+        io.BytesIO(data),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="labels.csv"'},
+    )
+
+
+ROUTES = [
+    Route("/health", health),
+    Route("/favicon.ico", favicon),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/", label_page),
+    Route("/dashboard", dashboard_page),
+    Route("/search", search_page),
+    Route("/review", review_page),
+    Route("/api/next", api_next, methods=["POST"]),
+    Route("/api/label", api_label, methods=["POST"]),
+    Route("/api/label/bulk", api_label_bulk, methods=["POST"]),
+    Route("/api/skip", api_skip, methods=["POST"]),
+    Route("/api/undo", api_undo, methods=["POST"]),
+    Route("/api/history", api_history),
+    Route("/api/dashboard", api_dashboard),
+    Route("/api/search", api_search),
+    Route("/api/similar", api_similar, methods=["POST"]),
+    Route("/api/admin/round", admin_round, methods=["POST"]),
+    Route("/api/admin/settings", admin_settings, methods=["POST"]),
+    Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
+    Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
+    Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
+    Route("/api/admin/resolve", admin_resolve, methods=["POST"]),
+    Route("/admin/export.csv", admin_export),
+    Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    *api.routes(),
+]
+
+
+def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette:
+    """The annotation app over ``service`` (kept in ``app.state``); ``secret_key`` signs the
+    session cookies; ``url`` is where people reach it: login links are made from it (never
+    from a request's ``Host``), and an ``https://`` one makes the cookies Secure."""
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(BodyLimit),
@@ -362,10 +458,13 @@ def create_app(service: LabelService, secret_key: str, *, url: str) -> Starlette
         ),
     ]
     app = Starlette(
-        routes=routes,
+        routes=ROUTES,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    app.state.service = service
+    app.state.limiter = LoginLimiter()
+    app.state.url = url
     app.state.workspace = str(service.path)
     app.state.public_origin = origin_of(url)
     return app

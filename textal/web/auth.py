@@ -123,74 +123,78 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-class Guard:
-    """Authentication and roles for the routes of one app over ``service``."""
+def service_of(request: Request) -> LabelService:
+    """The service the app was made over (``app.state.service``)."""
+    service: LabelService = request.app.state.service
+    return service
 
-    def __init__(self, service: LabelService, limiter: LoginLimiter):
-        self.service, self.limiter = service, limiter
 
-    async def bearer(self, request: Request, header: str) -> Annotator | Response:
-        """The account of an ``Authorization: Bearer`` header, or the error response."""
-        client = client_address(request)
-        if not self.limiter.allow(client):
-            return json_error(429, "too many failed logins from this address: wait a minute")
-        scheme, _, token = header.partition(" ")
-        user = None
-        if scheme.lower() == "bearer" and token.strip():
-            user = await self.service.call(self.service.bearer, token.strip())
-        if user is None:
-            self.limiter.failed(client)
-            return json_error(401, "unknown or removed bearer token")
-        return user
+async def _bearer(request: Request, header: str) -> Annotator | Response:
+    """The account of an ``Authorization: Bearer`` header, or the error response."""
+    service, limiter = service_of(request), request.app.state.limiter
+    client = client_address(request)
+    if not limiter.allow(client):
+        return json_error(429, "too many failed logins from this address: wait a minute")
+    scheme, _, token = header.partition(" ")
+    user = None
+    if scheme.lower() == "bearer" and token.strip():
+        user = await service.call(service.bearer, token.strip())
+    if user is None:
+        limiter.failed(client)
+        return json_error(401, "unknown or removed bearer token")
+    return user
 
-    async def session_user(self, request: Request) -> Annotator | None:
-        session_id = request.session.get("sid")
-        if not isinstance(session_id, str):
-            return None
-        return await self.service.call(self.service.account, session_id)
 
-    def guarded(
-        self,
-        *,
-        page: bool = False,
-        write: bool = False,
-        admin: bool = False,
-        roles: Collection[str] = PEOPLE,
-    ) -> Callable[[Endpoint], Handler]:
-        """A session or a bearer token required; ``write``: a JSON body and, with a session,
-        its CSRF token; ``roles`` (``admin``: :data:`ADMINS`) may use the route."""
-        allowed = ADMINS if admin else frozenset(roles)
+async def _session_user(request: Request) -> Annotator | None:
+    session_id = request.session.get("sid")
+    if not isinstance(session_id, str):
+        return None
+    service = service_of(request)
+    return await service.call(service.account, session_id)
 
-        def wrap(endpoint: Endpoint) -> Handler:
-            async def handler(request: Request) -> Response:
-                header = request.headers.get("authorization")
-                if header is not None:
-                    found = await self.bearer(request, header)
-                    if isinstance(found, Response):
-                        return found
-                    user: Annotator | None = found
-                else:
-                    user = await self.session_user(request)
-                    if user is None:
-                        if page:
-                            return RedirectResponse("/login", status_code=303)
-                        return json_error(401, "log in first")
-                    if request.method == "POST" and not _csrf_ok(request, json=write):
-                        return json_error(403, "missing or wrong CSRF token")
-                assert user is not None
-                if user.role not in allowed:
-                    who = "admins" if allowed == ADMINS else f"roles {', '.join(sorted(allowed))}"
-                    return json_error(403, f"{who} only")
-                try:
-                    return await endpoint(request, user)
-                except TextalError as exc:
-                    return json_error(400, str(exc))
-                except (OSError, sqlite3.Error) as exc:  # a full disk: the page shows why
-                    return server_error(request, exc)
 
-            return handler
+def guarded(
+    *,
+    page: bool = False,
+    write: bool = False,
+    admin: bool = False,
+    roles: Collection[str] = PEOPLE,
+) -> Callable[[Endpoint], Handler]:
+    """A session or a bearer token required; ``write``: a JSON body and, with a session,
+    its CSRF token; ``roles`` (``admin``: :data:`ADMINS`) may use the route. The app's
+    ``state`` holds the service and the login limiter."""
+    allowed = ADMINS if admin else frozenset(roles)
 
-        return wrap
+    def wrap(endpoint: Endpoint) -> Handler:
+        async def handler(request: Request) -> Response:
+            header = request.headers.get("authorization")
+            if header is not None:
+                found = await _bearer(request, header)
+                if isinstance(found, Response):
+                    return found
+                user: Annotator | None = found
+            else:
+                user = await _session_user(request)
+                if user is None:
+                    if page:
+                        return RedirectResponse("/login", status_code=303)
+                    return json_error(401, "log in first")
+                if request.method == "POST" and not _csrf_ok(request, json=write):
+                    return json_error(403, "missing or wrong CSRF token")
+            assert user is not None
+            if user.role not in allowed:
+                who = "admins" if allowed == ADMINS else f"roles {', '.join(sorted(allowed))}"
+                return json_error(403, f"{who} only")
+            try:
+                return await endpoint(request, user)
+            except TextalError as exc:
+                return json_error(400, str(exc))
+            except (OSError, sqlite3.Error) as exc:  # a full disk: the page shows why
+                return server_error(request, exc)
+
+        return handler
+
+    return wrap
 
 
 def _csrf_ok(request: Request, *, json: bool) -> bool:

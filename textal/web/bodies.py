@@ -36,3 +36,16 @@ def int_field(body: dict[str, Any], key: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
         raise TextalError(f"field {key!r}: a whole number from {low} to {high}")
     return value
+
+
+def answer_field(body: dict[str, Any], *, multi_label: bool) -> str | frozenset[str] | None:
+    """The answer a page sends: ``label`` (text; ``null``: ambiguous), or in a multi-label
+    workspace ``labels`` (a list of names, ``[]``: none of these; ``null``: ambiguous)."""
+    if not multi_label:
+        return text_field(body, "label", optional=True)
+    value = body.get("labels")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TextalError("field 'labels': expected a list of label names")
+    return frozenset(value)

@@ -19,7 +19,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,8 +33,9 @@ from textal.ledger import (
     AMBIGUOUS,
     LABEL,
     UNLABEL,
+    Answer,
     LabelEvent,
-    NewLabel,
+    LabelValue,
     RoundRecord,
     Selection,
     labels_digest,
@@ -45,11 +47,29 @@ from textal.ledger.annotators import (
     open_session,
     session_account,
 )
-from textal.model.predictor import Predictor
+from textal.model.predictor import Predictor, TrainedModel
+from textal.round.stopping import STABLE_KAPPA
 from textal.store.base import Chunk, Item, VectorStore
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
+from textal.web.figures import answer_agreement, team_figures
 from textal.web.jobs import Job, JobBoard
+from textal.web.views import (
+    Dashboard,
+    DisagreementRow,
+    History,
+    HistoryEntry,
+    ItemView,
+    Left,
+    Neighbour,
+    Progress,
+    QueueState,
+    Results,
+    RoundRow,
+    SearchResult,
+    SettingsView,
+    Waiting,
+)
 from textal.web.why import reason
 from textal.web.wire import dump
 from textal.workspace import Workspace
@@ -60,7 +80,8 @@ T = TypeVar("T")
 LEASE_SECONDS = 300.0
 LOCAL_USER = ":local"  # the CLI's credential while `serve` runs; no account has this name
 WHY_CHARS = 160
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 50  # search results a page
+BULK_LIMIT = 500  # ids in one bulk labeling
 QUERY_CHARS = 5_000  # a typed "similar to" sentence; the model reads ~1,000 characters anyway
 HISTORY_LENGTH = 10
 RESOLUTION = "resolution"  # the source of an admin's resolution event
@@ -72,34 +93,31 @@ def shown(text: str) -> str:
     return terminal_safe(text)
 
 
-def reason_view(selection: Selection) -> tuple[list[list[Any]], list[list[Any]]]:
-    """``(top2, why)`` of a selection as ``[[label, p], ...]`` and ``[[id, label, sim], ...]``."""
-    return (
-        [[c.label, c.probability] for c in selection.top2],
-        [[n.item_id, n.label, n.similarity] for n in selection.why],
-    )
-
-
 def _reviews(n: int) -> str:
     return f"{n} review" if n == 1 else f"{n} reviews"
 
 
-def _event(item_id: str, label: str | None) -> NewLabel:
-    return NewLabel(item_id, label) if label is not None else NewLabel(item_id, None, AMBIGUOUS)
+def web_answer(name: str, item_id: str, label: LabelValue | None, source: str = "web") -> Answer:
+    """``name``'s answer as the page sends it: a label (a set of labels in a multi-label
+    workspace), or no label for "ambiguous"."""
+    if label is None:
+        return Answer(item_id, None, AMBIGUOUS, name, source)
+    return Answer(item_id, label, LABEL, name, source)
 
 
-def round_view(record: RoundRecord) -> dict[str, Any]:
+def round_view(record: RoundRecord) -> RoundRow:
     """A round as the dashboard shows it."""
-    return {
-        "round": record.round,
-        "created_at": record.created_at,
-        "strategy": record.report.selected_by,
-        "batch_size": record.params.batch_size,
-        "model": record.report.model,
-        "cv_score": record.report.cv_score,
-        "agreement": record.report.agreement,
-        "cold_start": record.report.cold_start,
-    }
+    return RoundRow(
+        round=record.round,
+        created_at=record.created_at,
+        strategy=record.report.selected_by,
+        batch_size=record.params.batch_size,
+        labeled=record.report.labeled,
+        model=record.report.model,
+        cv_score=record.report.cv_score,
+        agreement=record.report.agreement,
+        cold_start=record.report.cold_start,
+    )
 
 
 class LockedStore:
@@ -171,6 +189,34 @@ class RoundRequest:
     filter: Filter | None = None  # textal.store.filters: which unlabeled items it may ask
 
 
+SEARCH_STATUSES = ("any", "unlabeled", "labeled")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What the search page asks: ``text`` contained (case-insensitive; empty: any text), a
+    ``status`` of :data:`SEARCH_STATUSES` (``unlabeled``: no label, not marked ambiguous), the
+    current ``label``, the ``predicted`` class, a metadata ``filter``, and the ``page``
+    (from 0)."""
+
+    text: str = ""
+    status: str = "any"
+    label: str | None = None
+    predicted: str | None = None
+    filter: Filter | None = None
+    page: int = 0
+
+
+def _status_matches(query: SearchQuery, label: str | None, ambiguous: bool) -> bool:
+    """Whether an item with current ``label`` (``None``: none) passes ``query``'s status and
+    label restrictions."""
+    if query.status == "unlabeled" and (label is not None or ambiguous):
+        return False
+    if query.status == "labeled" and label is None:
+        return False
+    return query.label is None or label == query.label
+
+
 @dataclass
 class Settings:
     """What an admin may change while the server runs."""
@@ -178,6 +224,8 @@ class Settings:
     overlap: int = 1  # distinct annotators per item (2 or 3 for agreement)
     batch_size: int = 20
     lease_seconds: float = LEASE_SECONDS
+    goal_total: int = 0  # the lead's goal: labels in all (0: none)
+    goal_per_class: int = 0  # and labels of each class (0: none)
 
 
 @dataclass
@@ -187,19 +235,6 @@ class _People:
 
     skipped: dict[str, float] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Progress:
-    """A batch's progress from the ledger: items no longer open, of ``total``; ``mine`` of
-    them (or of the open ones) answered by the asking annotator."""
-
-    done: int
-    total: int
-    mine: int
-
-    def view(self) -> dict[str, int]:
-        return {"done": self.done, "total": self.total, "mine": self.mine}
 
 
 class LabelService:
@@ -216,7 +251,7 @@ class LabelService:
         self.local_token: str | None = None  # set by `serve`: the CLI's credential
         self._predictor: Predictor | None = None  # what /api/v1/predict serves
         self._predictor_lock = threading.Lock()
-        self._pending: list[tuple[str, str, str | None, Future[dict[str, Any]]]] = []
+        self._pending: list[tuple[Answer, Future[QueueState]]] = []
         self._pending_lock = threading.Lock()
         self._batch_cache: tuple[int, list[Selection]] | None = None
         self.round_error: str | None = None
@@ -298,7 +333,7 @@ class LabelService:
             return False
         return kinds.count(LABEL) < self.settings.overlap
 
-    def next_item(self, name: str) -> dict[str, Any]:
+    def next_item(self, name: str) -> QueueState:
         """Lease the next item of the open batch to ``name``: its view, or a waiting state.
 
         ``name`` gets the item they hold already, else the first free one they did not skip,
@@ -356,15 +391,15 @@ class LabelService:
 
     def _progress(
         self, name: str, last: RoundRecord | None, answers: dict[str, dict[str, str]] | None = None
-    ) -> _Progress:
+    ) -> Progress:
         """The latest batch's progress, from the ledger (the same in every tab and process);
         ``answers``: the batch's :meth:`_answers` when the caller has them already."""
         if last is None:
-            return _Progress(0, 0, 0)
+            return Progress(0, 0, 0)
         batch = self._batch(last.round)
         if answers is None:
             answers = self._answers([s.item_id for s in batch])
-        return _Progress(
+        return Progress(
             done=sum(not self._still_open(a) for a in answers.values()),
             total=len(batch),
             mine=sum(a.get(name) in (LABEL, AMBIGUOUS) for a in answers.values()),
@@ -377,19 +412,19 @@ class LabelService:
         *,
         leased: int = 0,
         second: int = 0,
-        progress: _Progress | None = None,
-    ) -> dict[str, Any]:
+        progress: Progress | None = None,
+    ) -> QueueState:
         """Nothing for ``name`` now, and what happens next in words: never a batch promised
         that no round is computing. ``leased``: open items others hold; ``second``: open items
         ``name`` answered that wait for more people's answers."""
         kind, text = self._what_next(last, leased=leased, second=second)
-        return {
-            "item": None,
-            "round": last.round if last else None,
-            "round_running": self.round_running(),
-            "progress": (progress or self._progress(name, last)).view(),
-            "waiting": {"kind": kind, "text": text},
-        }
+        return QueueState(
+            item=None,
+            round=last.round if last else None,
+            round_running=self.round_running(),
+            progress=progress or self._progress(name, last),
+            waiting=Waiting(kind, text),
+        )
 
     def _what_next(self, last: RoundRecord | None, *, leased: int, second: int) -> tuple[str, str]:
         this = f"round {last.round}" if last else "this round"
@@ -437,32 +472,33 @@ class LabelService:
         name: str,
         selection: Selection,
         last: RoundRecord | None,
-        progress: _Progress | None = None,
-    ) -> dict:
-        top2, why = reason_view(selection)
-        neighbours = {item.id: item.text for item in self.ws.store.get([n[0] for n in why])}
+        progress: Progress | None = None,
+    ) -> QueueState:
+        why = selection.why
+        neighbours = {item.id: item.text for item in self.ws.store.get([n.item_id for n in why])}
         (item,) = self.ws.store.get([selection.item_id])
-        because = reason(selection, last)
-        return {
-            "item": {
-                "id": item.id,
-                "text": shown(item.text),
-                "predicted": selection.predicted,
-                "top2": [[label, float(p)] for label, p in top2],
-                "score": selection.score,
-                "reason": {"kind": because.kind, "text": because.text},
-                "returned": selection.item_id in self._people[name].skipped,
-                "why": [
-                    {"text": shown(neighbours[nid])[:WHY_CHARS], "label": label, "sim": float(s)}
-                    for nid, label, s in why
-                ],
-            },
-            "round": last.round if last else None,
-            "round_running": self.round_running(),
-            "progress": (progress or self._progress(name, last)).view(),
-        }
+        view = ItemView(
+            id=item.id,
+            text=shown(item.text),
+            predicted=selection.predicted,
+            top2=[(c.label, float(c.probability)) for c in selection.top2],
+            probabilities=[(c.label, float(c.probability)) for c in selection.probabilities],
+            score=selection.score,
+            reason=reason(selection, last),
+            returned=selection.item_id in self._people[name].skipped,
+            why=[
+                Neighbour(shown(neighbours[n.item_id])[:WHY_CHARS], n.label, float(n.similarity))
+                for n in why
+            ],
+        )
+        return QueueState(
+            item=view,
+            round=last.round if last else None,
+            round_running=self.round_running(),
+            progress=progress or self._progress(name, last),
+        )
 
-    def history(self, name: str, limit: int = HISTORY_LENGTH) -> list[dict[str, Any]]:
+    def history(self, name: str, limit: int = HISTORY_LENGTH) -> History:
         """``name``'s latest answers, newest first: one row per item with their own latest
         event on it (``label``, ``ambiguous`` or ``unlabel``)."""
         latest: dict[str, LabelEvent] = {}
@@ -472,16 +508,18 @@ class LabelService:
                 latest[event.item_id] = event
         recent = list(latest.values())[: -limit - 1 : -1]
         texts = {item.id: item.text for item in self.ws.store.get([e.item_id for e in recent])}
-        return [
-            {
-                "id": e.item_id,
-                "text": shown(texts.get(e.item_id, ""))[:WHY_CHARS],
-                "kind": e.kind,
-                "label": e.label,
-                "at": e.created_at,
-            }
-            for e in recent
-        ]
+        return History(
+            [
+                HistoryEntry(
+                    id=e.item_id,
+                    text=shown(texts.get(e.item_id, ""))[:WHY_CHARS],
+                    kind=e.kind,
+                    label=e.label,
+                    at=e.created_at,
+                )
+                for e in recent
+            ]
+        )
 
     def _release(self, name: str, item_id: str) -> None:
         self._leases.get(item_id, {}).pop(name, None)
@@ -499,54 +537,62 @@ class LabelService:
 
     # -- answers --------------------------------------------------------------------------
 
-    def record(self, name: str, item_id: str, label: str | None) -> None:
+    def record(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """Record ``label`` (``None``: ambiguous) as ``name``'s ledger event, committed before
         this returns, so an acknowledged label survives a crash."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source="web", confirm=True
-        )
+        self.ws.write_answers([web_answer(name, item_id, label)], confirm=True)
         self._answered(name, item_id)
 
-    def label(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    def record_all(self, name: str, item_ids: Sequence[str], label: LabelValue | None) -> int:
+        """Bulk labeling from search results: ``name``'s answer ``label`` on each of
+        ``item_ids``, all in one :meth:`Workspace.write_answers` (all or nothing: an unknown id
+        records none). Returns how many items were recorded."""
+        if not 1 <= len(item_ids) <= BULK_LIMIT:
+            raise TextalError(f"field 'ids': from 1 to {BULK_LIMIT} ids")
+        unique = list(dict.fromkeys(item_ids))
+        self.ws.write_answers([web_answer(name, i, label) for i in unique], confirm=True)
+        for item_id in unique:
+            self._answered(name, item_id)
+        return len(unique)
+
+    def label(self, name: str, item_id: str, label: LabelValue | None) -> QueueState:
         """:meth:`record`, then lease the next item."""
         self.record(name, item_id, label)
         return self.next_item(name)
 
-    async def answer(self, name: str, item_id: str, label: str | None) -> dict[str, Any]:
+    async def answer(self, name: str, item_id: str, label: LabelValue | None) -> QueueState:
         """:meth:`label` with group commit: answers that arrive while the workspace thread is
         busy are committed together in one transaction (one disk sync for all of them)."""
-        done: Future[dict[str, Any]] = Future()
+        done: Future[QueueState] = Future()
         with self._pending_lock:
-            self._pending.append((name, item_id, label, done))
+            self._pending.append((web_answer(name, item_id, label), done))
         self._executor.submit(self._commit_pending)
         return await asyncio.wrap_future(done)
 
     def _commit_pending(self) -> None:
+        """The group commit: every parked answer through :meth:`Workspace.write_answers` at
+        once; a refused one fails only its own request."""
         with self._pending_lock:
             pending, self._pending = self._pending, []
-        valid = []
-        for name, item_id, label, done in pending:
-            try:
-                self.ws.check_label(item_id, label, where="web")
-                valid.append((name, item_id, label, done))
-            except Exception as exc:
-                done.set_exception(exc)
-        if not valid:
+        if not pending:
             return
         try:
-            self.ws.ledger.add_labels_of(
-                [([_event(item_id, label)], name, "web") for name, item_id, label, _ in valid],
+            written = self.ws.write_answers(
+                [answer for answer, _ in pending],
                 confirm=True,  # each person's answer counts, for agreement and suspects
+                partial=True,
             )
         except Exception as exc:
-            for *_, done in valid:
+            for _, done in pending:
                 done.set_exception(exc)
             return
-        for name, item_id, _, done in valid:
+        for k, (answer, done) in enumerate(pending):
+            if k in written.refused:
+                done.set_exception(written.refused[k])
+                continue
             try:
-                self._answered(name, item_id)
-                done.set_result(self.next_item(name))
+                self._answered(answer.annotator, answer.item_id)
+                done.set_result(self.next_item(answer.annotator))
             except Exception as exc:
                 done.set_exception(exc)
 
@@ -556,7 +602,7 @@ class LabelService:
         person.done.append(item_id)
         person.skipped.pop(item_id, None)
 
-    def skip(self, name: str, item_id: str) -> dict[str, Any]:
+    def skip(self, name: str, item_id: str) -> QueueState:
         """Hand the item back: the others get it first, ``name`` once nothing else is left."""
         self._release(name, item_id)
         skipped = self._people[name].skipped
@@ -564,13 +610,13 @@ class LabelService:
         skipped[item_id] = time.monotonic()
         return self.next_item(name)
 
-    def undo(self, name: str) -> dict[str, Any]:
+    def undo(self, name: str) -> QueueState:
         """Record an ``unlabel`` event for ``name``'s last answer and show that item again."""
         person = self._people[name]
         if not person.done:
-            return {**self.next_item(name), "message": "nothing to undo"}
+            return replace(self.next_item(name), message="nothing to undo")
         item_id = person.done.pop()
-        self.ws.mark(item_id, UNLABEL, annotator=name, source="web")
+        self.ws.write_answers([Answer(item_id, None, UNLABEL, name, "web")])
         last = self.ws.ledger.last_round()
         selection = None
         if last is not None:
@@ -678,17 +724,41 @@ class LabelService:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, query: str) -> list[dict[str, Any]]:
-        """Stored texts containing ``query`` (case-insensitive), at most ``SEARCH_LIMIT``."""
-        needle = query.casefold().strip()
-        if not needle:
-            return []
+    def search(self, query: SearchQuery, model: TrainedModel | None = None) -> Results:
+        """Page ``query.page`` (:data:`SEARCH_LIMIT` a page) of the stored items ``query``
+        matches, in store order; ``model`` predicts for ``query.predicted`` (required then).
+        A query with no text and no restriction finds nothing."""
+        for name, value in (("label", query.label), ("predicted", query.predicted)):
+            if value is not None and value not in self.labels:
+                raise TextalError(f"field {name!r}: unknown label {show_value(value)}")
+        if query.status not in SEARCH_STATUSES:
+            raise TextalError(f"field 'status': one of {', '.join(SEARCH_STATUSES)}")
+        needle = query.text.casefold().strip()
+        if not needle and replace(query, page=0) == SearchQuery():
+            return Results([])
+        labels = self.ws.ledger.current_labels()
+        ambiguous = self.ws.ledger.ambiguous_items()
+        wanted = (query.page + 1) * SEARCH_LIMIT + 1  # one more tells whether a next page exists
         found: list[Item] = []
-        for chunk in self.ws.store.iterate():
-            found += [i for i in self.ws.store.get(chunk.ids) if needle in i.text.casefold()]
-            if len(found) >= SEARCH_LIMIT:
+        for chunk in self.ws.store.iterate(filter=query.filter):
+            rows = [
+                k
+                for k, item_id in enumerate(chunk.ids)
+                if _status_matches(query, labels.get(item_id), item_id in ambiguous)
+            ]
+            if query.predicted is not None and rows:
+                assert model is not None, "a predicted-class search needs the model"
+                said = model.predict_vectors(chunk.vectors[rows]).labels
+                rows = [k for k, p in zip(rows, said, strict=True) if p == query.predicted]
+            items = self.ws.store.get([chunk.ids[k] for k in rows])
+            found += [item for item in items if needle in item.text.casefold()]
+            if len(found) >= wanted:
                 break
-        return self._results([(item, None) for item in found[:SEARCH_LIMIT]])
+        start = query.page * SEARCH_LIMIT
+        shown_items = [(item, None) for item in found[start : start + SEARCH_LIMIT]]
+        return replace(
+            self._results(shown_items), page=query.page, more=len(found) > start + SEARCH_LIMIT
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         """A typed sentence's vector, shape (1, dim). Thread-safe and meant to run OFF the
@@ -698,9 +768,7 @@ class LabelService:
         with self._encoder_lock:
             return self.ws.encoder.encode([text])
 
-    def similar(
-        self, *, vector: np.ndarray | None = None, item_id: str | None = None
-    ) -> list[dict]:
+    def similar(self, *, vector: np.ndarray | None = None, item_id: str | None = None) -> Results:
         """Nearest stored items to a query ``vector`` (from :meth:`embed_query`) or to a stored
         item (an unknown ``item_id`` is refused)."""
         if item_id is not None:
@@ -708,75 +776,78 @@ class LabelService:
                 raise TextalError(f"field 'id': unknown id {show_value(item_id)}")
             vector = self.ws.store.get_vectors([item_id])
         if vector is None:
-            return []
+            return Results([])
         hits = [(i, s) for i, s in self.ws.store.search(vector, 21)[0] if i != item_id][:20]
         items = self.ws.store.get([i for i, _ in hits])
         return self._results([(item, sim) for item, (_, sim) in zip(items, hits, strict=True)])
 
-    def _results(self, found: list[tuple[Item, float | None]]) -> list[dict[str, Any]]:
+    def _results(self, found: Sequence[tuple[Item, float | None]]) -> Results:
         labels = self.ws.ledger.current_labels()
-        return [
-            {"id": item.id, "text": shown(item.text), "sim": sim, "label": labels.get(item.id)}
-            for item, sim in found
-        ]
+        return Results(
+            [
+                SearchResult(item.id, shown(item.text), sim, labels.get(item.id))
+                for item, sim in found
+            ]
+        )
 
     # -- dashboard ------------------------------------------------------------------------
 
-    def dashboard(self) -> dict[str, Any]:
-        from sklearn.metrics import cohen_kappa_score
-
+    def dashboard(self, offset: timedelta = timedelta(0)) -> Dashboard:
+        """The dashboard's figures; days counted in the viewer's UTC ``offset``."""
         history = self.ws.ledger.history()
-        per_item: dict[str, dict[str, str | None]] = defaultdict(dict)
-        resolved: set[str] = set()  # items whose latest event is an admin's resolution
-        for event in history:
-            if event.source == RESOLUTION:
-                resolved.add(event.item_id)
-                continue
-            resolved.discard(event.item_id)  # a later answer opens the question again
-            per_item[event.item_id][event.annotator] = event.label if event.kind == LABEL else None
-        counts = Counter(self.ws.ledger.current_labels().values())
+        answers = answer_agreement(history, resolution=RESOLUTION)
+        disagreements = answers.disagreements
+        current = self.ws.ledger.current_labels()
+        counts = Counter(current.values())
+        ambiguous = len(self.ws.ledger.ambiguous_items())
+        items = self.ws.store.count()
+        status = self.ws.status()  # the stopping verdict and cached suspect count of the CLI's
+        rounds = self.ws.ledger.rounds()
+        last = rounds[-1] if rounds else None
+        progress = self._progress("", last)
         by_annotator = Counter(
             e.annotator for e in history if e.kind == LABEL and e.source != RESOLUTION
         )
-        pairs, disagreements = [], []
-        for item_id, answers in per_item.items():
-            given = [(a, label) for a, label in answers.items() if label is not None]
-            if len(given) >= 2:
-                pairs.append((given[0][1], given[1][1]))
-                if len({label for _, label in given}) > 1 and item_id not in resolved:
-                    disagreements.append((item_id, given))
-        kappa = None
-        if pairs and len({x for p in pairs for x in p}) > 1:
-            kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs]))
         texts = {i.id: i.text for i in self.ws.store.get([d[0] for d in disagreements[:50]])}
-        return {
-            "labels": dict(sorted(counts.items())),
-            "ambiguous": len(self.ws.ledger.ambiguous_items()),
-            "items": self.ws.store.count(),
-            "rounds": [round_view(r) for r in self.ws.ledger.rounds()],
-            "round_running": self.round_running(),
-            "round_error": self.round_error,
-            "annotators": dict(sorted(by_annotator.items())),
-            "kappa": kappa,
-            "multi_labeled": len(pairs),
-            "resolved": len(resolved),
-            "disagreements": [
-                {"id": i, "text": shown(texts[i])[:WHY_CHARS], "answers": dict(given)}
+        return Dashboard(
+            labels=dict(sorted(counts.items())),
+            ambiguous=ambiguous,
+            items=items,
+            rounds=[round_view(r) for r in rounds],
+            round_running=self.round_running(),
+            round_error=self.round_error,
+            annotators=dict(sorted(by_annotator.items())),
+            kappa=answers.kappa,
+            multi_labeled=answers.multi_labeled,
+            resolved=answers.resolved,
+            disagreements=[
+                DisagreementRow(i, shown(texts[i])[:WHY_CHARS], dict(given))
                 for i, given in disagreements[:50]
             ],
-            "settings": {
-                "overlap": self.settings.overlap,
-                "batch_size": self.settings.batch_size,
-            },
-        }
+            settings=SettingsView(
+                self.settings.overlap,
+                self.settings.batch_size,
+                self.settings.goal_total,
+                self.settings.goal_per_class,
+            ),
+            team=team_figures(history, now=datetime.now(UTC), offset=offset, resolution=RESOLUTION),
+            left=Left(
+                unlabeled=max(items - len(current) - ambiguous, 0),
+                open_in_round=progress.total - progress.done,
+                round=last.round if last else None,
+                unresolved=len(disagreements),
+                suspects=status.suspects,
+            ),
+            stable=status.stable,
+            stable_kappa=STABLE_KAPPA,
+        )
 
-    def resolve(self, name: str, item_id: str, label: str | None) -> None:
+    def resolve(self, name: str, item_id: str, label: LabelValue | None) -> None:
         """An admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
         item's current label, what rounds train on. Recorded as ``name``'s event with source
         :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
-        self.ws.check_label(item_id, label, where="web")
-        self.ws.ledger.add_labels(
-            [_event(item_id, label)], annotator=name, source=RESOLUTION, confirm=True
+        self.ws.write_answers(
+            [web_answer(name, item_id, label, RESOLUTION)], confirm=True, where=["web"]
         )
 
     def export_csv(self, path: Path) -> int:

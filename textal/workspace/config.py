@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from textal.data.labels_file import SEPARATOR
 from textal.errors import TextalError, show_value
 from textal.fsio import atomic_write
 
@@ -34,6 +35,7 @@ class WorkspaceConfig:
     collection: str = DEFAULT_COLLECTION
     labels: tuple[str, ...] = field(default_factory=tuple)
     backend: str = "torch"  # the embedding backend (textal.embed.backends); older files: torch
+    multi_label: bool = False  # answers are label sets; fixed at creation (issue 26)
 
     def to_toml(self) -> str:
         # json.dumps yields valid TOML basic strings for str values and arrays of them.
@@ -48,6 +50,7 @@ class WorkspaceConfig:
             f"collection = {json.dumps(self.collection)}\n\n"
             "[labels]\n"
             f"names = {json.dumps(list(self.labels))}\n"
+            + ("multi_label = true\n" if self.multi_label else "")
         )
 
 
@@ -67,6 +70,9 @@ def read_config(workspace: Path) -> WorkspaceConfig | None:
         return None
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        multi_label = data.get("labels", {}).get("multi_label", False)
+        if not isinstance(multi_label, bool):
+            raise ValueError(f"labels.multi_label must be true or false, not {multi_label!r}")
         return WorkspaceConfig(
             model=str(data["embedding"]["model"]),
             dim=int(data["embedding"]["dim"]),
@@ -74,6 +80,7 @@ def read_config(workspace: Path) -> WorkspaceConfig | None:
             collection=str(data["store"]["collection"]),
             labels=tuple(str(name) for name in data.get("labels", {}).get("names", [])),
             backend=str(data["embedding"].get("backend", "torch")),
+            multi_label=multi_label,
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise TextalError(f"{path}: not a valid textal config ({exc})") from exc
@@ -105,6 +112,19 @@ def check_label_names(names: Sequence[str]) -> tuple[str, ...]:
             raise TextalError(f"label {show_value(name)} is given twice in the label set")
     _refuse_unicode_twins(labels)
     return labels
+
+
+def check_multi_label_names(names: Sequence[str]) -> None:
+    """A multi-label workspace's label set: given at creation, at least one name, none holding
+    ``;`` (the separator of label sets in files and in the ledger)."""
+    if not names:
+        raise TextalError("a multi-label workspace needs its label set at creation: --labels a,b,c")
+    for name in names:
+        if SEPARATOR in name:
+            raise TextalError(
+                f"label {show_value(name)}: a multi-label workspace's label names may not hold "
+                f"{SEPARATOR!r} (it separates the labels of a set in files)"
+            )
 
 
 def _refuse_unicode_twins(labels: Sequence[str]) -> None:

@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,8 +36,9 @@ from textal.ledger import (
     AMBIGUOUS,
     LABEL,
     UNLABEL,
+    Answer,
+    LabelValue,
     Ledger,
-    NewLabel,
     RoundParams,
     RoundRecord,
     Selection,
@@ -58,10 +59,12 @@ from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.scores import STRATEGY
 from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
+    CONFIG_NAME,
     DEFAULT_COLLECTION,
     DEFAULT_STORE_URI,
     WorkspaceConfig,
     check_label_names,
+    check_multi_label_names,
     read_config,
     with_labels,
     workspace_path,
@@ -110,6 +113,17 @@ class LabelImport:
     unchanged: int
     overridden: dict[str, int]
     label_set: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AnswersWritten:
+    """What :meth:`Workspace.write_answers` did: answers ``recorded`` and ``unchanged`` (the
+    same as the item's state already), and with ``partial`` the ones ``refused``, by position
+    in the answers given, with the reason."""
+
+    recorded: int
+    unchanged: int
+    refused: dict[int, TextalError] = field(default_factory=dict)
 
 
 def check_source(
@@ -201,6 +215,7 @@ class Workspace:
         read_only: bool = False,
         embed_backend: str | None = None,
         device: str | None = None,
+        multi_label: bool = False,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
@@ -217,6 +232,10 @@ class Workspace:
         workspace; an existing one refuses a backend whose vectors differ from its recorded one's
         and uses an interchangeable one for this session. ``device`` (``"cpu"``, ``"cuda"``;
         default: a GPU when there is one) only affects this session.
+
+        ``multi_label`` makes a new workspace multi-label (answers are label sets; ``labels``
+        required, fixed, no name with ``;``); an existing single-label workspace refuses it, and
+        a multi-label one refuses new labels.
         """
         root = workspace_path(path)
         if store_uri is not None:
@@ -227,6 +246,8 @@ class Workspace:
         if config is None:
             if not create:
                 raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
+            if multi_label:
+                check_multi_label_names(names)
             _check_writable(root, None)
             # Loaded last, once everything else is checked: the model fixes the dimension.
             encoder = Encoder(model, device=device, backend=embed_backend or DEFAULT_BACKEND)
@@ -237,8 +258,10 @@ class Workspace:
                 collection=collection or DEFAULT_COLLECTION,
                 labels=names,
                 backend=encoder.backend,
+                multi_label=multi_label,
             )
         else:
+            _check_label_mode(root, config, names, multi_label=multi_label)
             if model is not None and resolve_model(model)[0] != config.model:
                 raise TextalError(
                     f"workspace {root} embeds with {config.model} (dim {config.dim}); "
@@ -267,6 +290,15 @@ class Workspace:
         try:
             ledger = _open_ledger(root / LEDGER_NAME, frozen=frozen, fallback=read_only)
             try:
+                if stored is None and config.multi_label:
+                    ledger.make_multi_label()
+                if ledger.multi_label != config.multi_label:
+                    raise TextalError(
+                        f"workspace {root}: {CONFIG_NAME} says multi_label = "
+                        f"{str(config.multi_label).lower()} but its ledger records "
+                        f"{'label sets' if ledger.multi_label else 'single labels'}: restore "
+                        f"the {CONFIG_NAME} the workspace was created with"
+                    )
                 store = _open_workspace_store(
                     root, config, where, read_only=frozen, credentials=credentials
                 )
@@ -372,15 +404,82 @@ class Workspace:
 
     # -- labels ---------------------------------------------------------------------------
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether answers here are label sets (fixed when the workspace was made)."""
+        return self.config.multi_label
+
+    def write_answers(
+        self,
+        answers: Sequence[Answer],
+        *,
+        confirm: bool = False,
+        partial: bool = False,
+        where: Sequence[str] | None = None,
+    ) -> AnswersWritten:
+        """Record ``answers`` in one ledger transaction: the one way a label is written (web,
+        terminal, label files and the Python API all come here).
+
+        Refused: an id not in the store (checked first, in one store query), a label outside
+        the label set, a single label in a multi-label workspace or a set in a single-label one.
+        Without ``partial`` a refusal raises (the first unknown id, else the first bad label)
+        and nothing is recorded; with ``partial`` (the web's group commit of many people's
+        answers) the others are recorded and :attr:`AnswersWritten.refused` says which were
+        not. ``where[i]`` names answer ``i`` in messages (default: its source). ``confirm`` as
+        in :meth:`textal.ledger.Ledger.add_answers`. A single-label workspace without a label
+        set takes the labels of its first answers as its label set.
+        """
+        places = list(where) if where is not None else [a.source for a in answers]
+        refused = self._refusals(answers, places)
+        if refused and not partial:
+            raise next(iter(refused.values()))
+        accepted = [a for k, a in enumerate(answers) if k not in refused]
+        recorded, unchanged = self.ledger.add_answers(accepted, confirm=confirm)
+        seen = {a.label for a in accepted if isinstance(a.label, str)}
+        if not self.config.labels and seen:
+            self.config = with_labels(self.config, sorted(seen))
+            write_config(self.path, self.config)
+            self.labels_added = self.config.labels
+        return AnswersWritten(recorded, unchanged, refused)
+
+    def _refusals(self, answers: Sequence[Answer], places: Sequence[str]) -> dict[int, TextalError]:
+        """Why answers would be refused, by position: unknown ids first, then bad labels."""
+        stored = self.store.existing_ids(list({a.item_id for a in answers}))
+        refused: dict[int, TextalError] = {}
+        for k, a in enumerate(answers):
+            if a.item_id not in stored:
+                refused[k] = TextalError(
+                    f"{places[k]}: unknown id {show_value(a.item_id)} (not in the store)"
+                )
+        for k, a in enumerate(answers):
+            if k not in refused and a.label is not None:
+                problem = self._label_problem(a.label)
+                if problem is not None:
+                    refused[k] = TextalError(f"{places[k]}: {problem}")
+        return refused
+
+    def _label_problem(self, label: LabelValue) -> str | None:
+        names = self.config.labels
+        known = f"(labels: {', '.join(names)})"
+        if self.multi_label != isinstance(label, frozenset):
+            if self.multi_label:
+                return f"this workspace is multi-label: give a set of labels {known}"
+            return "this workspace is single-label: give one label, not a set"
+        for name in sorted(label) if isinstance(label, frozenset) else [label]:
+            if names and name not in names:
+                return f"unknown label {show_value(name)} {known}"
+        return None
+
     def add_labels(
         self,
-        labels: Iterable[tuple[str, str]],
+        labels: Iterable[tuple[str, LabelValue]],
         *,
         annotator: str = "api",
         source: str = "api",
         confirm: bool = False,
     ) -> tuple[int, int]:
-        """Record ``(item_id, label)`` pairs, all or nothing; returns ``(recorded, unchanged)``.
+        """Record ``(item_id, label)`` pairs (a label set in a multi-label workspace), all or
+        nothing; returns ``(recorded, unchanged)``. See :meth:`write_answers`.
 
         Unknown ids, an id given two different labels and, when the workspace has a label set,
         unknown labels are refused. With ``confirm``, a label equal to the current one is
@@ -388,21 +487,22 @@ class Workspace:
         count for agreement and are not suspects.
         """
         pairs = list(labels)
-        given: dict[str, str] = {}
+        given: dict[str, LabelValue] = {}
         for item_id, label in pairs:
             if given.setdefault(item_id, label) != label:
                 raise TextalError(
                     f"{source}: id {show_value(item_id)} is given two labels "
-                    f"({show_value(given[item_id])} and {show_value(label)})"
+                    f"({_shown_label(given[item_id])} and {_shown_label(label)})"
                 )
-        self._refuse_unknown([(source, item_id, label) for item_id, label in pairs])
-        new = [NewLabel(i, label) for i, label in pairs]
-        return self._record(new, annotator, source, confirm)
+        answers = [Answer(i, label, LABEL, annotator, source) for i, label in pairs]
+        written = self.write_answers(answers, confirm=confirm)
+        return written.recorded, written.unchanged
 
     def import_labels(
         self, path: str | Path, *, annotator: str | None = None, confirm: bool = False
     ) -> LabelImport:
-        """Apply a filled-in batch file or ``id,label`` file, all or nothing.
+        """Apply a filled-in batch file or ``id,label`` file (``id,labels`` in a multi-label
+        workspace), all or nothing.
 
         Rows with an empty label are skipped (not labeled yet). An unknown id or label, or one id
         given two labels, is refused with its row numbers and nothing of the file is applied. The
@@ -410,60 +510,38 @@ class Workspace:
         workspace had none. ``confirm`` as in :meth:`add_labels`.
         """
         path = Path(path)
-        rows = read_label_rows(path)
-        self._refuse_unknown([(f"{path}: row {r.row}", r.id, r.label) for r in rows])
+        rows = read_label_rows(path, multi_label=self.multi_label)
+        who, source = annotator or "import", f"file:{path.name}"
+        answers = [Answer(r.id, r.label, LABEL, who, source) for r in rows]
         latest = self.ledger.latest_events([r.id for r in rows])
         overridden = Counter(
-            latest[r.id].annotator
-            for r in {r.id: r for r in rows}.values()
-            if r.id in latest and latest[r.id].kind == LABEL and latest[r.id].label != r.label
+            latest[a.item_id].annotator
+            for a in {a.item_id: a for a in answers}.values()
+            if a.item_id in latest
+            and latest[a.item_id].kind == LABEL
+            and latest[a.item_id].label != a.stored
         )
         had_labels = bool(self.config.labels)
-        new = [NewLabel(r.id, r.label) for r in rows]
-        recorded, unchanged = self._record(new, annotator or "import", f"file:{path.name}", confirm)
+        written = self.write_answers(
+            answers, confirm=confirm, where=[f"{path}: row {r.row}" for r in rows]
+        )
         fixed = self.config.labels if not had_labels and self.config.labels else ()
-        return LabelImport(recorded, unchanged, dict(sorted(overridden.items())), fixed)
-
-    def check_label(self, item_id: str, label: str | None, *, where: str) -> None:
-        """Refuse an unknown id or (unless ``None``) a label outside the label set, as
-        :meth:`add_labels` does."""
-        if label is None:
-            if not self.store.existing_ids([item_id]):
-                raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
-            return
-        self._refuse_unknown([(where, item_id, label)])
+        return LabelImport(
+            written.recorded, written.unchanged, dict(sorted(overridden.items())), fixed
+        )
 
     def mark(self, item_id: str, kind: str, *, annotator: str, source: str) -> None:
         """Record ``unlabel`` (undo) or ``ambiguous`` for one item."""
         if kind not in (UNLABEL, AMBIGUOUS):
             raise ValueError(f"mark takes {UNLABEL!r} or {AMBIGUOUS!r}, not {kind!r}")
-        self.ledger.add_labels([NewLabel(item_id, None, kind)], annotator=annotator, source=source)
+        self.write_answers([Answer(item_id, None, kind, annotator, source)])
 
-    def _record(
-        self, new: list[NewLabel], annotator: str, source: str, confirm: bool = False
-    ) -> tuple[int, int]:
-        result = self.ledger.add_labels(new, annotator=annotator, source=source, confirm=confirm)
-        seen = [n.label for n in new if n.kind == LABEL and n.label is not None]
-        if not self.config.labels and seen:
-            self.config = with_labels(self.config, sorted(set(seen)))
-            write_config(self.path, self.config)
-            self.labels_added = self.config.labels
-        return result
-
-    def _refuse_unknown(self, entries: list[tuple[str, str, str]]) -> None:
-        """Refuse ``(where, item_id, label)`` entries naming an id not in the store (checked
-        first, in one store query), or a label outside the workspace's label set."""
-        stored = self.store.existing_ids([item_id for _, item_id, _ in entries])
-        for where, item_id, _ in entries:
-            if item_id not in stored:
-                raise TextalError(f"{where}: unknown id {show_value(item_id)} (not in the store)")
-        if self.config.labels:
-            for where, _, label in entries:
-                if label not in self.config.labels:
-                    raise TextalError(
-                        f"{where}: unknown label {show_value(label)} "
-                        f"(labels: {', '.join(self.config.labels)})"
-                    )
+    def current_label_sets(self) -> dict[str, frozenset[str]]:
+        """A multi-label workspace's current answers, ``{item_id: label set}`` (an empty set:
+        "none of these"), oldest first."""
+        if not self.multi_label:
+            raise TextalError(f"workspace {self.path} is single-label: it has no label sets")
+        return self.ledger.current_label_sets()
 
     # -- rounds ---------------------------------------------------------------------------
 
@@ -600,11 +678,13 @@ class Workspace:
 
     def annotator_agreement(self) -> AgreementReport:
         """Cohen's kappa per pair of annotators and the items they disagree on, from each
-        annotator's latest label per item."""
+        annotator's latest label per item (label sets: the mean per-label kappa, see
+        :mod:`textal.quality.agreement`)."""
         with self.ledger.snapshot():
             events = self.ledger.history()
             labels = self.ledger.current_labels()
-        return annotator_agreement(labels_by_annotator(events), labels)
+        names = self.config.labels if self.multi_label else None
+        return annotator_agreement(labels_by_annotator(events), labels, label_names=names)
 
     def status(self, *, suspects: bool = False) -> Status:
         """What ``textal status`` shows; ``suspects`` recomputes the suspect count (seconds)
@@ -632,6 +712,30 @@ class Workspace:
         labeled the item (their latest labels)."""
         return export_labels(
             Path(path), self.store, self.ledger, predictions=predictions, filter=filter
+        )
+
+
+def _shown_label(label: LabelValue) -> str:
+    if isinstance(label, frozenset):
+        return "{" + ", ".join(show_value(n) for n in sorted(label)) + "}"
+    return show_value(label)
+
+
+def _check_label_mode(
+    root: Path, config: WorkspaceConfig, names: Sequence[str], *, multi_label: bool
+) -> None:
+    """A workspace is single- or multi-label from its creation, and a multi-label one's label
+    set is fixed then."""
+    if multi_label and not config.multi_label:
+        raise TextalError(
+            f"workspace {root} is single-label: a workspace is multi-label from its creation "
+            "(use a new --workspace with --multi-label)"
+        )
+    added = [n for n in names if n not in config.labels]
+    if config.multi_label and added:
+        raise TextalError(
+            f"workspace {root} is multi-label, with its label set fixed at creation "
+            f"({', '.join(config.labels)}); refusing new labels {', '.join(added)}"
         )
 
 

@@ -33,6 +33,16 @@ const textal = {
     if (className) node.className = className;
     return node;
   },
+  multiLabel() {
+    return document.body.dataset.multi === "yes";
+  },
+  answerFields(label) {
+    // The answer fields of /api/label: in a multi-label workspace `labels` (a list; a name or
+    // "a;b" text is split), else `label`; null is "ambiguous" in both.
+    if (!textal.multiLabel()) return { label };
+    if (label === null || Array.isArray(label)) return { labels: label };
+    return { labels: label.split(";").filter(Boolean) };
+  },
   fixed(value, digits) {
     return value === null || value === undefined ? "n/a" : Number(value).toFixed(digits);
   },

@@ -2,6 +2,9 @@
 // u (undo) answer: Enter and Space never do, and a clicked button gives its focus back, so no
 // key can answer a review nobody read yet. While nothing is open it polls, so the next batch
 // appears without a reload. The history panel lists my last answers; each can be changed.
+// In a multi-label workspace 1-9 toggle labels (shown pressed), Enter submits the labels that
+// are on (never an empty set: that is 0, "none of these"), and the why lists each label's
+// probability.
 "use strict";
 
 const POLL_MS = 1500;
@@ -11,6 +14,24 @@ let current = null; // the item shown, or null
 let busy = false;
 let pollTimer = null;
 let history = []; // my last answers, newest first, as /api/history gives them
+let toggled = new Set(); // multi-label: the labels turned on for the current review
+
+function multiLabel() {
+  return textal.multiLabel();
+}
+
+function showToggles() {
+  for (const button of document.querySelectorAll("#choices button.label")) {
+    button.setAttribute("aria-pressed", String(toggled.has(button.dataset.label)));
+  }
+}
+
+function toggle(label) {
+  if (!current) return;
+  if (toggled.has(label)) toggled.delete(label);
+  else toggled.add(label);
+  showToggles();
+}
 
 function labelNames() {
   return Array.from(document.querySelectorAll("#choices button.label")).map((b) => b.dataset.label);
@@ -21,6 +42,9 @@ function snippet(text) {
 }
 
 function answerName(entry) {
+  if (entry.kind === "label" && multiLabel()) {
+    return entry.label ? entry.label.split(";").join(" + ") : "none of these";
+  }
   if (entry.kind === "label") return entry.label;
   return entry.kind === "ambiguous" ? "ambiguous" : "undone";
 }
@@ -58,6 +82,21 @@ function showItem(item) {
   const top2 = item.top2.map(([label, prob]) => `${label} ${textal.fixed(prob, 2)}`);
   document.getElementById("top2").textContent = top2.length ? `(${top2.join(" · ")})` : "";
   document.getElementById("score").textContent = textal.fixed(item.score, 3);
+  const probabilities = document.getElementById("label-probabilities");
+  if (probabilities) {
+    probabilities.replaceChildren(
+      ...item.probabilities.map(([label, p]) => {
+        const li = textal.el("li");
+        li.dataset.label = label;
+        const meter = textal.el("meter");
+        meter.min = 0;
+        meter.max = 1;
+        meter.value = p;
+        li.append(textal.el("strong", label), ` ${Math.round(100 * p)}%`, meter);
+        return li;
+      }),
+    );
+  }
   document.getElementById("why-numbers").replaceChildren(
     ...item.why.map((n, i) => textal.el("li", `neighbour ${i + 1} (${n.label}): similarity ${textal.fixed(n.sim, 2)}`)),
   );
@@ -83,6 +122,8 @@ function show(state) {
   }
   section.dataset.state = "item";
   section.dataset.wait = "";
+  if (item.dataset.id !== current.id) toggled = new Set();
+  showToggles();
   item.dataset.id = current.id;
   section.dataset.round = String(state.round);
   showItem(current);
@@ -109,9 +150,14 @@ function remember(entry) {
 }
 
 function answer(label) {
+  // label: a name (single-label), an array of names (multi-label), or null (ambiguous)
   if (!current) return;
-  const entry = { id: current.id, text: current.text, kind: label === null ? "ambiguous" : "label", label };
-  act("/api/label", { id: current.id, label }, () => {
+  const set = Array.isArray(label);
+  const entry = {
+    id: current.id, text: current.text, kind: label === null ? "ambiguous" : "label",
+    label: set ? [...label].sort().join(";") : label,
+  };
+  act("/api/label", { id: current.id, ...textal.answerFields(label) }, () => {
     remember(entry);
     say(`Saved: ${answerName(entry)}`);
   });
@@ -137,13 +183,22 @@ function undo() {
 
 async function change(entry, label) {
   try {
-    await textal.post("/api/label", { id: entry.id, label, next: false });
+    await textal.post("/api/label", { id: entry.id, ...textal.answerFields(label), next: false });
     const changed = { ...entry, kind: label === null ? "ambiguous" : "label", label };
     say(`Changed: ${answerName(changed)} on “${snippet(entry.text)}”`);
     await loadHistory();
   } catch (error) {
     say(error.message);
   }
+}
+
+function submitToggled() {
+  if (!current) return;
+  if (!toggled.size) {
+    say("Turn labels on with 1-9 first, or press 0 for none of these.");
+    return;
+  }
+  answer([...toggled]);
 }
 
 function renderHistory() {
@@ -154,7 +209,7 @@ function renderHistory() {
       li.dataset.id = entry.id;
       li.append(textal.el("strong", answerName(entry), "answer"), " ", textal.el("span", snippet(entry.text), "snippet"));
       const buttons = textal.el("span", null, "change");
-      for (const label of [...labelNames(), null]) {
+      for (const label of multiLabel() ? [] : [...labelNames(), null]) {
         const name = label === null ? "ambiguous" : label;
         if (name === answerName(entry)) continue;
         const button = textal.el("button", `→ ${name}`);
@@ -190,11 +245,17 @@ function onClick(id, fn) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  const multi = multiLabel();
   for (const button of document.querySelectorAll("#choices button.label")) {
     button.addEventListener("click", () => {
       button.blur();
-      answer(button.dataset.label);
+      if (multi) toggle(button.dataset.label);
+      else answer(button.dataset.label);
     });
+  }
+  if (multi) {
+    onClick("submit", submitToggled);
+    onClick("none", () => answer([]));
   }
   onClick("ambiguous", () => answer(null));
   onClick("skip", skip);
@@ -212,7 +273,12 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.target instanceof HTMLInputElement || event.target instanceof HTMLTextAreaElement) return;
     const names = labelNames();
     if (/^[1-9]$/.test(event.key) && Number(event.key) <= names.length) {
-      answer(names[Number(event.key) - 1]);
+      if (multi) toggle(names[Number(event.key) - 1]);
+      else answer(names[Number(event.key) - 1]);
+    } else if (multi && event.key === "Enter") {
+      submitToggled();
+    } else if (multi && event.key === "0") {
+      answer([]);
     } else if (event.key === "a") {
       answer(null);
     } else if (event.key === "s") {
