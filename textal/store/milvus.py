@@ -74,6 +74,11 @@ _ID_BATCH = 4096  # ids per existence check: the reply holds ids only
 _GET_BATCH = 256  # items per get: texts may be 64 KiB each
 _MESSAGE_BYTES = 16 << 20  # inserted or fetched payload per call
 _MAX_ROWS = 16_384
+# pymilvus pings every 10 s, also on an idle connection; a gRPC server's default policy (Milvus
+# Lite's, local or served) takes more than one ping per 5 minutes without a call as abuse, and
+# answers GOAWAY "too_many_pings", which gRPC logs as an error line on a server's terminal.
+# Pinging no more often than the server allows, and only during calls, keeps the terminal quiet.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 _ROW_EXTRA = MAX_ID_BYTES + 128
 _SEARCH_HITS = 1 << 18  # nq * top_k per search call: a reply stays under 64 MiB for ids of ~200 B
 
@@ -307,13 +312,17 @@ class MilvusStore:
     def _connect(self, uri: str, token: str) -> MilvusClient:
         if self._lite_path is None:
             try:
-                return MilvusClient(uri=uri, token=token, timeout=self.timeout)
+                return MilvusClient(
+                    uri=uri, token=token, timeout=self.timeout, grpc_options=GRPC_OPTIONS
+                )
             except MilvusException as e:
                 raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
         _claim_lite(self._lite_path)
         try:
             with _lite_opening:
-                return MilvusClient(uri=self._lite_path, timeout=self.timeout)
+                return MilvusClient(
+                    uri=self._lite_path, timeout=self.timeout, grpc_options=GRPC_OPTIONS
+                )
         except MilvusException as e:
             _release_lite(self._lite_path)
             self._lite_path = None
