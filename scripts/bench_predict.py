@@ -2,6 +2,7 @@
 
     nice -n 19 python scripts/bench_predict.py throughput [--texts 10000]
     nice -n 19 python scripts/bench_predict.py promise [--sets uci-amazon,cr,...] [--seeds 3]
+    nice -n 19 python scripts/bench_predict.py api [--requests 100]
 
 ``throughput``: the first N texts of SST-2's train file, written as a CSV; then, side by side
 and alternating (best of ``--repeats``), (a) bare encoding of the texts in predict's chunks with
@@ -9,13 +10,20 @@ the same Encoder, and (b) the whole of `textal predict` on the file: check the f
 embed, predict, route, write the CSV. Also the peak RSS of reading and checking a file of
 1,000,000 rows (what predict does before embedding; embedding keeps one chunk).
 
+``api``: a memory workspace of UCI Amazon with 300 gold labels, served by `textal serve`; the
+latency of ``POST /api/v1/predict`` with a service token, for 1 text and for 1,000 (SST-2 train
+texts), after a first call that trains the model; p50 and p95 over ``--requests`` calls each
+(a tenth of them for 1,000 texts).
+
 ``promise``: per dataset (the splits of scripts/run_reference.sh) and seed, an active-learning
 run to 500 labels (25 random, then 19 batches of 25 chosen by the default strategy with gold
 labels as the oracle, as `textal simulate` does), then the predict model trained on those labels
 (reference reviews: a sample of the unlabeled pool, as in a workspace). On the test split: the
 precision the auto share reaches at --min-precision 0.9 and 0.95 and its coverage (with the
 estimates), and the expected calibration error of the head's confidence before and after
-calibration.
+calibration. With ``--first-run``, also what the auto share reaches when the threshold is the
+end of the first run of thresholds (from the top) whose bound keeps the promise, instead of the
+lowest threshold anywhere whose bound does (fixed-sequence testing, as in Learn-then-Test).
 """
 
 from __future__ import annotations
@@ -26,13 +34,15 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from textal.embed import Encoder
 from textal.model.calibration import expected_calibration_error
-from textal.model.predictor import EmbeddingSpec, Predictor, train_model
+from textal.model.predictor import EmbeddingSpec, Predictor, TrainedModel, train_model
+from textal.model.routing import UNREACHABLE, Route
 from textal.round.candidates import sample_unlabeled
 from textal.round.plan import plan_round
 from textal.simulate.dataset import Source, TestSpec, open_simulation_data
@@ -129,12 +139,27 @@ def _run_to_500(data, seed: int) -> dict[str, str]:
     return labels
 
 
+def _first_run(model: TrainedModel, target: float) -> TrainedModel:
+    """``model`` routed at the lowest threshold of the first run, from the top, of thresholds
+    whose bound reaches ``target``."""
+    curve = model.curve
+    passing = [k for k, b in enumerate(curve.bound) if b >= target]
+    if not passing:
+        return replace(model, route=Route(target, UNREACHABLE, 0.0, float("nan")))
+    k = passing[0]
+    while k + 1 < len(curve.bound) and curve.bound[k + 1] >= target:
+        k += 1
+    route = Route(target, curve.thresholds[k], curve.coverage[k], curve.precision[k])
+    return replace(model, route=route)
+
+
 def promise(args: argparse.Namespace) -> None:
     work = Path(args.workspace)
     print("| set | seed | labels | calibration | ECE before | ECE after | "
           + " | ".join(f"@{t}: reached / est. prec. / coverage / est. cov." for t in TARGETS)
+          + "".join(f" | @{t} first run: reached / coverage" for t in TARGETS if args.first_run)
           + " |")  # fmt: skip
-    print("|---|---|---|---|---|---|" + "---|" * len(TARGETS))
+    print("|---|---|---|---|---|---|" + "---|" * len(TARGETS) * (2 if args.first_run else 1))
     for name in args.sets.split(","):
         pool_path, test_path = SETS[name]
         test = TestSpec(source=Source(test_path)) if test_path else TestSpec(fraction=0.2)
@@ -168,7 +193,64 @@ def promise(args: argparse.Namespace) -> None:
                         f"{reached:.3f} / {found.route.precision:.3f} / {auto.mean():.2f} / "
                         f"{found.route.coverage:.2f}"
                     )
+                for target in TARGETS if args.first_run else ():
+                    auto = _first_run(model, target).predict_vectors(data.test_vectors).auto
+                    reached = right[auto].mean() if auto.any() else float("nan")
+                    cells.append(f"{reached:.3f} / {auto.mean():.2f}")
                 print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def api(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+
+    import httpx
+
+    from textal.data.ids import content_id
+    from textal.ledger.annotators import add_annotator
+    from textal.workspace import Workspace
+
+    amazon = DATA / "uci_sentiment_labelled/amazon.csv"
+    gold = [(content_id(r["text"]), r["label"]) for r in _rows(amazon, 300)]
+    texts = [r["text"] for r in _rows(DATA / "sst2/train.csv", 1000)]
+    with tempfile.TemporaryDirectory(prefix="bench-predict-api-") as tmp:
+        root = Path(tmp) / "ws"
+        with Workspace.open(root, store_uri="memory", labels=["negative", "positive"]) as ws:
+            ws.ingest(amazon, label_column="label")
+            ws.add_labels(gold, annotator="gold")
+            token = add_annotator(ws.ledger, "feed", role="service")
+        repo = Path(__file__).resolve().parents[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "textal", "serve", "--workspace", str(root), "--port", "0"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split()[2]
+            client = httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600
+            )
+            started = time.perf_counter()
+            client.post("/api/v1/predict", json={"texts": texts[:1]}).raise_for_status()
+            print(f"first call (trains the model): {time.perf_counter() - started:.1f} s")
+            for size, calls in ((1, args.requests), (1000, max(1, args.requests // 10))):
+                seconds = []
+                for k in range(calls):
+                    batch = texts[:size] if size > 1 else texts[k % len(texts) : k % len(texts) + 1]
+                    started = time.perf_counter()
+                    client.post("/api/v1/predict", json={"texts": batch}).raise_for_status()
+                    seconds.append(time.perf_counter() - started)
+                ms = np.sort(np.asarray(seconds) * 1000)
+                p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+                print(
+                    f"{size:5d} text(s) x {calls} calls: p50 {np.median(ms):.1f} ms, "
+                    f"p95 {p95:.1f} ms, {size * len(ms) / ms.sum() * 1000:.1f} texts/s"
+                )
+        finally:
+            proc.terminate()
+            proc.wait(60)
 
 
 def main() -> None:
@@ -182,8 +264,11 @@ def main() -> None:
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workspace", default="textal-workspace", help="simulation caches go here")
+    p.add_argument("--first-run", action="store_true", help="also the fixed-sequence threshold")
+    a = commands.add_parser("api")
+    a.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    (throughput if args.what == "throughput" else promise)(args)
+    {"throughput": throughput, "promise": promise, "api": api}[args.what](args)
     sys.stdout.flush()
 
 

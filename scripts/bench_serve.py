@@ -14,7 +14,10 @@ With ``--ingest N``, a second phase sends N new reviews (``--ingest-data``, defa
 labeling, until the ingest job ends. It reports the label latency of both phases side by side,
 the ingest's time against ``textal ingest`` of the same file and against bare encoding of the
 same texts (measured after the server stopped, in this one run), and checks that every ingested
-row is stored exactly once:
+row is stored exactly once. A third phase then ingests the next N texts through the API with
+nobody labeling, the fair comparison with ``textal ingest`` (which has the machine to itself).
+Each ingest is reported in wall seconds and in CPU seconds (the server process's user + system
+time over the phase; the CLI's from its rusage), which another process's load does not inflate:
 
     python scripts/bench_serve.py --seconds 30 --annotators 10 --ingest 5000
 """
@@ -86,7 +89,12 @@ def main() -> int:
             feeder = add_annotator(ws.ledger, "feed", role="service")
             items = ws.store.count()
         new_file = Path(tmp) / "new.csv"
-        new_texts = _new_reviews(args.ingest_data, args.ingest, new_file) if args.ingest else []
+        alone_file = Path(tmp) / "alone.csv"
+        new_texts, alone_texts = (
+            _new_reviews(args.ingest_data, args.ingest, (new_file, alone_file))
+            if args.ingest
+            else ([], [])
+        )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "textal", "serve", "--workspace", str(root), "--port", "0"],
@@ -138,30 +146,34 @@ def main() -> int:
             cap = items // 3 if args.ingest else items
             idle, elapsed = label_while(lambda: time.monotonic() < stop and len(acknowledged) < cap)
             during: list[float] = []
-            api_s = 0.0
+            api = alone = (0.0, 0.0)
             if args.ingest:
                 feed = httpx.Client(
                     base_url=url, headers={"Authorization": f"Bearer {feeder}"}, timeout=300
                 )
-                began = time.monotonic()
-                job = feed.post(
-                    "/api/v1/items",
-                    content=new_file.read_bytes(),
-                    headers={"Content-Type": "text/csv"},
-                ).json()
-                state = {"job": job}
-                ended = threading.Event()
 
-                def poll() -> None:
-                    while state["job"]["state"] == "running":
+                def ingest(data: Path, ended: threading.Event) -> tuple[float, float]:
+                    began, cpu = time.monotonic(), _cpu_seconds(proc.pid)
+                    job = feed.post(
+                        "/api/v1/items",
+                        content=data.read_bytes(),
+                        headers={"Content-Type": "text/csv"},
+                    ).json()
+                    while job["state"] == "running":
                         time.sleep(0.3)
-                        state["job"] = feed.get(f"/api/v1/jobs/{job['id']}").json()
+                        job = feed.get(f"/api/v1/jobs/{job['id']}").json()
                     ended.set()
+                    assert job["state"] == "done", job
+                    return time.monotonic() - began, _cpu_seconds(proc.pid) - cpu
 
-                threading.Thread(target=poll, daemon=True).start()
+                ended = threading.Event()
+                timed: list[tuple[float, float]] = []
+                feeding = threading.Thread(target=lambda: timed.append(ingest(new_file, ended)))
+                feeding.start()
                 during, _ = label_while(lambda: not ended.is_set())
-                api_s = time.monotonic() - began
-                assert state["job"]["state"] == "done", state["job"]
+                feeding.join()
+                api = timed[0]
+                alone = ingest(alone_file, threading.Event())
             rounds = boss.get("/api/dashboard").json()["rounds"]
         finally:
             proc.terminate()
@@ -174,16 +186,23 @@ def main() -> int:
         _show_latency("idle", idle)
         if args.ingest:
             _show_latency(f"during the ingest of {args.ingest}", during)
-            stored = _stored_once(root, new_texts)
-            cli_s = _cli_ingest_seconds(new_file, Path(tmp) / "cli-ws")
+            stored = _stored_once(root, new_texts + alone_texts)
+            cli = _cli_ingest_seconds(new_file, Path(tmp) / "cli-ws")
             bare_s = _bare_encoding_seconds(new_texts)
+            print(f"ingest of {args.ingest} (wall s / CPU s), bare encoding {bare_s:.1f} s wall:")
+            for phase, (wall, cpu) in [
+                ("through the API while they label", api),
+                ("through the API, nobody labeling", alone),
+                ("`textal ingest`", cli),
+            ]:
+                print(
+                    f"  {phase:34} {wall:6.1f} / {cpu:6.1f}   x CLI: wall {wall / cli[0]:.2f}, "
+                    f"CPU {cpu / cli[1]:.2f}"
+                )
             print(
-                f"ingest of {args.ingest} through the API {api_s:.1f} s, `textal ingest` "
-                f"{cli_s:.1f} s, bare encoding {bare_s:.1f} s: API / CLI {api_s / cli_s:.2f}x, "
-                f"API / bare {api_s / bare_s:.2f}x"
+                f"ingested rows stored exactly once: {stored}/{len(new_texts) + len(alone_texts)}"
             )
-            print(f"ingested rows stored exactly once: {stored}/{len(new_texts)}")
-            if stored != len(new_texts):
+            if stored != len(new_texts) + len(alone_texts):
                 return 1
         print(f"rounds recorded in all: {len(rounds)}; waits for a batch: {sum(waits.values())}")
         print(
@@ -205,17 +224,27 @@ def _show_latency(phase: str, seconds: list[float]) -> None:
     )
 
 
-def _new_reviews(source: Path, n: int, target: Path) -> list[str]:
-    """The first ``n`` distinct texts of ``source`` written to ``target`` as ``text``."""
+def _new_reviews(source: Path, n: int, targets: tuple[Path, Path]) -> tuple[list[str], list[str]]:
+    """The first ``n`` distinct texts of ``source`` and the ``n`` after them, each written to its
+    target as ``text``."""
     import csv
 
     with open(source, encoding="utf-8") as f:
-        texts = list(dict.fromkeys(row["text"] for row in csv.DictReader(f)))[:n]
-    with open(target, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text"])
-        writer.writerows([t] for t in texts)
-    return texts
+        texts = list(dict.fromkeys(row["text"] for row in csv.DictReader(f)))
+    parts = texts[:n], texts[n : 2 * n]
+    for target, part in zip(targets, parts, strict=True):
+        with open(target, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text"])
+            writer.writerows([t] for t in part)
+    return parts
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stored_once(root: Path, texts: list[str]) -> int:
@@ -226,12 +255,17 @@ def _stored_once(root: Path, texts: list[str]) -> int:
         return len(ws.store.existing_ids(ids))
 
 
-def _cli_ingest_seconds(data: Path, root: Path) -> float:
+def _cli_ingest_seconds(data: Path, root: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of `textal ingest` of ``data``."""
+    import resource
+
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "textal", "ingest", "--workspace", str(root), "--store"]
-    began = time.monotonic()
+    began, before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([*argv, "memory", "--data", str(data)], check=True, env=env, capture_output=True)
-    return time.monotonic() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return time.monotonic() - began, cpu
 
 
 def _bare_encoding_seconds(texts: list[str]) -> float:
