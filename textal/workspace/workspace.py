@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textal.data.label_sets import parse_label_set
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
     Record,
@@ -56,6 +57,7 @@ from textal.store import (
 from textal.store.base import Filtered
 from textal.store.filters import INGESTED_AT, Filter
 from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.scores import STRATEGY
 from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
@@ -135,15 +137,19 @@ def check_source(
     id_column: str | None = None,
     label_column: str | None = None,
     meta_columns: Sequence[str] = (),
+    multi_label: bool = False,
 ) -> Source:
     """Validate a whole file (``path``) or Hugging Face ``dataset`` split, keeping only counts:
     run before a workspace is created or a model loaded, so a bad source changes nothing.
-    ``meta_columns`` (files only) are stored as item metadata, for filters."""
+    ``meta_columns`` (files only) are stored as item metadata, for filters. With
+    ``multi_label`` (files only) the gold labels are label sets, stored as canonical cells."""
     text, ids, gold, meta = text_column, id_column, label_column, tuple(meta_columns)
     check_meta_columns(meta, text, ids, gold)
     if dataset is not None:
         if meta:
             raise TextalError("--meta-column works with files (--data FILE), not --dataset")
+        if multi_label and gold:
+            raise TextalError("gold label sets are read from files (--data FILE), not --dataset")
         name = dataset
         summary = scan_hf_source(
             name, split=split, text_column=text, id_column=ids, label_column=gold
@@ -162,7 +168,12 @@ def check_source(
         return Source(
             summary,
             lambda: read_records(
-                file, text_column=text, id_column=ids, label_column=gold, meta_columns=meta
+                file,
+                text_column=text,
+                id_column=ids,
+                label_column=gold,
+                meta_columns=meta,
+                multi_label=multi_label,
             ),
         )
     raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
@@ -390,6 +401,7 @@ class Workspace:
                 id_column=id_column,
                 label_column=label_column,
                 meta_columns=meta_columns,
+                multi_label=self.multi_label,
             )
         )
         report = ingest_records(
@@ -579,12 +591,24 @@ class Workspace:
         if scorer is not None and strategy is not None:
             raise ValueError("give a strategy name or your own scorer, not both")
         BATCH_SIZE.check(batch_size, "batch_size")
+        registry = ML_STRATEGY if self.multi_label else STRATEGY
+        if strategy is not None and strategy not in registry.choices:
+            kind = "multi-label" if self.multi_label else "single-label"
+            raise TextalError(
+                f"strategy {show_value(strategy)} is not one for a {kind} workspace: choose "
+                f"from {', '.join(registry.choices)}"
+            )
+        if self.multi_label and (scorer is not None or max_class_share is not None):
+            raise TextalError(
+                "a multi-label round takes no own scorer and no --max-class-share (a pick is "
+                "predicted several labels)"
+            )
         if scorer is not None:
             strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
         pool = self.store if filter is None else Filtered(self.store, filter)
         count = pool.count()
         params = RoundParams(
-            strategy or STRATEGY.default,
+            strategy or registry.default,
             batch_size,
             max_class_share,
             seed,
@@ -619,20 +643,37 @@ class Workspace:
                 f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
                 f"ambiguous ({len(ambiguous)}); no round was recorded"
             )
-        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+        plan: RoundPlan[Any]
+        if self.multi_label:
+            from textal.round.multilabel import plan_multilabel_round
 
-        plan = plan_round(
-            pool,
-            labels,
-            strategy=params.strategy,
-            batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
-            exclude=ambiguous | set(queued),
-            max_class_share=max_class_share,
-            seed=seed,
-            stop_ids=stop_ids or None,
-            scorer=scorer,
-            candidates=params.candidates,
-        )
+            plan = plan_multilabel_round(
+                pool,
+                {i: parse_label_set(cell) for i, cell in labels.items()},
+                self.config.labels,
+                strategy=params.strategy,
+                batch_size=batch_size - len(queued),
+                exclude=ambiguous | set(queued),
+                seed=seed,
+                stop_ids=stop_ids or None,
+                candidates=params.candidates,
+            )
+            plan = replace(plan, picks=[_per_label(s) for s in plan.picks])
+        else:
+            from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+
+            plan = plan_round(
+                pool,
+                labels,
+                strategy=params.strategy,
+                batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
+                exclude=ambiguous | set(queued),
+                max_class_share=max_class_share,
+                seed=seed,
+                stop_ids=stop_ids or None,
+                scorer=scorer,
+                candidates=params.candidates,
+            )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
             params=replace(plan.params, batch_size=batch_size),
@@ -656,7 +697,8 @@ class Workspace:
     def _export_round(self, record: RoundRecord, *, reused: bool) -> RoundResult:
         selections = self.ledger.selections(record.round)
         csv_path = self.path / "batches" / f"round-{record.round}.csv"
-        write_batch(csv_path, selections, self.store)
+        names = self.config.labels if self.multi_label else None
+        write_batch(csv_path, selections, self.store, label_names=names)
         return RoundResult(record, selections, csv_path, csv_path.with_suffix(".jsonl"), reused)
 
     def open_batch(self) -> list[Selection]:
@@ -701,6 +743,11 @@ class Workspace:
         (default 0.95): see :mod:`textal.workspace.predicting`. Immutable."""
         from textal.workspace.predicting import workspace_predictor
 
+        if self.multi_label:
+            raise TextalError(
+                f"workspace {self.path} is multi-label: its predictions are label sets "
+                "(`textal predict`), not one routed label"
+            )
         return workspace_predictor(self, min_precision=min_precision)
 
     def export(
@@ -709,10 +756,24 @@ class Workspace:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
         JSONL; returns the number of rows written; ``filter`` keeps the items it matches. Without
         ``predictions``, ``annotators`` holds ``{annotator: label}`` where several annotators
-        labeled the item (their latest labels)."""
+        labeled the item (their latest labels). A multi-label workspace writes a ``labels``
+        column (names joined by ``;`` in CSV, a list in JSONL) and, with ``predictions``, the
+        predicted set and one ``p_<label>`` column per label."""
         return export_labels(
-            Path(path), self.store, self.ledger, predictions=predictions, filter=filter
+            Path(path),
+            self.store,
+            self.ledger,
+            predictions=predictions,
+            filter=filter,
+            label_names=self.config.labels if self.multi_label else None,
         )
+
+
+def _per_label(pick: Selection) -> Selection:
+    """A multi-label pick as the ledger keeps it: every label's presence probability in
+    ``probabilities`` (label order), the two likeliest in ``top2``, best first."""
+    best = sorted(pick.top2, key=lambda c: -c.probability)[:2]
+    return replace(pick, top2=tuple(best), probabilities=pick.top2)
 
 
 def _shown_label(label: LabelValue) -> str:
