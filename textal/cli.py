@@ -480,7 +480,7 @@ def _cmd_round(args: argparse.Namespace) -> None:
     if r.report.model:
         cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
         print(f"model {r.report.model}, cross-validated score {cv}")
-    print(f"fill the label column, then: textal label {result.csv_path}")
+    print(f"fill the {result.label_column} column, then: textal label {result.csv_path}")
 
 
 def _cmd_label(args: argparse.Namespace) -> None:

@@ -59,6 +59,7 @@ from textal.store.filters import INGESTED_AT, Filter
 from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.scores import STRATEGY
+from textal.workspace.answers import check_label_mode, refusals, shown_label
 from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
     CONFIG_NAME,
@@ -95,6 +96,7 @@ class RoundResult:
     csv_path: Path
     jsonl_path: Path
     reused: bool  # True when the open round was re-exported instead of a new one made
+    label_column: str = "label"  # the column people fill: "labels" in a multi-label workspace
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,7 @@ class Workspace:
                 multi_label=multi_label,
             )
         else:
-            _check_label_mode(root, config, names, multi_label=multi_label)
+            check_label_mode(root, config, names, multi_label=multi_label)
             if model is not None and resolve_model(model)[0] != config.model:
                 raise TextalError(
                     f"workspace {root} embeds with {config.model} (dim {config.dim}); "
@@ -442,7 +444,7 @@ class Workspace:
         set takes the labels of its first answers as its label set.
         """
         places = list(where) if where is not None else [a.source for a in answers]
-        refused = self._refusals(answers, places)
+        refused = refusals(answers, places, self.store, self.config)
         if refused and not partial:
             raise next(iter(refused.values()))
         accepted = [a for k, a in enumerate(answers) if k not in refused]
@@ -453,34 +455,6 @@ class Workspace:
             write_config(self.path, self.config)
             self.labels_added = self.config.labels
         return AnswersWritten(recorded, unchanged, refused)
-
-    def _refusals(self, answers: Sequence[Answer], places: Sequence[str]) -> dict[int, TextalError]:
-        """Why answers would be refused, by position: unknown ids first, then bad labels."""
-        stored = self.store.existing_ids(list({a.item_id for a in answers}))
-        refused: dict[int, TextalError] = {}
-        for k, a in enumerate(answers):
-            if a.item_id not in stored:
-                refused[k] = TextalError(
-                    f"{places[k]}: unknown id {show_value(a.item_id)} (not in the store)"
-                )
-        for k, a in enumerate(answers):
-            if k not in refused and a.label is not None:
-                problem = self._label_problem(a.label)
-                if problem is not None:
-                    refused[k] = TextalError(f"{places[k]}: {problem}")
-        return refused
-
-    def _label_problem(self, label: LabelValue) -> str | None:
-        names = self.config.labels
-        known = f"(labels: {', '.join(names)})"
-        if self.multi_label != isinstance(label, frozenset):
-            if self.multi_label:
-                return f"this workspace is multi-label: give a set of labels {known}"
-            return "this workspace is single-label: give one label, not a set"
-        for name in sorted(label) if isinstance(label, frozenset) else [label]:
-            if names and name not in names:
-                return f"unknown label {show_value(name)} {known}"
-        return None
 
     def add_labels(
         self,
@@ -504,7 +478,7 @@ class Workspace:
             if given.setdefault(item_id, label) != label:
                 raise TextalError(
                     f"{source}: id {show_value(item_id)} is given two labels "
-                    f"({_shown_label(given[item_id])} and {_shown_label(label)})"
+                    f"({shown_label(given[item_id])} and {shown_label(label)})"
                 )
         answers = [Answer(i, label, LABEL, annotator, source) for i, label in pairs]
         written = self.write_answers(answers, confirm=confirm)
@@ -643,37 +617,15 @@ class Workspace:
                 f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
                 f"ambiguous ({len(ambiguous)}); no round was recorded"
             )
-        plan: RoundPlan[Any]
-        if self.multi_label:
-            from textal.round.multilabel import plan_multilabel_round
-
-            plan = plan_multilabel_round(
-                pool,
-                {i: parse_label_set(cell) for i, cell in labels.items()},
-                self.config.labels,
-                strategy=params.strategy,
-                batch_size=batch_size - len(queued),
-                exclude=ambiguous | set(queued),
-                seed=seed,
-                stop_ids=stop_ids or None,
-                candidates=params.candidates,
-            )
-            plan = replace(plan, picks=[_per_label(s) for s in plan.picks])
-        else:
-            from textal.round.plan import plan_round  # scikit-learn: only for commands that train
-
-            plan = plan_round(
-                pool,
-                labels,
-                strategy=params.strategy,
-                batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
-                exclude=ambiguous | set(queued),
-                max_class_share=max_class_share,
-                seed=seed,
-                stop_ids=stop_ids or None,
-                scorer=scorer,
-                candidates=params.candidates,
-            )
+        plan = self._plan(
+            pool,
+            labels,
+            params,
+            exclude=ambiguous | set(queued),
+            batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
+            stop_ids=stop_ids,
+            scorer=scorer,
+        )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
             params=replace(plan.params, batch_size=batch_size),
@@ -685,6 +637,50 @@ class Workspace:
             new_stop_set=list(plan.stop_predictions) if plan.drew_stop_set else (),
         )
         return self._export_round(record, reused=False)
+
+    def _plan(
+        self,
+        pool: VectorStore,
+        labels: dict[str, str],
+        params: RoundParams,
+        *,
+        exclude: set[str],
+        batch_size: int,
+        stop_ids: list[str],
+        scorer: Scorer | None,
+    ) -> RoundPlan[Any]:
+        """The round's plan: :func:`~textal.round.plan.plan_round` on the labels, or in a
+        multi-label workspace :func:`~textal.round.multilabel.plan_multilabel_round` on the
+        label sets (its picks keep every label's probability, :func:`_per_label`)."""
+        if self.multi_label:
+            from textal.round.multilabel import plan_multilabel_round
+
+            plan = plan_multilabel_round(
+                pool,
+                {i: parse_label_set(cell) for i, cell in labels.items()},
+                self.config.labels,
+                strategy=params.strategy,
+                batch_size=batch_size,
+                exclude=exclude,
+                seed=params.seed or 0,
+                stop_ids=stop_ids or None,
+                candidates=params.candidates,
+            )
+            return replace(plan, picks=[_per_label(s) for s in plan.picks])
+        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+
+        return plan_round(
+            pool,
+            labels,
+            strategy=params.strategy,
+            batch_size=batch_size,
+            exclude=exclude,
+            max_class_share=params.max_class_share,
+            seed=params.seed or 0,
+            stop_ids=stop_ids or None,
+            scorer=scorer,
+            candidates=params.candidates,
+        )
 
     def _agreement(self, rounds: list[RoundRecord], plan: RoundPlan) -> float | None:
         """Kappa with the previous trained round's stop-set predictions; ``None`` without one,
@@ -699,7 +695,14 @@ class Workspace:
         csv_path = self.path / "batches" / f"round-{record.round}.csv"
         names = self.config.labels if self.multi_label else None
         write_batch(csv_path, selections, self.store, label_names=names)
-        return RoundResult(record, selections, csv_path, csv_path.with_suffix(".jsonl"), reused)
+        return RoundResult(
+            record,
+            selections,
+            csv_path,
+            csv_path.with_suffix(".jsonl"),
+            reused,
+            "labels" if self.multi_label else "label",
+        )
 
     def open_batch(self) -> list[Selection]:
         """The last round's selections that are not labeled or marked yet, by rank."""
@@ -774,30 +777,6 @@ def _per_label(pick: Selection) -> Selection:
     ``probabilities`` (label order), the two likeliest in ``top2``, best first."""
     best = sorted(pick.top2, key=lambda c: -c.probability)[:2]
     return replace(pick, top2=tuple(best), probabilities=pick.top2)
-
-
-def _shown_label(label: LabelValue) -> str:
-    if isinstance(label, frozenset):
-        return "{" + ", ".join(show_value(n) for n in sorted(label)) + "}"
-    return show_value(label)
-
-
-def _check_label_mode(
-    root: Path, config: WorkspaceConfig, names: Sequence[str], *, multi_label: bool
-) -> None:
-    """A workspace is single- or multi-label from its creation, and a multi-label one's label
-    set is fixed then."""
-    if multi_label and not config.multi_label:
-        raise TextalError(
-            f"workspace {root} is single-label: a workspace is multi-label from its creation "
-            "(use a new --workspace with --multi-label)"
-        )
-    added = [n for n in names if n not in config.labels]
-    if config.multi_label and added:
-        raise TextalError(
-            f"workspace {root} is multi-label, with its label set fixed at creation "
-            f"({', '.join(config.labels)}); refusing new labels {', '.join(added)}"
-        )
 
 
 def _store_of(config: WorkspaceConfig) -> StoreURI:
