@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # scikit-learn: imported by the commands that train, not by --help
+if TYPE_CHECKING:
     from textal.model.automl import AutoClassifier
 
 PRIOR_SHARE = 0.5  # without CV (every class a singleton): no evidence either way
