@@ -660,17 +660,20 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
     if (remote := _served(args)) is not None:
         with remote:
             found = remote.suspects()
-            labeled = remote.status().labeled
+            status = remote.status()
             root = remote.path
     else:
         with _open(args) as ws:
             found = ws.suspects()
-            labeled = ws.status().labeled
+            status = ws.status()
             root = ws.path
+    labeled = status.labeled
+    names = list(status.label_counts) if status.multi_label else None
+    column = "labels" if status.multi_label else "label"
     path = Path(args.output) if args.output else root / SUSPECTS_DIR / "suspects.csv"
     shown = found[: args.limit]
     try:
-        write_suspects(path, shown)
+        write_suspects(path, shown, label_names=names)
     except OSError as exc:
         raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
     print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
@@ -683,7 +686,8 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
             f"{terminal_safe(text)[:60]}"
         )
     print(
-        f"wrote {path} and its .jsonl; fill the label column, then: textal label {path} --confirm"
+        f"wrote {path} and its .jsonl; fill the {column} column, then: textal label {path} "
+        "--confirm"
     )
 
 

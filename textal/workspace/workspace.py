@@ -717,7 +717,8 @@ class Workspace:
     def suspects(self, limit: int | None = None, *, seed: int = 0) -> list[Suspect]:
         """The current labels most likely wrong, most likely first (at most ``limit``); never
         changes a label. Also caches their total for :meth:`status`."""
-        found, last_seq = find_suspects(self.store, self.ledger, seed=seed)
+        names = self.config.labels if self.multi_label else None
+        found, last_seq = find_suspects(self.store, self.ledger, seed=seed, label_names=names)
         save_count(self.path, last_seq, len(found))
         return found if limit is None else found[:limit]
 
