@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from tests.test_multilabel_workspace import NAMES, semeval_slice
 from textal.cli import main
 from textal.workspace import Workspace
@@ -27,6 +29,7 @@ def _csv(path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # trains heads and runs cleanlab's cross-validation: ~25 s
 def test_a_multi_label_workspace_end_to_end(capsys, tmp_path, monkeypatch):
     rows = semeval_slice(tmp_path / "reviews.csv", 0, POOL)
     gold = {r["id"]: frozenset(r["labels"].split(";")) for r in rows}
