@@ -239,3 +239,89 @@ def test_semeval_reads_as_label_sets():
     golds = [r.gold for r in read_records(path, label_column="labels", multi_label=True)]
     assert len(golds) == 800 and all(g and g == canonical_label_cell(g) for g in golds)
     assert {n for g in golds for n in parse_label_set(g)} == set(NAMES)
+
+
+# -- suspects ---------------------------------------------------------------------------------
+
+
+def test_suspect_label_sets_find_corrupted_sets(semeval):
+    from textal.quality.multilabel import rank_label_set_issues
+
+    _, X, Y = semeval
+    X, Y = X[:400], Y[:400].copy()
+    rng = np.random.default_rng(0)
+    corrupted = rng.choice(len(Y), 20, replace=False)
+    for i in corrupted:  # the gold set replaced by one other label
+        wrong = [j for j in range(Y.shape[1]) if not Y[i, j]]
+        Y[i] = False
+        Y[i, rng.choice(wrong)] = True
+    issues = rank_label_set_issues(X, Y, NAMES, seed=0)
+    assert sorted(i.index for i in issues) == list(range(400))
+    top = {i.index for i in issues[:40]}
+    assert len(top & set(corrupted.tolist())) >= 10  # 20 of 400: 2 expected by chance
+    flagged = [i for i in issues if i.flagged]
+    assert flagged and len({i.index for i in flagged} & set(corrupted.tolist())) >= 5
+    first = issues[0]
+    assert len(first.proba) == 5 and first.given == label_sets_of(Y[first.index][None], NAMES)[0]
+    assert 0 <= first.confidence <= 1
+    assert rank_label_set_issues(X[:3], Y[:3], NAMES) == []
+
+
+# -- simulation -------------------------------------------------------------------------------
+
+
+def _simulation(ids, X, Y, where):
+    from textal.simulate.dataset import SimulationData
+
+    cells = [join_label_set(s) for s in label_sets_of(Y, NAMES)]
+    store = _store(ids[:600], X[:600])
+    oracle = dict(zip(ids[:600], cells[:600], strict=True))
+    test = np.array(cells[600:], dtype=str)
+    return SimulationData(where, "test", store, oracle, X[600:], test, NAMES, label_names=NAMES)
+
+
+@pytest.mark.slow
+def test_multilabel_simulation_curves(semeval, tmp_path):
+    from textal.simulate.multilabel import run_all_multilabel, simulate_multilabel_run
+    from textal.simulate.oracle import Protocol
+    from textal.simulate.report import write_results
+
+    ids, X, Y = semeval
+    data = _simulation(ids, X, Y, tmp_path)
+    protocol = Protocol(init=20, batch_size=20, rounds=3)
+    run = simulate_multilabel_run(data, "adaptive", 0, protocol)
+    assert [p.labels for p in run] == [20, 40, 60, 80]
+    assert all(sum(p.labeled.values()) >= p.labels for p in run)  # every sentence has a label
+    last = run[-1]
+    assert last.micro_f1 is not None and last.micro_f1 > 0.6 and last.macro_f1 > 0.5
+    assert 0 < last.accuracy < last.micro_f1 and set(last.recall) == set(NAMES)
+    runs, reference = run_all_multilabel(data, ["adaptive", "random"], [0], protocol, workers=1)
+    assert [p.micro_f1 for p in runs[0]] == [p.micro_f1 for p in run]  # deterministic
+    assert reference.labels == 600 and reference.micro_f1 is not None
+    assert reference.micro_f1 > last.micro_f1 - 0.05
+    settings = {"protocol": {"init": 20, "rounds": 3, "batch_size": 20}}
+    table = write_results(tmp_path / "out", "t", settings, runs, reference, NAMES, True)
+    assert "AULC micro-F1" in table and "| random |" in table
+    header = (tmp_path / "out" / "curves.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("strategy,seed,round,labels,accuracy,macro_f1,model,micro_f1,")
+
+
+@pytest.mark.slow
+def test_simulate_command_multi_label(tmp_path, capsys):
+    from textal.cli import main
+
+    source = DATA_DIR / SEMEVAL
+    require_data(source)
+    rows = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    pool, test = tmp_path / "pool.csv", tmp_path / "test.csv"
+    pool.write_text("".join(rows[:301]), encoding="utf-8")
+    test.write_text(rows[0] + "".join(rows[301:401]), encoding="utf-8")
+    args = ["--workspace", str(tmp_path / "ws"), "simulate", "--data", str(pool)]
+    args += ["--test", str(test), "--label-column", "labels", "--multi-label", "--seeds", "1"]
+    args += ["--init", "20", "--batch-size", "20", "--rounds", "2", "--workers", "1"]
+    args += ["--strategies", "default,random", "--out", str(tmp_path / "out")]
+    main(args)
+    out = capsys.readouterr().out
+    assert "AULC macro-F1" in out and "subset accuracy" in out
+    document = (tmp_path / "out" / "curves.json").read_text(encoding="utf-8")
+    assert '"multi_label": true' in document

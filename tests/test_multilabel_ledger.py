@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from textal.data.label_sets import join_label_set
 from textal.errors import TextalError
 from textal.ledger import (
     AMBIGUOUS,
@@ -22,7 +23,6 @@ from textal.ledger import (
     RoundParams,
     RoundReport,
     Selection,
-    encode_label_set,
 )
 from textal.ledger import ledger as ledger_module
 from textal.quality.agreement import annotator_agreement, labels_by_annotator
@@ -97,7 +97,7 @@ def test_an_answer_checks_its_kind_once_when_made():
     with pytest.raises(ValueError, match="without ';'"):
         Answer("a", frozenset({"a;b"}))
     assert Answer("a", frozenset({"b", "a"})).stored == "a;b"
-    assert encode_label_set([]) == ""
+    assert join_label_set([]) == ""
 
 
 def test_per_label_probabilities_of_a_pick_survive_reopening(tmp_path):
@@ -125,7 +125,7 @@ def test_agreement_on_sets_is_the_mean_kappa_over_labels():
         for item, names in answers.items():
             seq += 1
             events.append(
-                ledger_module.LabelEvent(seq, item, LABEL, encode_label_set(names), who, "t", "now")
+                ledger_module.LabelEvent(seq, item, LABEL, join_label_set(names), who, "t", "now")
             )
     by_item = labels_by_annotator(events)
     report = annotator_agreement(by_item, {}, label_names=NAMES)

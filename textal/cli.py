@@ -26,9 +26,11 @@ from textal.cli_args import (
 from textal.errors import TextalError
 from textal.extras import require_extra
 from textal.ledger.annotators import ROLES
+from textal.options import StrOptions
 from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
 from textal.simulate import cli as simulate_cli
 from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.scores import STRATEGY
 from textal.textsafe import terminal_safe
 
@@ -38,6 +40,10 @@ if TYPE_CHECKING:  # the workspace is imported by the commands that open one, no
     from textal.workspace import LabelImport, Status, Workspace
 
 EXIT_USAGE = 2
+# ``round --strategy``: single- and multi-label names (the workspace refuses the other kind's).
+ROUND_STRATEGY = StrOptions(
+    tuple(dict.fromkeys([*STRATEGY.choices, *ML_STRATEGY.choices])), default=STRATEGY.default
+)
 
 DESCRIPTION = """\
 Active learning for text classification: ask people to label only the reviews the model is
@@ -138,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--label-column", help="gold labels, kept for simulation and evaluation only"
     )
     ingest.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="the gold labels are label sets (names joined by ';', e.g. --label-column labels); "
+        "the workspace must be multi-label (`textal init --multi-label`)",
+    )
+    ingest.add_argument(
         "--meta-column",
         type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
         default=[],
@@ -170,10 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(
         round_,
         "--strategy",
-        STRATEGY,
+        ROUND_STRATEGY,
         "ambiguity score (default: %(default)s: the margin between the two likeliest "
         "labels weighted by how typical the review is of its neighbours, with part of the batch "
-        "drawn at random while the model is barely better than chance)",
+        "drawn at random while the model is barely better than chance; in a multi-label "
+        "workspace the mean per-label margin, likewise weighted); multi-label workspaces take "
+        f"{', '.join(ML_STRATEGY.choices)}",
     )
     round_.add_argument(
         "--max-class-share",
@@ -342,12 +356,19 @@ def _cmd_init(args: argparse.Namespace) -> None:
 
 def _cmd_ingest(args: argparse.Namespace) -> None:
     from textal.store import StoreURI
-    from textal.workspace.config import workspace_path
+    from textal.workspace.config import read_config, workspace_path
     from textal.workspace.workspace import check_source
 
-    workspace_path(args.workspace)  # the cheap checks first: not a file,
+    root = workspace_path(args.workspace)  # the cheap checks first: not a file,
     if uri := _milvus_uri(args):
         StoreURI.parse(uri)  # a valid URI,
+    config = read_config(root)
+    multi_label = config is not None and config.multi_label
+    if args.multi_label and not multi_label:
+        raise TextalError(
+            f"--multi-label: gold label sets go into a multi-label workspace, and {root} is "
+            "not one: create it first with `textal init --multi-label --labels a,b,c`"
+        )
     source = check_source(  # then the whole source, before anything is created or loaded
         args.data,
         dataset=args.dataset,
@@ -356,6 +377,7 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
         id_column=args.id_column,
         label_column=args.label_column,
         meta_columns=args.meta_column,
+        multi_label=multi_label,
     )
     if (remote := _served(args)) is not None:
         if args.data is None:
@@ -403,10 +425,12 @@ def _cmd_status(args: argparse.Namespace) -> None:
     print(f"backend     {s.backend}")
     print(f"store       {s.store_uri}")
     print(f"items       {s.items}")
-    labeled = sum(s.label_counts.values())
-    print(f"labeled     {labeled}" + (f" ({s.ambiguous} marked ambiguous)" if s.ambiguous else ""))
+    marked = f" ({s.ambiguous} marked ambiguous)" if s.ambiguous else ""
+    print(f"labeled     {s.labeled}" + (" (label sets)" if s.multi_label else "") + marked)
     for name, count in s.label_counts.items():
         print(f"  {terminal_safe(name):<20} {count}")
+    if s.multi_label:
+        print(f"  {'(none of these)':<20} {s.none_of_these}")
     print(f"rounds      {s.rounds}")
     if s.last_candidates:
         read = {"all": "scored every stored item", "index": "scored candidates from the index"}
@@ -456,7 +480,7 @@ def _cmd_round(args: argparse.Namespace) -> None:
     if r.report.model:
         cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
         print(f"model {r.report.model}, cross-validated score {cv}")
-    print(f"fill the label column, then: textal label {result.csv_path}")
+    print(f"fill the {result.label_column} column, then: textal label {result.csv_path}")
 
 
 def _cmd_label(args: argparse.Namespace) -> None:
@@ -636,17 +660,20 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
     if (remote := _served(args)) is not None:
         with remote:
             found = remote.suspects()
-            labeled = sum(remote.status().label_counts.values())
+            status = remote.status()
             root = remote.path
     else:
         with _open(args) as ws:
             found = ws.suspects()
-            labeled = len(ws.ledger.current_labels())
+            status = ws.status()
             root = ws.path
+    labeled = status.labeled
+    names = list(status.label_counts) if status.multi_label else None
+    column = "labels" if status.multi_label else "label"
     path = Path(args.output) if args.output else root / SUSPECTS_DIR / "suspects.csv"
     shown = found[: args.limit]
     try:
-        write_suspects(path, shown)
+        write_suspects(path, shown, label_names=names)
     except OSError as exc:
         raise TextalError(f"--output {path}: cannot write ({exc.strerror})") from exc
     print(f"{len(found)} suspect labels among {labeled}; the {len(shown)} most likely wrong:")
@@ -659,7 +686,8 @@ def _cmd_suspects(args: argparse.Namespace) -> None:
             f"{terminal_safe(text)[:60]}"
         )
     print(
-        f"wrote {path} and its .jsonl; fill the label column, then: textal label {path} --confirm"
+        f"wrote {path} and its .jsonl; fill the {column} column, then: textal label {path} "
+        "--confirm"
     )
 
 

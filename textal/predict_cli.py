@@ -13,7 +13,7 @@ from textal.errors import TextalError
 if TYPE_CHECKING:
     from textal.model.predictor import Predictor
     from textal.workspace import Workspace
-    from textal.workspace.predict_files import ChunkHook, Review
+    from textal.workspace.predict_files import ChunkHook, PredictSummary, Review
 
 Opener = Callable[..., "Workspace"]
 
@@ -114,6 +114,9 @@ def run_predict(args: argparse.Namespace, open_workspace: Opener) -> None:
         predict(predictor.with_min_precision(precision) if precision else predictor)
     else:
         with open_workspace(args) as ws:
+            if ws.multi_label:
+                _predict_sets(ws, args, source, output, total=total, ids=ids, summary=summary)
+                return
             hook = queue_for_review(ws, queued) if args.queue else None
             predict(ws.predictor(min_precision=precision), hook)
     where = f" -> {output}" if output else ""
@@ -129,10 +132,42 @@ def run_predict(args: argparse.Namespace, open_workspace: Opener) -> None:
         )
 
 
+def _predict_sets(
+    ws: Workspace,
+    args: argparse.Namespace,
+    source: Iterable[Review],
+    output: Path | None,
+    *,
+    total: int | None,
+    ids: bool,
+    summary: PredictSummary,
+) -> None:
+    """``textal predict`` in a multi-label workspace: label sets and per-label probabilities,
+    no routing (so no --queue or --min-precision)."""
+    from textal.workspace.predict_files import predict_label_sets, set_header, write_predictions
+    from textal.workspace.predicting import workspace_set_model
+
+    if args.queue or args.min_precision is not None:
+        raise TextalError(
+            "a multi-label workspace predicts label sets without routing: --queue and "
+            "--min-precision do not apply"
+        )
+    model = workspace_set_model(ws)
+    rows = predict_label_sets(model, source, summary=summary)
+    write_predictions(rows, set_header(model.label_names, ids=ids), output, total=total)
+    where = f" -> {output}" if output else ""
+    print(f"predicted label sets of {summary.predicted} reviews{where}", file=sys.stderr)
+
+
 def run_export_model(args: argparse.Namespace, open_workspace: Opener) -> None:
     from textal.model.export import save
 
     with open_workspace(args) as ws:
+        if ws.multi_label:
+            raise TextalError(
+                "export --model writes a single-label model; a multi-label workspace predicts "
+                "with `textal predict` (label sets)"
+            )
         predictor = ws.predictor()
     save(predictor.model, args.model_dir)
     print(f"wrote model {args.model_dir}: {predictor.route.describe()}")

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from textal.data.label_sets import SEP
 from textal.data.readers import FORMATS, iter_rows, read_id, read_label, row_unit
 from textal.errors import TextalError, show_value
 from textal.textsafe import undo_spreadsheet_safe
-
-#: What joins the names of a label set in files (and in the ledger, :mod:`textal.ledger.answers`).
-SEPARATOR = ";"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +94,7 @@ def read_label_set(value: Any, where: str, column: str) -> frozenset[str] | None
         text = value.strip()
         if not text:
             return None
-        parts: list[Any] = text.split(SEPARATOR)
+        parts: list[Any] = text.split(SEP)
     elif isinstance(value, list):
         parts = value
     elif value is None:
@@ -112,7 +110,7 @@ def read_label_set(value: Any, where: str, column: str) -> frozenset[str] | None
             raise TextalError(f"{where}: field {show_value(column)}: labels are strings")
         name = read_label(part, where, column)
         if name is not None:
-            if SEPARATOR in name:
+            if SEP in name:
                 raise TextalError(f"{where}: field {show_value(column)}: a label holds ';'")
             names.add(name)
     return frozenset(names)
@@ -120,5 +118,5 @@ def read_label_set(value: Any, where: str, column: str) -> frozenset[str] | None
 
 def _shown(label: str | frozenset[str]) -> str:
     if isinstance(label, frozenset):
-        return show_value(SEPARATOR.join(sorted(label)))
+        return show_value(SEP.join(sorted(label)))
     return show_value(label)

@@ -7,8 +7,6 @@ from textal.ledger.answers import (
     Answer,
     LabelValue,
     NewLabel,
-    decode_label_set,
-    encode_label_set,
 )
 from textal.ledger.ledger import LabelEvent, Ledger
 from textal.ledger.records import (
@@ -44,7 +42,5 @@ __all__ = [
     "RoundReport",
     "Selection",
     "Timings",
-    "decode_label_set",
-    "encode_label_set",
     "labels_digest",
 ]

@@ -14,10 +14,9 @@ single-label ledger (see :class:`textal.ledger.Ledger`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from textal.data.labels_file import SEPARATOR
+from textal.data.label_sets import SEP, join_label_set
 
 # Event kinds: a label, the undo of a label, or "people could not decide".
 LABEL, UNLABEL, AMBIGUOUS = "label", "unlabel", "ambiguous"
@@ -50,26 +49,16 @@ class Answer:
             )
         if isinstance(self.label, frozenset):
             for name in self.label:
-                if not isinstance(name, str) or not name or SEPARATOR in name:
+                if not isinstance(name, str) or not name or SEP in name:
                     raise ValueError(f"label set member {name!r}: a non-empty name without ';'")
 
     @property
     def stored(self) -> str | None:
         """The ledger's ``label`` column: the label, or the set's canonical text."""
         if isinstance(self.label, frozenset):
-            return encode_label_set(self.label)
+            return join_label_set(self.label)
         return self.label
 
 
 #: The ledger's name for an answer given without annotator and source (they come with the call).
 NewLabel = Answer
-
-
-def encode_label_set(names: Iterable[str]) -> str:
-    """``{"service", "food"}`` -> ``"food;service"`` (``""`` for the empty set)."""
-    return SEPARATOR.join(sorted(set(names)))
-
-
-def decode_label_set(text: str) -> frozenset[str]:
-    """``"food;service"`` -> ``frozenset({"food", "service"})``; ``""`` is the empty set."""
-    return frozenset(name for name in text.split(SEPARATOR) if name)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textal.data.label_sets import parse_label_set
 from textal.errors import TextalError
 from textal.fsio import disk_problem
 from textal.ledger.answers import (
@@ -26,7 +27,6 @@ from textal.ledger.answers import (
     UNLABEL,
     Answer,
     NewLabel,
-    decode_label_set,
 )
 from textal.ledger.records import (
     CandidateSet,
@@ -182,7 +182,7 @@ class LabelEvent:
     @property
     def label_set(self) -> frozenset[str] | None:
         """A multi-label ledger's answer as a set (``None`` for ``unlabel``/``ambiguous``)."""
-        return None if self.label is None else decode_label_set(self.label)
+        return None if self.label is None else parse_label_set(self.label)
 
 
 def _now() -> str:
@@ -436,7 +436,7 @@ class Ledger:
         """A multi-label ledger's ``{item_id: label set}`` for every item whose current answer
         is a label set (the empty set included: "none of these"), oldest first."""
         return {
-            e.item_id: decode_label_set(e.label)
+            e.item_id: parse_label_set(e.label)
             for e in self.current_events()
             if e.kind == LABEL and e.label is not None
         }

@@ -235,18 +235,15 @@ class MultiLabelHead(BaseEstimator):
         rows = np.concatenate(held)
         results = []
         for C in CANDIDATE_CS:
-            parts = [
-                _Linear(X[fold != f], Y[fold != f], C).proba(X[fold == f]) for f in range(n_folds)
-            ]
-            pooled = np.concatenate(parts)
-            score, thresholds = _macro_f1(pooled, Y[rows])
-            per_fold = [_macro_f1(p, Y[r])[0] for p, r in zip(parts, held, strict=True)]
-            results.append((C, score, float(np.nanstd(per_fold)), pooled, thresholds))
+            oof = out_of_fold_proba(X, Y, C, fold, n_folds)
+            score, thresholds = _macro_f1(oof[rows], Y[rows])
+            per_fold = [_macro_f1(oof[r], Y[r])[0] for r in held]
+            results.append((C, score, float(np.nanstd(per_fold)), oof, thresholds))
         results.sort(key=lambda r: -r[1] if not math.isnan(r[1]) else math.inf)
-        C, score, _, pooled, thresholds = results[0]
+        C, score, _, oof, thresholds = results[0]
         self.C_, self.cv_score_, self.thresholds_ = C, score, thresholds
-        self.oof_proba_[rows] = pooled
-        predicted = pooled >= thresholds
+        self.oof_proba_ = oof
+        predicted = oof[rows] >= thresholds
         truth = Y[rows]
         tp = int((predicted & truth).sum())
         self.cv_micro_f1_ = 2 * tp / max(int(predicted.sum() + truth.sum()), 1)
@@ -274,6 +271,21 @@ class MultiLabelHead(BaseEstimator):
         """Each member's probabilities: (n, d) -> (m, n, k); member 0 is the head."""
         X = self._check_X(X)
         return np.stack([member.proba(X) for member in self.committee_])
+
+
+def out_of_fold_proba(
+    X: np.ndarray, Y: np.ndarray, C: float, fold: np.ndarray, n_folds: int | None = None
+) -> np.ndarray:
+    """(n, k) probabilities of each row from the one-vs-rest fit at ``C`` on the other folds
+    (``fold`` (n,) as :func:`iterative_folds` returns); with ``n_folds`` only folds 0 to
+    ``n_folds - 1`` are held out and the other rows are NaN. Blas runs as the caller set it."""
+    oof = np.full(Y.shape, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # expit(+-inf) on constant labels
+        for f in range(int(fold.max()) + 1 if n_folds is None else n_folds):
+            held = fold == f
+            oof[held] = _Linear(X[~held], Y[~held], C).proba(X[held])
+    return oof
 
 
 def _bootstrap(Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:

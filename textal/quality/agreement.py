@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from textal.ledger import LABEL, LabelEvent, decode_label_set
+from textal.data.label_sets import parse_label_set
+from textal.ledger import LABEL, LabelEvent
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _mean_label_kappa(
 ) -> float | None:
     """The mean over labels of Cohen's kappa on the label's presence in two people's sets;
     ``None`` when no label's kappa is defined."""
-    sets = [(decode_label_set(x), decode_label_set(y)) for x, y in zip(first, second, strict=True)]
+    sets = [(parse_label_set(x), parse_label_set(y)) for x, y in zip(first, second, strict=True)]
     kappas = []
     for name in label_names:
         a = ["yes" if name in x else "no" for x, _ in sets]

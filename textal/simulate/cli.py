@@ -21,16 +21,17 @@ from textal.cli_args import (
 from textal.embed.backends import check_backend
 from textal.errors import TextalError
 from textal.extras import require_extra
+from textal.options import StrOptions
 from textal.quality.noise import NOISE_KIND
 from textal.round.candidates import CANDIDATES, INDEX_THRESHOLD
 from textal.simulate.options import INITIAL, LABEL_NOISE, STORE
+from textal.strategy.multilabel import STRATEGY as MULTILABEL_STRATEGY
 from textal.strategy.scores import STRATEGY
 from textal.workspace.config import read_config, workspace_path
 
 if TYPE_CHECKING:
     from textal.simulate.dataset import TestSpec
 
-DEFAULT_STRATEGIES = ",".join(STRATEGY.choices)
 
 DESCRIPTION = """\
 Simulate active learning on labeled data: an oracle reveals gold labels in place of people, and
@@ -48,6 +49,11 @@ example:
   textal simulate --data cr/all.csv --test-fraction 0.2 --strategies margin,random
   textal simulate --data cr/all.csv --test-fraction 0.2 \\
       --model all-MiniLM-L6-v2,all-MiniLM-L6-v2@onnx-int8,/models/my-model
+  textal simulate --data semeval/train.csv --test semeval/test.csv \\
+      --label-column labels --multi-label --seeds 10
+
+With --multi-label each gold cell is a set of labels joined by ";" and the curves are subset
+accuracy, micro-F1 and macro-F1 of the multi-label head (textal/model/multilabel.py).
 """
 
 
@@ -67,6 +73,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     data.add_argument("--split", default="train", help="dataset split of the pool (default: train)")
     data.add_argument("--text-column", default="text", help="(default: text)")
     data.add_argument("--label-column", default="label", help="gold labels (default: label)")
+    data.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="each gold label is a set of labels joined by ';' (e.g. --label-column labels)",
+    )
     test = data.add_mutually_exclusive_group(required=True)
     test.add_argument("--test", metavar="FILE", help="labeled test file (same columns)")
     test.add_argument("--test-split", metavar="SPLIT", help="test split of --dataset")
@@ -96,9 +107,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     runs = parser.add_argument_group("runs")
     runs.add_argument(
         "--strategies",
-        default=DEFAULT_STRATEGIES,
         help=f"comma-separated, from {', '.join(STRATEGY.choices)}, or 'default' for the default "
-        f"strategy ({STRATEGY.default}) (default: all)",
+        f"strategy ({STRATEGY.default}) (default: all); with --multi-label from "
+        f"{', '.join(MULTILABEL_STRATEGY.choices)} (default: {MULTILABEL_STRATEGY.default})",
     )
     runs.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 (default: 5)")
     runs.add_argument("--init", type=positive_int, default=25, help="initial labels (default: 25)")
@@ -149,15 +160,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _strategies(text: str) -> list[str]:
-    """The named strategies in order, without repeats; ``default`` names the default strategy."""
+def _strategies(text: str | None, options: StrOptions = STRATEGY) -> list[str]:
+    """The named strategies in order, without repeats; ``default`` names the default strategy;
+    none given: all of ``options``."""
+    if text is None:
+        return list(options.choices)
     given = (s.strip() for s in text.split(",") if s.strip())
-    names = list(dict.fromkeys(STRATEGY.default if s == "default" else s for s in given))
-    unknown = [s for s in names if s not in STRATEGY.choices]
+    names = list(dict.fromkeys(options.default if s == "default" else s for s in given))
+    unknown = [s for s in names if s not in options.choices]
     if unknown or not names:
         raise TextalError(
             f"unknown strategy {', '.join(unknown) or '(none given)'}; "
-            f"choose from default, {', '.join(STRATEGY.choices)}"
+            f"choose from default, {', '.join(options.choices)}"
         )
     return names
 
@@ -165,9 +179,13 @@ def _strategies(text: str) -> list[str]:
 def _test_spec(args: argparse.Namespace) -> TestSpec:
     from textal.simulate.dataset import Source, TestSpec
 
+    multi_label = bool(getattr(args, "multi_label", False))
     if args.test is not None:
         source = Source(
-            path=Path(args.test), text_column=args.text_column, label_column=args.label_column
+            path=Path(args.test),
+            text_column=args.text_column,
+            label_column=args.label_column,
+            multi_label=multi_label,
         )
         return TestSpec(source=source)
     if args.test_split is not None:
@@ -178,6 +196,7 @@ def _test_spec(args: argparse.Namespace) -> TestSpec:
             split=args.test_split,
             text_column=args.text_column,
             label_column=args.label_column,
+            multi_label=multi_label,
         )
         return TestSpec(source=source)
     return TestSpec(fraction=args.test_fraction, split_seed=args.split_seed)
@@ -187,13 +206,17 @@ def run(args: argparse.Namespace) -> None:
     """Build or reuse the cache, run every (strategy, seed), print and save the summary."""
     # Imported here: they load scikit-learn and scipy, which `textal --help` must not wait for.
     from textal.simulate.dataset import Source, default_name, open_simulation_data
+    from textal.simulate.multilabel import run_all_multilabel
     from textal.simulate.oracle import CurvePoint, Protocol, Reference, run_all
     from textal.simulate.report import EMBEDDING_SEP, write_results
 
     require_extra("plots", "textal simulate (it plots the curves)")
-    strategies = _strategies(args.strategies)
+    multi_label = bool(getattr(args, "multi_label", False))
+    strategies = _strategies(args.strategies, MULTILABEL_STRATEGY if multi_label else STRATEGY)
     if (problem := LABEL_NOISE.problem(args.label_noise)) is not None:  # checked here for the API
         raise TextalError(f"--label-noise {problem}, got {args.label_noise}")
+    if multi_label and (args.label_noise or args.max_class_share is not None):
+        raise TextalError("--label-noise and --max-class-share are single-label settings")
     protocol = Protocol(
         init=args.init,
         batch_size=args.batch_size,
@@ -210,6 +233,7 @@ def run(args: argparse.Namespace) -> None:
         split=args.split,
         text_column=args.text_column,
         label_column=args.label_column,
+        multi_label=multi_label,
     )
     workspace = workspace_path(getattr(args, "workspace", None))  # set by textal's main parser
     workspace_config = read_config(workspace)
@@ -236,7 +260,8 @@ def run(args: argparse.Namespace) -> None:
             if len(set(data.oracle.values())) < 2:
                 raise TextalError("the pool has a single class: nothing to classify")
             workers = 1 if args.store == "milvus" else args.workers
-            model_runs, reference = run_all(
+            run = run_all_multilabel if multi_label else run_all
+            model_runs, reference = run(
                 data, strategies, list(range(args.seeds)), protocol, workers=workers
             )
         if len(embeddings) > 1:
@@ -263,6 +288,8 @@ def run(args: argparse.Namespace) -> None:
         "seeds": args.seeds,
         "protocol": asdict(protocol),
     }
+    if multi_label:
+        settings["multi_label"] = True
     title = (
         f"{name}: pool {data.counts['pool']}, test {data.counts['test']}, "
         f"{protocol.init} + {protocol.rounds} x {protocol.batch_size} labels"
@@ -274,7 +301,7 @@ def run(args: argparse.Namespace) -> None:
     )
     out = Path(args.out) if args.out else data.directory.parent / name
     # Labels-to-target and the plot's dashed lines use the first embedding's full-data score.
-    table = write_results(out, title, settings, runs, references[0], data.classes)
+    table = write_results(out, title, settings, runs, references[0], data.classes, multi_label)
     print(table)
     print(f"wrote summary.md, curves.csv, curves.json and curves.png to {out}")
 

@@ -21,12 +21,13 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from textal.data.label_sets import canonical_label_cell, parse_label_set
 from textal.data.readers import Record, read_hf_records, read_records
 from textal.embed import DEFAULT_BACKEND, Encoder, check_backend, resolve_model
 from textal.errors import TextalError
@@ -48,27 +49,37 @@ _ENCODE_BATCH = 256
 @dataclass(frozen=True)
 class Source:
     """Labeled rows from a file (``path``: CSV, TSV, JSONL, Parquet) or a Hugging Face ``dataset``
-    split. ``label_column`` holds the gold labels the oracle reveals."""
+    split. ``label_column`` holds the gold labels the oracle reveals; with ``multi_label`` each
+    is a label set, read as its canonical ``labels`` cell (:mod:`textal.data.label_sets`)."""
 
     path: Path | None = None
     dataset: str | None = None
     split: str = "train"
     text_column: str = "text"
     label_column: str = "label"
+    multi_label: bool = False
 
     def describe(self) -> str:
         where = str(self.path.resolve()) if self.path else f"{self.dataset}[{self.split}]"
-        return f"{where} text={self.text_column} label={self.label_column}"
+        kind = " multi-label" if self.multi_label else ""  # single-label caches keep their spec
+        return f"{where} text={self.text_column} label={self.label_column}{kind}"
 
     def read(self) -> tuple[list[Record], int]:
         """The rows that have a gold label, in source order, and the number without one."""
         text, label = self.text_column, self.label_column
         if self.path is not None:
-            records = read_records(self.path, text_column=text, label_column=label)
+            records = read_records(
+                self.path, text_column=text, label_column=label, multi_label=self.multi_label
+            )
         elif self.dataset is not None:
             records = read_hf_records(
                 self.dataset, split=self.split, text_column=text, label_column=label
             )
+            if self.multi_label:
+                records = (
+                    replace(r, gold=canonical_label_cell(r.gold) or None) if r.gold else r
+                    for r in records
+                )
         else:
             raise TextalError("give the labeled data: --data FILE or --dataset NAME")
         labeled, unlabeled = [], 0
@@ -100,7 +111,9 @@ class TestSpec:
 @dataclass
 class SimulationData:
     """An opened cache. ``oracle`` maps every pool id to its gold label; ``test_vectors`` is
-    (m, d) float32 with ``test_labels`` (m,); ``classes`` is the sorted union of all gold labels."""
+    (m, d) float32 with ``test_labels`` (m,); ``classes`` is the sorted union of all gold labels.
+    Multi-label data has ``label_names``, the sorted union of the names in every gold set (then
+    also ``classes``); gold labels are then ``labels`` cells."""
 
     directory: Path
     model_id: str
@@ -110,6 +123,7 @@ class SimulationData:
     test_labels: np.ndarray
     classes: list[str]
     counts: dict[str, int] = field(default_factory=dict)
+    label_names: list[str] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -231,8 +245,12 @@ def open_simulation_data(
     oracle = {r.id: str(r.gold) for r in pool}
     classes = sorted(set(oracle.values()) | set(test_labels.tolist()))
     counts = {"pool": len(pool), "test": len(test_records), "pool_rows_without_label": unlabeled}
+    names = None
+    if source.multi_label:
+        names = sorted({name for cell in classes for name in parse_label_set(cell)})
+        classes = names
     return SimulationData(
-        directory, model_id, store, oracle, test_vectors, test_labels, classes, counts
+        directory, model_id, store, oracle, test_vectors, test_labels, classes, counts, names
     )
 
 

@@ -64,6 +64,10 @@ class CurvePoint:
     ``round`` counts batches revealed so far (0: the initial labels). ``fit_s`` is the time to fit
     the model, ``select_s`` to score the pool and select the next batch (``None`` at the last
     point, after which nothing is selected). ``labeled`` counts the labels per class.
+
+    Multi-label runs (:mod:`textal.simulate.multilabel`): ``accuracy`` is the subset accuracy
+    (the predicted set equals the gold set), ``macro_f1`` and ``micro_f1`` are over the labels,
+    ``recall`` and ``labeled`` are per label; ``micro_f1`` is None in single-label runs.
     """
 
     strategy: str
@@ -77,11 +81,13 @@ class CurvePoint:
     model: str | None
     fit_s: float
     select_s: float | None
+    micro_f1: float | None = None
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The same model fitted on every pool label: the score the curves are measured against."""
+    """The same model fitted on every pool label: the score the curves are measured against
+    (``micro_f1`` only for multi-label data, where ``accuracy`` is the subset accuracy)."""
 
     labels: int
     accuracy: float
@@ -89,6 +95,7 @@ class Reference:
     recall: dict[str, float]
     model: str
     fit_s: float
+    micro_f1: float | None = None
 
 
 def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[str, str]:
@@ -240,6 +247,12 @@ def full_data_reference(data: SimulationData) -> Reference:
 # -- many runs ----------------------------------------------------------------------------------
 
 
+#: One learning curve: ``(data, strategy, seed, protocol, on_point) -> points``.
+RunFunction = Callable[
+    [SimulationData, str, int, Protocol, Callable[[], None] | None], list[CurvePoint]
+]
+
+
 @dataclass(frozen=True)
 class _Shared:
     """What the forked workers of :func:`run_all` share: handed to each worker's initializer
@@ -248,6 +261,8 @@ class _Shared:
     data: SimulationData
     protocol: Protocol
     progress: multiprocessing.queues.Queue
+    run: RunFunction
+    reference: Callable[[SimulationData], Reference]
 
 
 _worker: _Shared | None = None  # in a worker process: what its initializer was given
@@ -266,14 +281,12 @@ def _shared() -> _Shared:
 def _run_job(job: tuple[str, int]) -> list[CurvePoint]:
     strategy, seed = job
     shared = _shared()
-    return simulate_run(
-        shared.data, strategy, seed, shared.protocol, lambda: shared.progress.put(1)
-    )
+    return shared.run(shared.data, strategy, seed, shared.protocol, lambda: shared.progress.put(1))
 
 
 def _reference_job() -> Reference:
     shared = _shared()
-    return full_data_reference(shared.data)
+    return shared.reference(shared.data)
 
 
 def run_all(
@@ -283,8 +296,11 @@ def run_all(
     protocol: Protocol,
     *,
     workers: int = 2,
+    run: RunFunction = simulate_run,
+    reference: Callable[[SimulationData], Reference] = full_data_reference,
 ) -> tuple[list[list[CurvePoint]], Reference]:
     """Every (strategy, seed) run, ordered seed by seed then strategy, and the full-data reference.
+    ``run`` and ``reference`` make them (the multi-label simulation passes its own).
 
     With ``workers > 1`` the runs go to that many forked processes, which share the pool store
     read-only (so the store must live in this process's memory: the memory store). A progress bar
@@ -300,11 +316,10 @@ def run_all(
     )
     with bar:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            reference = full_data_reference(data)
-            runs = [simulate_run(data, s, seed, protocol, bar.update) for s, seed in jobs]
-            return runs, reference
+            found = reference(data)
+            return [run(data, s, seed, protocol, bar.update) for s, seed in jobs], found
         context = multiprocessing.get_context("fork")
-        shared = _Shared(data, protocol, context.Queue())
+        shared = _Shared(data, protocol, context.Queue(), run, reference)
         processes = min(workers, len(jobs) + 1)
         with context.Pool(processes, initializer=_init_worker, initargs=(shared,)) as pool:
             pending_reference = pool.apply_async(_reference_job)
@@ -312,6 +327,6 @@ def run_all(
             while not pending_runs.ready():
                 with contextlib.suppress(queue.Empty):
                     bar.update(shared.progress.get(timeout=0.5))
-            runs, reference = pending_runs.get(), pending_reference.get()
+            runs, found = pending_runs.get(), pending_reference.get()
             bar.update(bar.total - bar.n)
-    return runs, reference
+    return runs, found

@@ -144,6 +144,98 @@ def show_paired(paired: Paired | None) -> str:
     return "—" if paired is None else f"{paired.mean:+.3f} ± {paired.std:.3f} {paired.verdict}"
 
 
+@dataclass(frozen=True)
+class MultiLabelSummary:
+    """One strategy of a multi-label simulation over its seeds: final scores and AULCs of subset
+    accuracy, micro- and macro-F1; paired AULC differences against random (macro and micro) and
+    against the best strategy by AULC macro-F1."""
+
+    strategy: str
+    seeds: int
+    final_subset_accuracy: MeanStd
+    final_micro_f1: MeanStd
+    final_macro_f1: MeanStd
+    aulc_subset_accuracy: MeanStd
+    aulc_micro_f1: MeanStd
+    aulc_macro_f1: MeanStd
+    macro_vs_random: Paired | None
+    micro_vs_random: Paired | None
+    macro_vs_best: Paired | None
+    seconds_per_round: float
+
+
+def summarize_multilabel(runs: Sequence[Sequence[CurvePoint]]) -> list[MultiLabelSummary]:
+    """One row per strategy of a multi-label simulation, in the order they were run."""
+    groups = group_by_strategy(runs)
+    macro = {name: _aulcs(group, "macro_f1") for name, group in groups.items()}
+    micro = {name: _aulcs(group, "micro_f1") for name, group in groups.items()}
+    best = max(macro, key=lambda name: np.mean(macro[name]))
+    rows = []
+    for name, group in groups.items():
+        finals = [run[-1] for run in group]
+        seconds = [p.fit_s + p.select_s for run in group for p in run if p.select_s is not None]
+        rows.append(
+            MultiLabelSummary(
+                strategy=name,
+                seeds=len(group),
+                final_subset_accuracy=_mean_std([p.accuracy for p in finals]),
+                final_micro_f1=_mean_std([p.micro_f1 or 0.0 for p in finals]),
+                final_macro_f1=_mean_std([p.macro_f1 for p in finals]),
+                aulc_subset_accuracy=_mean_std(_aulcs(group, "accuracy")),
+                aulc_micro_f1=_mean_std(micro[name]),
+                aulc_macro_f1=_mean_std(macro[name]),
+                macro_vs_random=_paired(macro, name, _baseline(name)),
+                micro_vs_random=_paired(micro, name, _baseline(name)),
+                macro_vs_best=_paired(macro, name, best),
+                seconds_per_round=float(np.mean(seconds)) if seconds else 0.0,
+            )
+        )
+    return rows
+
+
+def format_multilabel_summary(
+    title: str, rows: Sequence[MultiLabelSummary], reference: Reference
+) -> str:
+    """A Markdown table of a multi-label simulation, with the full-data reference below it."""
+    header = [
+        "strategy",
+        "final subset acc.",
+        "final micro-F1",
+        "final macro-F1",
+        "AULC subset acc.",
+        "AULC micro-F1",
+        "AULC macro-F1",
+        "ΔAULC macro-F1 vs random",
+        "ΔAULC micro-F1 vs random",
+        "ΔAULC macro-F1 vs best",
+        "s/round",
+    ]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        cells = [
+            r.strategy,
+            str(r.final_subset_accuracy),
+            str(r.final_micro_f1),
+            str(r.final_macro_f1),
+            str(r.aulc_subset_accuracy),
+            str(r.aulc_micro_f1),
+            str(r.aulc_macro_f1),
+            show_paired(r.macro_vs_random),
+            show_paired(r.micro_vs_random),
+            show_paired(r.macro_vs_best),
+            f"{r.seconds_per_round:.2f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Full data ({reference.labels} labels, {reference.model}): subset accuracy "
+        f"{reference.accuracy:.3f}, micro-F1 {reference.micro_f1 or 0.0:.3f}, macro-F1 "
+        f"{reference.macro_f1:.3f}. Mean ± std over {_seeds(rows[0].seeds)}; Δ: paired by "
+        "seed, win/loss when the 95% t-interval excludes 0, else tie.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def format_summary(
     title: str, rows: Sequence[StrategySummary], reference: Reference, budget: int
 ) -> str:
@@ -189,11 +281,16 @@ def format_summary(
 
 
 def write_points_csv(
-    path: Path, runs: Sequence[Sequence[CurvePoint]], classes: Sequence[str]
+    path: Path,
+    runs: Sequence[Sequence[CurvePoint]],
+    classes: Sequence[str],
+    multi_label: bool = False,
 ) -> None:
     """One row per curve point; per-class recall in columns ``recall:<class>``, labels per class
-    in ``labeled:<class>``."""
+    in ``labeled:<class>``. Multi-label: ``accuracy`` is the subset accuracy, and a
+    ``micro_f1`` column follows the model."""
     fields = ["strategy", "seed", "round", "labels", "accuracy", "macro_f1", "model"]
+    fields += ["micro_f1"] if multi_label else []
     fields += ["fit_s", "select_s"] + [f"recall:{c}" for c in classes]
     fields += [f"labeled:{c}" for c in classes]
     with atomic_write(path, newline="") as f:
@@ -202,6 +299,7 @@ def write_points_csv(
         for run in runs:
             for p in run:
                 row = [p.strategy, p.seed, p.round, p.labels, p.accuracy, p.macro_f1, p.model]
+                row += [p.micro_f1] if multi_label else []
                 row += [p.fit_s, "" if p.select_s is None else p.select_s]
                 row += [p.recall.get(c, "") for c in classes]
                 row += [p.labeled.get(c, 0) for c in classes]
@@ -213,7 +311,7 @@ def write_json(
     config: dict,
     runs: Sequence[Sequence[CurvePoint]],
     reference: Reference,
-    rows: Sequence[StrategySummary],
+    rows: Sequence[StrategySummary] | Sequence[MultiLabelSummary],
 ) -> None:
     """Everything in one file: the settings, the reference, the summary rows and every point."""
     document = {
@@ -227,21 +325,30 @@ def write_json(
 
 
 def plot_curves(
-    path: Path, title: str, runs: Sequence[Sequence[CurvePoint]], reference: Reference
+    path: Path,
+    title: str,
+    runs: Sequence[Sequence[CurvePoint]],
+    reference: Reference,
+    multi_label: bool = False,
 ) -> None:
-    """Accuracy and macro-F1 against labels: seed mean with a ±1 std band per strategy, and the
-    full-data score as a dashed line. Written as PNG."""
+    """Accuracy and macro-F1 against labels (multi-label: subset accuracy, micro- and
+    macro-F1): seed mean with a ±1 std band per strategy, and the full-data score as a dashed
+    line. Written as PNG."""
     require_extra("plots", "the learning-curve plot")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharex=True)
-    for ax, metric, name, full in (
-        (axes[0], "accuracy", "accuracy", reference.accuracy),
-        (axes[1], "macro_f1", "macro-F1", reference.macro_f1),
-    ):
+    panels = [("accuracy", "accuracy", reference.accuracy)]
+    if multi_label:
+        panels = [
+            ("accuracy", "subset accuracy", reference.accuracy),
+            ("micro_f1", "micro-F1", reference.micro_f1 or 0.0),
+        ]
+    panels.append(("macro_f1", "macro-F1", reference.macro_f1))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), sharex=True)
+    for ax, (metric, name, full) in zip(axes, panels, strict=True):
         for strategy, group in group_by_strategy(runs).items():
             labels, values = mean_curve(group, metric)
             mean = values.mean(axis=0)
@@ -252,7 +359,7 @@ def plot_curves(
         ax.set_xlabel("labels")
         ax.set_ylabel(f"test {name}")
         ax.grid(alpha=0.3)
-    axes[1].legend(loc="lower right", fontsize="small")
+    axes[-1].legend(loc="lower right", fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     with atomic_write(path, "wb") as f:
@@ -267,18 +374,25 @@ def write_results(
     runs: Sequence[Sequence[CurvePoint]],
     reference: Reference,
     classes: Sequence[str],
+    multi_label: bool = False,
 ) -> str:
-    """Write summary.md, curves.csv, curves.json and curves.png to ``out``; return the summary."""
-    rows = summarize(runs, reference)
-    protocol = settings["protocol"]
-    budget = protocol["init"] + protocol["rounds"] * protocol["batch_size"]
-    table = format_summary(title, rows, reference, budget)
+    """Write summary.md, curves.csv, curves.json and curves.png to ``out``; return the summary.
+    ``multi_label``: the runs are multi-label (:func:`format_multilabel_summary`)."""
+    rows: Sequence[StrategySummary] | Sequence[MultiLabelSummary]
+    if multi_label:
+        rows = summarize_multilabel(runs)
+        table = format_multilabel_summary(title, rows, reference)
+    else:
+        rows = summarize(runs, reference)
+        protocol = settings["protocol"]
+        budget = protocol["init"] + protocol["rounds"] * protocol["batch_size"]
+        table = format_summary(title, rows, reference, budget)
     check_targets(
         [out / name for name in ("summary.md", "curves.csv", "curves.json", "curves.png")]
     )
     with atomic_write(out / "summary.md") as f:
         f.write(table)
-    write_points_csv(out / "curves.csv", runs, classes)
+    write_points_csv(out / "curves.csv", runs, classes, multi_label)
     write_json(out / "curves.json", settings, runs, reference, rows)
-    plot_curves(out / "curves.png", title, runs, reference)
+    plot_curves(out / "curves.png", title, runs, reference, multi_label)
     return table

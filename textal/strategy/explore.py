@@ -14,10 +14,12 @@ margin-density from 0.3 (docs/results.md, "The default strategy since issue 13")
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from textal.model.automl import AutoClassifier
+if TYPE_CHECKING:
+    from textal.model.automl import AutoClassifier
 
 PRIOR_SHARE = 0.5  # without CV (every class a singleton): no evidence either way
 SLIGHT = 0.2  # kappa below this is "slight agreement" (Landis & Koch 1977)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from textal.data.label_sets import join_label_set
 from textal.errors import TextalError
 from textal.fsio import atomic_files, check_targets
 from textal.ledger import Selection
@@ -45,32 +46,69 @@ def write_atomic_rows(path: Path, header: Sequence[str], rows: Iterable[dict]) -
         writer.writeheader()
         for row in rows:
             writer.writerow({k: csv_cell(row.get(k)) for k in header})
-            jsonl_file.write(json.dumps(row, ensure_ascii=False) + "\n")
+            jsonl_file.write(json.dumps(row, ensure_ascii=False, default=listed) + "\n")
+
+
+def listed(value: object) -> list[str]:
+    """A label set in JSON (``json.dumps(..., default=listed)``): its names as a sorted list."""
+    if isinstance(value, frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def csv_cell(value: object) -> str:
-    """A CSV cell: floats to 4 decimals, lists and dicts as JSON, text neutralised against
-    formulas (:func:`textal.textsafe.spreadsheet_safe`)."""
+    """A CSV cell: floats to 4 decimals, lists and dicts as JSON, a label set as its names
+    joined by ``;``, text neutralised against formulas
+    (:func:`textal.textsafe.spreadsheet_safe`)."""
     if value is None:
         return ""
+    if isinstance(value, frozenset):
+        value = join_label_set(value)
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, int):
         return str(value)  # numbers are data, not formulas
     if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False)
+        value = json.dumps(value, ensure_ascii=False, default=listed)
     return spreadsheet_safe(str(value))
 
 
-def write_batch(path: Path, selections: Sequence[Selection], store: VectorStore) -> None:
+def write_batch(
+    path: Path,
+    selections: Sequence[Selection],
+    store: VectorStore,
+    *,
+    label_names: Sequence[str] | None = None,
+) -> None:
     """A round's batch for people, ``path`` (CSV) and its JSONL: each selection's text, the
     model's top two classes, its score and its nearest labeled reviews (the "why"), with an
-    empty ``label`` column to fill in."""
+    empty ``label`` column to fill in.
+
+    ``label_names`` (a multi-label workspace's labels): an empty ``labels`` column instead, the
+    predicted set (``predicted``, names joined by ``;``) and one ``p_<label>`` column per label
+    with its presence probability, in place of the top two."""
     neighbour_ids = list({n.item_id for s in selections for n in s.why})
     texts = {item.id: item.text for item in store.get(neighbour_ids)}
     items = {item.id: item for item in store.get([s.item_id for s in selections])}
     rows = []
     for s in selections:
+        why = " | ".join(
+            f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}" for n in s.why
+        )
+        if label_names is not None:
+            every = {c.label: c.probability for c in s.probabilities}
+            rows.append(
+                {
+                    "id": s.item_id,
+                    "labels": "",
+                    "text": items[s.item_id].text,
+                    "predicted": s.predicted,
+                    **{f"p_{name}": every.get(name) for name in label_names},
+                    "score": s.score,
+                    "why": why,
+                }
+            )
+            continue
         top = [*s.top2, None, None]
         rows.append(
             {
@@ -83,13 +121,14 @@ def write_batch(path: Path, selections: Sequence[Selection], store: VectorStore)
                 "top2": top[1].label if top[1] else None,
                 "p2": top[1].probability if top[1] else None,
                 "score": s.score,
-                "why": " | ".join(
-                    f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}"
-                    for n in s.why
-                ),
+                "why": why,
             }
         )
-    write_atomic_rows(path, BATCH_HEADER, rows)
+    header = BATCH_HEADER
+    if label_names is not None:
+        header = ["id", "labels", "text", "predicted", *(f"p_{n}" for n in label_names)]
+        header += ["score", "why"]
+    write_atomic_rows(path, header, rows)
 
 
 def _snippet(text: str) -> str:

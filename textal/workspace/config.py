@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from textal.data.labels_file import SEPARATOR
+from textal.data.label_sets import SEP
 from textal.errors import TextalError, show_value
 from textal.fsio import atomic_write
 
@@ -120,10 +120,10 @@ def check_multi_label_names(names: Sequence[str]) -> None:
     if not names:
         raise TextalError("a multi-label workspace needs its label set at creation: --labels a,b,c")
     for name in names:
-        if SEPARATOR in name:
+        if SEP in name:
             raise TextalError(
                 f"label {show_value(name)}: a multi-label workspace's label names may not hold "
-                f"{SEPARATOR!r} (it separates the labels of a set in files)"
+                f"{SEP!r} (it separates the labels of a set in files)"
             )
 
 

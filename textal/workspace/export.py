@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from textal.data.label_sets import label_matrix, label_sets_of, parse_label_set
 from textal.errors import TextalError
 from textal.ledger import LABEL, Ledger
 from textal.quality.agreement import labels_by_annotator
@@ -15,6 +18,8 @@ from textal.workspace.batch_files import row_file_paths, write_atomic_rows
 
 LABEL_HEADER = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
 PREDICTION_HEADER = ["id", "text", "label", "predicted", "confidence"]
+# A multi-label workspace writes ``labels`` (names joined by ';' in CSV, a list in JSONL).
+SETS_HEADER = ["id", "text", "labels", "annotator", "labeled_at", "annotators"]
 
 
 def export_labels(
@@ -24,12 +29,20 @@ def export_labels(
     *,
     predictions: bool,
     filter: Filter | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> int:
     """Write current labels (with ``predictions``, every item's prediction) to ``path`` and its
-    ``.jsonl``, of the items ``filter`` matches; returns the number of rows. See
-    :meth:`textal.workspace.Workspace.export`."""
+    ``.jsonl``, of the items ``filter`` matches; returns the number of rows. ``label_names``: a
+    multi-label workspace's labels (``labels`` column of sets, ``p_<label>`` probabilities).
+    See :meth:`textal.workspace.Workspace.export`."""
     row_file_paths(path)  # refuse an unwritable target before any work
-    if predictions:
+    if label_names is not None:
+        if predictions:
+            rows = _set_prediction_rows(store, ledger.current_label_sets(), label_names, filter)
+            header = ["id", "text", "labels", "predicted", *(f"p_{n}" for n in label_names)]
+        else:
+            header, rows = SETS_HEADER, _label_rows(store, ledger, filter, sets=True)
+    elif predictions:
         header = PREDICTION_HEADER
         rows = _prediction_rows(store, ledger.current_labels(), filter)
     else:
@@ -39,10 +52,10 @@ def export_labels(
 
 
 def _label_rows(
-    store: VectorStore, ledger: Ledger, filter: Filter | None
+    store: VectorStore, ledger: Ledger, filter: Filter | None, *, sets: bool = False
 ) -> list[dict[str, object]]:
     """One row per labeled item: its label, who gave it when, and each annotator's label where
-    several labeled it."""
+    several labeled it; with ``sets``, label sets in a ``labels`` column."""
     with ledger.snapshot():
         labels = ledger.current_labels()
         current = {e.item_id: e for e in ledger.current_events() if e.kind == LABEL}
@@ -52,6 +65,20 @@ def _label_rows(
     if filter is not None:
         holds = predicate(filter)
         items = [item for item in items if holds(item.metadata)]
+    if sets:
+        return [
+            {
+                "id": item.id,
+                "text": item.text,
+                "labels": parse_label_set(labels[item.id]),
+                "annotator": current[item.id].annotator,
+                "labeled_at": current[item.id].created_at,
+                "annotators": _several(
+                    {a: parse_label_set(c) for a, c in by_annotator.get(item.id, {}).items()}
+                ),
+            }
+            for item in items
+        ]
     return [
         {
             "id": item.id,
@@ -96,6 +123,40 @@ def _prediction_rows(
     return rows
 
 
-def _several(labels: dict[str, str]) -> dict[str, str] | None:
+def _set_prediction_rows(
+    store: VectorStore,
+    label_sets: dict[str, frozenset[str]],
+    label_names: Sequence[str],
+    filter: Filter | None,
+) -> list[dict[str, object]]:
+    """One row per stored item: its label set if any, the predicted set of a multi-label head
+    fitted on ``label_sets`` and each label's presence probability."""
+    from textal.model.multilabel import fit_on_label_sets  # scikit-learn: only when predicting
+
+    ids = list(label_sets)
+    vectors = store.get_vectors(ids) if ids else np.empty((0, store.dim), np.float32)
+    Y = label_matrix([label_sets[i] for i in ids], label_names)
+    model = fit_on_label_sets(vectors, Y, label_names=label_names)
+    if model is None:
+        raise TextalError("predictions need a label that some labeled item has and another lacks")
+    rows: list[dict[str, object]] = []
+    for chunk in store.iterate(filter=filter):
+        proba = model.predict_proba(chunk.vectors)
+        predicted = label_sets_of(proba >= model.thresholds_, label_names)
+        texts = {item.id: item.text for item in store.get(chunk.ids)}
+        for k, item_id in enumerate(chunk.ids):
+            rows.append(
+                {
+                    "id": item_id,
+                    "text": texts[item_id],
+                    "labels": label_sets.get(item_id),
+                    "predicted": predicted[k],
+                    **{f"p_{n}": float(proba[k, j]) for j, n in enumerate(label_names)},
+                }
+            )
+    return rows
+
+
+def _several(labels: dict[str, Any]) -> dict[str, Any] | None:
     """Each annotator's latest label of an item, where more than one annotator labeled it."""
     return labels if len(labels) > 1 else None

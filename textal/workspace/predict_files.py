@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,11 @@ from textal.data.readers import file_columns, iter_rows, read_id, read_text, row
 from textal.errors import TextalError
 from textal.fsio import atomic_write, check_targets
 from textal.model.predictor import Predictions, Predictor
-from textal.workspace.batch_files import csv_cell
+from textal.workspace.batch_files import csv_cell, listed
 from textal.workspace.queue import queue_items
 
 if TYPE_CHECKING:
+    from textal.workspace.predicting import SetModel
     from textal.workspace.workspace import Workspace
 
 CHUNK = 1024  # reviews embedded and written at a time
@@ -119,6 +120,47 @@ def header(predictor: Predictor, *, ids: bool) -> list[str]:
 
 #: Called with each chunk's reviews, their vectors and predictions (``--queue`` stores some).
 ChunkHook = Callable[[list[Review], np.ndarray, Predictions], None]
+
+
+def set_header(label_names: Sequence[str], *, ids: bool) -> list[str]:
+    """A multi-label workspace's output columns: source row, id (when the source has ids),
+    text, the predicted label set ``labels`` (names joined by ``;`` in CSV, a list in JSONL),
+    then each label's presence probability ``p_<label>``."""
+    first = ["row", "id"] if ids else ["row"]
+    return [*first, "text", "labels", *(f"p_{name}" for name in label_names)]
+
+
+def predict_label_sets(
+    model: SetModel,
+    reviews: Iterable[Review],
+    *,
+    summary: PredictSummary | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[dict[str, object]]:
+    """:func:`predict_reviews` for a multi-label workspace: one row per review (keyed by
+    :func:`set_header`'s columns), with the set the head predicts (each label at its own
+    threshold, chosen on out-of-fold scores) and every label's probability. No routing."""
+    summary = summary if summary is not None else PredictSummary()
+    names = model.label_names
+    batch: list[Review] = []
+    for review in [*reviews, None]:
+        if review is not None:
+            batch.append(review)
+        if batch and (review is None or len(batch) == chunk):
+            proba = model.head.predict_proba(model.encode([r.text for r in batch]))
+            for k, r in enumerate(batch):
+                row: dict[str, object] = {"row": r.row}
+                if r.id is not None:
+                    row["id"] = r.id
+                chosen = proba[k] >= model.head.thresholds_
+                row.update(
+                    text=r.text,
+                    labels=frozenset(n for n, c in zip(names, chosen, strict=True) if c),
+                )
+                row.update((f"p_{n}", float(proba[k, j])) for j, n in enumerate(names))
+                yield row
+            summary.predicted += len(batch)
+            batch = []
 
 
 def predict_reviews(
@@ -218,4 +260,4 @@ def _csv_writer(out: IO[str], columns: list[str]) -> Writer:
 
 
 def _jsonl_writer(out: IO[str]) -> Writer:
-    return lambda row: out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return lambda row: out.write(json.dumps(row, ensure_ascii=False, default=listed) + "\n")

@@ -13,9 +13,14 @@ with it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from textal.data.label_sets import label_matrix
 from textal.errors import TextalError
 from textal.ledger import labels_digest
 from textal.model.export import MODEL_JSON, read_model, save
@@ -30,6 +35,7 @@ from textal.model.routing import Route
 from textal.round.candidates import sample_unlabeled
 
 if TYPE_CHECKING:
+    from textal.model.multilabel import MultiLabelHead
     from textal.workspace.workspace import Workspace
 
 MODEL_DIR = "model"
@@ -81,6 +87,35 @@ def workspace_predictor(ws: Workspace, *, min_precision: float | None = None) ->
     if min_precision is not None:
         model = model.with_min_precision(min_precision)
     return Predictor(model, lambda: ws.encoder)
+
+
+@dataclass(frozen=True)
+class SetModel:
+    """A multi-label workspace's head for new reviews, trained on the current label sets, with
+    the workspace's embedding model (``encode``: texts -> (n, d) vectors)."""
+
+    head: MultiLabelHead
+    label_names: tuple[str, ...]
+    encode: Callable[[Sequence[str]], np.ndarray]
+
+
+def workspace_set_model(ws: Workspace, *, seed: int = 0) -> SetModel:
+    """The multi-label head on the current label sets (trained each time: seconds)."""
+    from textal.model.multilabel import fit_on_label_sets
+
+    sets = ws.current_label_sets()
+    ids = list(sets)
+    names = ws.config.labels
+    X = ws.store.get_vectors(ids) if ids else np.empty((0, ws.config.dim), np.float32)
+    head = fit_on_label_sets(
+        X, label_matrix([sets[i] for i in ids], names), label_names=names, seed=seed
+    )
+    if head is None:
+        raise TextalError(
+            f"workspace {ws.path} has no trained model: label reviews so that some label is on "
+            f"some and off others first ({len(ids)} labeled; textal round, then textal label)"
+        )
+    return SetModel(head, names, lambda texts: ws.encoder.encode(list(texts)))
 
 
 def saved_route(root: Path, labels_fingerprint: str) -> tuple[Route, bool] | None:

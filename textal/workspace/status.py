@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from textal.data.label_sets import parse_label_set
 from textal.ledger import Ledger, RoundRecord, labels_digest
 from textal.model.routing import Route
 from textal.quality.agreement import AgreementReport
@@ -38,6 +39,9 @@ class Status:
     annotators: AgreementReport  # per-pair Cohen's kappa and disagreements of annotators
     route: Route | None = None  # the saved predict model's routing (textal predict); None: none
     route_current: bool = False  # whether that model was trained on the current labels
+    labeled: int = 0  # items whose current answer is a label (a label set, when multi-label)
+    multi_label: bool = False  # label_counts then counts each label's items
+    none_of_these: int = 0  # multi-label: items answered with the empty set
 
 
 def read_status(
@@ -51,6 +55,11 @@ def read_status(
     """The status of the workspace at ``path`` made of these parts; ``suspects`` is the suspect
     count to show (``None``: not computed since the last label event)."""
     labels = ledger.current_labels()
+    if config.multi_label:
+        sets = [parse_label_set(cell) for cell in labels.values()]
+        counts = {name: sum(name in s for s in sets) for name in config.labels}
+    else:
+        counts = dict(sorted(Counter(labels.values()).items()))
     rounds = ledger.rounds()
     last = rounds[-1] if rounds else None
     kappas = _evidence(rounds)
@@ -62,7 +71,7 @@ def read_status(
         backend=config.backend,
         store_uri=store.uri,
         items=store.count(),
-        label_counts=dict(sorted(Counter(labels.values()).items())),
+        label_counts=counts,
         ambiguous=len(ledger.ambiguous_items()),
         rounds=len(rounds),
         last_model=last.report.model if last else None,
@@ -74,6 +83,9 @@ def read_status(
         annotators=annotators,
         route=saved[0] if saved else None,
         route_current=bool(saved and saved[1]),
+        labeled=len(labels),
+        multi_label=config.multi_label,
+        none_of_these=sum(cell == "" for cell in labels.values()) if config.multi_label else 0,
     )
 
 

@@ -13,12 +13,14 @@ was computed, and ``status --suspects`` (or ``textal suspects``) recomputes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from textal.ledger import LABEL, Ledger
+from textal.data.label_sets import join_label_set, label_matrix, parse_label_set
+from textal.ledger import LABEL, LabelEvent, Ledger
 from textal.quality.agreement import confirmed_items, labels_by_annotator
 from textal.store import VectorStore
 from textal.workspace.batch_files import write_atomic_rows
@@ -44,7 +46,13 @@ class Neighbour:
 
 @dataclass(frozen=True)
 class Suspect:
-    """A current label that the evidence says is likely wrong (see ``textal.quality.suspects``)."""
+    """A current label that the evidence says is likely wrong (see ``textal.quality.suspects``).
+
+    In a multi-label workspace (``textal.quality.multilabel``) ``given`` and ``suggested`` are
+    label sets' cells (names joined by ``;``, ``""``: none of these), ``p_model`` is one minus
+    the confidence (cleanlab's quality of the given set), ``p_neighbours`` is ``None`` (no
+    neighbour vote), ``label_proba`` holds each label's out-of-fold presence probability and
+    ``neighbours`` is empty."""
 
     item_id: str
     text: str
@@ -52,16 +60,22 @@ class Suspect:
     suggested: str
     confidence: float
     p_model: float
-    p_neighbours: float
+    p_neighbours: float | None
     annotator: str
     labeled_at: str
     neighbours: list[Neighbour]
+    label_proba: dict[str, float] | None = None
 
 
 def find_suspects(
-    store: VectorStore, ledger: Ledger, *, seed: int = 0
+    store: VectorStore,
+    ledger: Ledger,
+    *,
+    seed: int = 0,
+    label_names: Sequence[str] | None = None,
 ) -> tuple[list[Suspect], int]:
-    """Every suspect label, most likely wrong first, and the ledger's ``last_seq`` they reflect."""
+    """Every suspect label, most likely wrong first, and the ledger's ``last_seq`` they reflect.
+    ``label_names``: a multi-label workspace's labels (suspect label sets)."""
     from textal.quality.suspects import rank_label_issues
 
     with ledger.snapshot():
@@ -73,6 +87,8 @@ def find_suspects(
         return [], last_seq
     latest = {e.item_id: e for e in events if e.kind == LABEL}
     trusted = confirmed_items(labels_by_annotator(events), labels)
+    if label_names is not None:
+        return _suspect_sets(store, ids, labels, label_names, trusted, latest, seed), last_seq
     issues = rank_label_issues(
         store.get_vectors(ids), np.array([labels[i] for i in ids]), seed=seed
     )
@@ -105,9 +121,69 @@ def find_suspects(
     return suspects, last_seq
 
 
-def write_suspects(path: Path, suspects: list[Suspect]) -> None:
+def _suspect_sets(
+    store: VectorStore,
+    ids: list[str],
+    labels: dict[str, str],
+    label_names: Sequence[str],
+    trusted: set[str],
+    latest: dict[str, LabelEvent],
+    seed: int,
+) -> list[Suspect]:
+    """The flagged label sets, most suspect first (:func:`rank_label_set_issues`)."""
+    from textal.quality.multilabel import rank_label_set_issues
+
+    Y = label_matrix([parse_label_set(labels[i]) for i in ids], label_names)
+    issues = rank_label_set_issues(store.get_vectors(ids), Y, label_names, seed=seed)
+    kept = [i for i in issues if i.flagged and ids[i.index] not in trusted]
+    texts = {item.id: item.text for item in store.get([ids[i.index] for i in kept])}
+    return [
+        Suspect(
+            item_id=ids[issue.index],
+            text=texts[ids[issue.index]],
+            given=join_label_set(issue.given),
+            suggested=join_label_set(issue.suggested),
+            confidence=issue.confidence,
+            p_model=1.0 - issue.confidence,
+            p_neighbours=None,
+            annotator=latest[ids[issue.index]].annotator,
+            labeled_at=latest[ids[issue.index]].created_at,
+            neighbours=[],
+            label_proba=dict(zip(label_names, issue.proba, strict=True)),
+        )
+        for issue in kept
+    ]
+
+
+def write_suspects(
+    path: Path, suspects: list[Suspect], *, label_names: Sequence[str] | None = None
+) -> None:
     """The suspects as CSV (formula-safe) and JSONL beside it. The empty ``label`` column is for
-    the reviewer: ``textal label FILE --confirm`` records corrections and confirmations."""
+    the reviewer: ``textal label FILE --confirm`` records corrections and confirmations. With
+    ``label_names`` (multi-label): an empty ``labels`` column and ``p_<label>`` columns instead
+    of the neighbours' evidence."""
+    if label_names is not None:
+        header = ["id", "labels", "given", "suggested", "confidence"]
+        header += [f"p_{n}" for n in label_names] + ["annotator", "labeled_at", "text"]
+        write_atomic_rows(
+            path,
+            header,
+            [
+                {
+                    "id": s.item_id,
+                    "labels": "",
+                    "given": s.given,
+                    "suggested": s.suggested,
+                    "confidence": s.confidence,
+                    **{f"p_{n}": p for n, p in (s.label_proba or {}).items()},
+                    "annotator": s.annotator,
+                    "labeled_at": s.labeled_at,
+                    "text": s.text,
+                }
+                for s in suspects
+            ],
+        )
+        return
     rows = [
         {
             "id": s.item_id,

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textal.data.label_sets import parse_label_set
 from textal.data.labels_file import read_label_rows
 from textal.data.readers import (
     Record,
@@ -56,7 +57,9 @@ from textal.store import (
 from textal.store.base import Filtered
 from textal.store.filters import INGESTED_AT, Filter
 from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.scores import STRATEGY
+from textal.workspace.answers import check_label_mode, refusals, shown_label
 from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
     CONFIG_NAME,
@@ -93,6 +96,7 @@ class RoundResult:
     csv_path: Path
     jsonl_path: Path
     reused: bool  # True when the open round was re-exported instead of a new one made
+    label_column: str = "label"  # the column people fill: "labels" in a multi-label workspace
 
 
 @dataclass(frozen=True)
@@ -135,15 +139,19 @@ def check_source(
     id_column: str | None = None,
     label_column: str | None = None,
     meta_columns: Sequence[str] = (),
+    multi_label: bool = False,
 ) -> Source:
     """Validate a whole file (``path``) or Hugging Face ``dataset`` split, keeping only counts:
     run before a workspace is created or a model loaded, so a bad source changes nothing.
-    ``meta_columns`` (files only) are stored as item metadata, for filters."""
+    ``meta_columns`` (files only) are stored as item metadata, for filters. With
+    ``multi_label`` (files only) the gold labels are label sets, stored as canonical cells."""
     text, ids, gold, meta = text_column, id_column, label_column, tuple(meta_columns)
     check_meta_columns(meta, text, ids, gold)
     if dataset is not None:
         if meta:
             raise TextalError("--meta-column works with files (--data FILE), not --dataset")
+        if multi_label and gold:
+            raise TextalError("gold label sets are read from files (--data FILE), not --dataset")
         name = dataset
         summary = scan_hf_source(
             name, split=split, text_column=text, id_column=ids, label_column=gold
@@ -162,7 +170,12 @@ def check_source(
         return Source(
             summary,
             lambda: read_records(
-                file, text_column=text, id_column=ids, label_column=gold, meta_columns=meta
+                file,
+                text_column=text,
+                id_column=ids,
+                label_column=gold,
+                meta_columns=meta,
+                multi_label=multi_label,
             ),
         )
     raise TextalError("give a file to ingest (--data FILE) or --dataset NAME")
@@ -261,7 +274,7 @@ class Workspace:
                 multi_label=multi_label,
             )
         else:
-            _check_label_mode(root, config, names, multi_label=multi_label)
+            check_label_mode(root, config, names, multi_label=multi_label)
             if model is not None and resolve_model(model)[0] != config.model:
                 raise TextalError(
                     f"workspace {root} embeds with {config.model} (dim {config.dim}); "
@@ -390,6 +403,7 @@ class Workspace:
                 id_column=id_column,
                 label_column=label_column,
                 meta_columns=meta_columns,
+                multi_label=self.multi_label,
             )
         )
         report = ingest_records(
@@ -430,7 +444,7 @@ class Workspace:
         set takes the labels of its first answers as its label set.
         """
         places = list(where) if where is not None else [a.source for a in answers]
-        refused = self._refusals(answers, places)
+        refused = refusals(answers, places, self.store, self.config)
         if refused and not partial:
             raise next(iter(refused.values()))
         accepted = [a for k, a in enumerate(answers) if k not in refused]
@@ -441,34 +455,6 @@ class Workspace:
             write_config(self.path, self.config)
             self.labels_added = self.config.labels
         return AnswersWritten(recorded, unchanged, refused)
-
-    def _refusals(self, answers: Sequence[Answer], places: Sequence[str]) -> dict[int, TextalError]:
-        """Why answers would be refused, by position: unknown ids first, then bad labels."""
-        stored = self.store.existing_ids(list({a.item_id for a in answers}))
-        refused: dict[int, TextalError] = {}
-        for k, a in enumerate(answers):
-            if a.item_id not in stored:
-                refused[k] = TextalError(
-                    f"{places[k]}: unknown id {show_value(a.item_id)} (not in the store)"
-                )
-        for k, a in enumerate(answers):
-            if k not in refused and a.label is not None:
-                problem = self._label_problem(a.label)
-                if problem is not None:
-                    refused[k] = TextalError(f"{places[k]}: {problem}")
-        return refused
-
-    def _label_problem(self, label: LabelValue) -> str | None:
-        names = self.config.labels
-        known = f"(labels: {', '.join(names)})"
-        if self.multi_label != isinstance(label, frozenset):
-            if self.multi_label:
-                return f"this workspace is multi-label: give a set of labels {known}"
-            return "this workspace is single-label: give one label, not a set"
-        for name in sorted(label) if isinstance(label, frozenset) else [label]:
-            if names and name not in names:
-                return f"unknown label {show_value(name)} {known}"
-        return None
 
     def add_labels(
         self,
@@ -492,7 +478,7 @@ class Workspace:
             if given.setdefault(item_id, label) != label:
                 raise TextalError(
                     f"{source}: id {show_value(item_id)} is given two labels "
-                    f"({_shown_label(given[item_id])} and {_shown_label(label)})"
+                    f"({shown_label(given[item_id])} and {shown_label(label)})"
                 )
         answers = [Answer(i, label, LABEL, annotator, source) for i, label in pairs]
         written = self.write_answers(answers, confirm=confirm)
@@ -579,12 +565,24 @@ class Workspace:
         if scorer is not None and strategy is not None:
             raise ValueError("give a strategy name or your own scorer, not both")
         BATCH_SIZE.check(batch_size, "batch_size")
+        registry = ML_STRATEGY if self.multi_label else STRATEGY
+        if strategy is not None and strategy not in registry.choices:
+            kind = "multi-label" if self.multi_label else "single-label"
+            raise TextalError(
+                f"strategy {show_value(strategy)} is not one for a {kind} workspace: choose "
+                f"from {', '.join(registry.choices)}"
+            )
+        if self.multi_label and (scorer is not None or max_class_share is not None):
+            raise TextalError(
+                "a multi-label round takes no own scorer and no --max-class-share (a pick is "
+                "predicted several labels)"
+            )
         if scorer is not None:
             strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
         pool = self.store if filter is None else Filtered(self.store, filter)
         count = pool.count()
         params = RoundParams(
-            strategy or STRATEGY.default,
+            strategy or registry.default,
             batch_size,
             max_class_share,
             seed,
@@ -619,19 +617,14 @@ class Workspace:
                 f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
                 f"ambiguous ({len(ambiguous)}); no round was recorded"
             )
-        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
-
-        plan = plan_round(
+        plan = self._plan(
             pool,
             labels,
-            strategy=params.strategy,
-            batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
+            params,
             exclude=ambiguous | set(queued),
-            max_class_share=max_class_share,
-            seed=seed,
-            stop_ids=stop_ids or None,
+            batch_size=batch_size - len(queued),  # `predict --queue`'s reviews come first
+            stop_ids=stop_ids,
             scorer=scorer,
-            candidates=params.candidates,
         )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
@@ -645,6 +638,50 @@ class Workspace:
         )
         return self._export_round(record, reused=False)
 
+    def _plan(
+        self,
+        pool: VectorStore,
+        labels: dict[str, str],
+        params: RoundParams,
+        *,
+        exclude: set[str],
+        batch_size: int,
+        stop_ids: list[str],
+        scorer: Scorer | None,
+    ) -> RoundPlan[Any]:
+        """The round's plan: :func:`~textal.round.plan.plan_round` on the labels, or in a
+        multi-label workspace :func:`~textal.round.multilabel.plan_multilabel_round` on the
+        label sets (its picks keep every label's probability, :func:`_per_label`)."""
+        if self.multi_label:
+            from textal.round.multilabel import plan_multilabel_round
+
+            plan = plan_multilabel_round(
+                pool,
+                {i: parse_label_set(cell) for i, cell in labels.items()},
+                self.config.labels,
+                strategy=params.strategy,
+                batch_size=batch_size,
+                exclude=exclude,
+                seed=params.seed or 0,
+                stop_ids=stop_ids or None,
+                candidates=params.candidates,
+            )
+            return replace(plan, picks=[_per_label(s) for s in plan.picks])
+        from textal.round.plan import plan_round  # scikit-learn: only for commands that train
+
+        return plan_round(
+            pool,
+            labels,
+            strategy=params.strategy,
+            batch_size=batch_size,
+            exclude=exclude,
+            max_class_share=params.max_class_share,
+            seed=params.seed or 0,
+            stop_ids=stop_ids or None,
+            scorer=scorer,
+            candidates=params.candidates,
+        )
+
     def _agreement(self, rounds: list[RoundRecord], plan: RoundPlan) -> float | None:
         """Kappa with the previous trained round's stop-set predictions; ``None`` without one,
         or when it was trained on these very labels (the same labels are no new evidence)."""
@@ -656,8 +693,16 @@ class Workspace:
     def _export_round(self, record: RoundRecord, *, reused: bool) -> RoundResult:
         selections = self.ledger.selections(record.round)
         csv_path = self.path / "batches" / f"round-{record.round}.csv"
-        write_batch(csv_path, selections, self.store)
-        return RoundResult(record, selections, csv_path, csv_path.with_suffix(".jsonl"), reused)
+        names = self.config.labels if self.multi_label else None
+        write_batch(csv_path, selections, self.store, label_names=names)
+        return RoundResult(
+            record,
+            selections,
+            csv_path,
+            csv_path.with_suffix(".jsonl"),
+            reused,
+            "labels" if self.multi_label else "label",
+        )
 
     def open_batch(self) -> list[Selection]:
         """The last round's selections that are not labeled or marked yet, by rank."""
@@ -672,7 +717,8 @@ class Workspace:
     def suspects(self, limit: int | None = None, *, seed: int = 0) -> list[Suspect]:
         """The current labels most likely wrong, most likely first (at most ``limit``); never
         changes a label. Also caches their total for :meth:`status`."""
-        found, last_seq = find_suspects(self.store, self.ledger, seed=seed)
+        names = self.config.labels if self.multi_label else None
+        found, last_seq = find_suspects(self.store, self.ledger, seed=seed, label_names=names)
         save_count(self.path, last_seq, len(found))
         return found if limit is None else found[:limit]
 
@@ -701,6 +747,11 @@ class Workspace:
         (default 0.95): see :mod:`textal.workspace.predicting`. Immutable."""
         from textal.workspace.predicting import workspace_predictor
 
+        if self.multi_label:
+            raise TextalError(
+                f"workspace {self.path} is multi-label: its predictions are label sets "
+                "(`textal predict`), not one routed label"
+            )
         return workspace_predictor(self, min_precision=min_precision)
 
     def export(
@@ -709,34 +760,24 @@ class Workspace:
         """Write current labels (and, with ``predictions``, every item's prediction) as CSV and
         JSONL; returns the number of rows written; ``filter`` keeps the items it matches. Without
         ``predictions``, ``annotators`` holds ``{annotator: label}`` where several annotators
-        labeled the item (their latest labels)."""
+        labeled the item (their latest labels). A multi-label workspace writes a ``labels``
+        column (names joined by ``;`` in CSV, a list in JSONL) and, with ``predictions``, the
+        predicted set and one ``p_<label>`` column per label."""
         return export_labels(
-            Path(path), self.store, self.ledger, predictions=predictions, filter=filter
+            Path(path),
+            self.store,
+            self.ledger,
+            predictions=predictions,
+            filter=filter,
+            label_names=self.config.labels if self.multi_label else None,
         )
 
 
-def _shown_label(label: LabelValue) -> str:
-    if isinstance(label, frozenset):
-        return "{" + ", ".join(show_value(n) for n in sorted(label)) + "}"
-    return show_value(label)
-
-
-def _check_label_mode(
-    root: Path, config: WorkspaceConfig, names: Sequence[str], *, multi_label: bool
-) -> None:
-    """A workspace is single- or multi-label from its creation, and a multi-label one's label
-    set is fixed then."""
-    if multi_label and not config.multi_label:
-        raise TextalError(
-            f"workspace {root} is single-label: a workspace is multi-label from its creation "
-            "(use a new --workspace with --multi-label)"
-        )
-    added = [n for n in names if n not in config.labels]
-    if config.multi_label and added:
-        raise TextalError(
-            f"workspace {root} is multi-label, with its label set fixed at creation "
-            f"({', '.join(config.labels)}); refusing new labels {', '.join(added)}"
-        )
+def _per_label(pick: Selection) -> Selection:
+    """A multi-label pick as the ledger keeps it: every label's presence probability in
+    ``probabilities`` (label order), the two likeliest in ``top2``, best first."""
+    best = sorted(pick.top2, key=lambda c: -c.probability)[:2]
+    return replace(pick, top2=tuple(best), probabilities=pick.top2)
 
 
 def _store_of(config: WorkspaceConfig) -> StoreURI:
