@@ -73,6 +73,15 @@ def test_ingest_round_label_status_export(capsys, tmp_path):
     assert code == 0
     with open(exported.with_suffix(".jsonl"), encoding="utf-8") as f:
         assert {json.loads(line)["id"] for line in f} == set(gold)
+    code, _, _ = run(capsys, "export", "--workspace", ws, exported, "--predictions")
+    assert code == 0
+    with open(exported, encoding="utf-8", newline="") as f:
+        predicted = list(csv.DictReader(f))
+    with Workspace.open(ws) as opened:  # every stored review, with who labeled the labeled ones
+        assert len(predicted) == opened.store.count() > len(gold)
+    assert {r["annotator"] for r in predicted if r["id"] in gold} == {"ana"}
+    assert all(r["labeled_at"] for r in predicted if r["id"] in gold)
+    assert {r["annotator"] + r["labeled_at"] for r in predicted if r["id"] not in gold} == {""}
 
 
 @pytest.mark.parametrize(

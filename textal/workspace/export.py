@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,12 @@ from textal.store import VectorStore
 from textal.store.filters import Filter, predicate
 from textal.workspace.batch_files import row_file_paths, write_atomic_rows
 
-LABEL_HEADER = ["id", "text", "label", "annotator", "labeled_at", "annotators"]
-PREDICTION_HEADER = ["id", "text", "label", "predicted", "confidence"]
+# Who gave an item's current label and when, and each annotator's where several labeled it.
+PROVENANCE = ["annotator", "labeled_at", "annotators"]
+LABEL_HEADER = ["id", "text", "label", *PROVENANCE]
+PREDICTION_HEADER = ["id", "text", "label", *PROVENANCE, "predicted", "confidence"]
 # A multi-label workspace writes ``labels`` (names joined by ';' in CSV, a list in JSONL).
-SETS_HEADER = ["id", "text", "labels", "annotator", "labeled_at", "annotators"]
+SETS_HEADER = ["id", "text", "labels", *PROVENANCE]
 
 
 def export_labels(
@@ -36,67 +38,71 @@ def export_labels(
     multi-label workspace's labels (``labels`` column of sets, ``p_<label>`` probabilities).
     See :meth:`textal.workspace.Workspace.export`."""
     row_file_paths(path)  # refuse an unwritable target before any work
+    sets = label_names is not None
+    with ledger.snapshot():  # the labels and who gave them, as of one moment
+        labels = {} if sets else ledger.current_labels()
+        label_sets = ledger.current_label_sets() if sets else {}
+        who = _provenance(ledger, sets)
     if label_names is not None:
         if predictions:
-            rows = _set_prediction_rows(store, ledger.current_label_sets(), label_names, filter)
-            header = ["id", "text", "labels", "predicted", *(f"p_{n}" for n in label_names)]
+            rows = _set_prediction_rows(store, label_sets, label_names, filter, who)
+            header = [*SETS_HEADER, "predicted", *(f"p_{n}" for n in label_names)]
         else:
-            header, rows = SETS_HEADER, _label_rows(store, ledger, filter, sets=True)
+            header, rows = SETS_HEADER, _label_rows(store, label_sets, who, filter, "labels")
     elif predictions:
-        header = PREDICTION_HEADER
-        rows = _prediction_rows(store, ledger.current_labels(), filter)
+        header, rows = PREDICTION_HEADER, _prediction_rows(store, labels, filter, who)
     else:
-        header, rows = LABEL_HEADER, _label_rows(store, ledger, filter)
+        header, rows = LABEL_HEADER, _label_rows(store, labels, who, filter, "label")
     write_atomic_rows(path, header, rows)
     return len(rows)
 
 
 def _label_rows(
-    store: VectorStore, ledger: Ledger, filter: Filter | None, *, sets: bool = False
+    store: VectorStore,
+    labels: Mapping[str, object],
+    who: dict[str, dict[str, object]],
+    filter: Filter | None,
+    column: str,
 ) -> list[dict[str, object]]:
-    """One row per labeled item: its label, who gave it when, and each annotator's label where
-    several labeled it; with ``sets``, label sets in a ``labels`` column."""
-    with ledger.snapshot():
-        labels = ledger.current_labels()
-        current = {e.item_id: e for e in ledger.current_events() if e.kind == LABEL}
-        events = ledger.history()
-    by_annotator = labels_by_annotator(events)
+    """One row per labeled item: its label (or set) in ``column``, and ``who`` gave it."""
     items = store.get(list(labels))
     if filter is not None:
         holds = predicate(filter)
         items = [item for item in items if holds(item.metadata)]
-    if sets:
-        return [
-            {
-                "id": item.id,
-                "text": item.text,
-                "labels": parse_label_set(labels[item.id]),
-                "annotator": current[item.id].annotator,
-                "labeled_at": current[item.id].created_at,
-                "annotators": _several(
-                    {a: parse_label_set(c) for a, c in by_annotator.get(item.id, {}).items()}
-                ),
-            }
-            for item in items
-        ]
     return [
-        {
-            "id": item.id,
-            "text": item.text,
-            "label": labels[item.id],
-            "annotator": current[item.id].annotator,
-            "labeled_at": current[item.id].created_at,
-            "annotators": _several(by_annotator.get(item.id, {})),
-        }
+        {"id": item.id, "text": item.text, column: labels[item.id], **who[item.id]}
         for item in items
     ]
 
 
+def _provenance(ledger: Ledger, sets: bool) -> dict[str, dict[str, object]]:
+    """Per labeled item, the :data:`PROVENANCE` columns; ``sets``: annotators' labels as sets.
+    Call it inside the snapshot that read the labels."""
+    current = {e.item_id: e for e in ledger.current_events() if e.kind == LABEL}
+    by_annotator = labels_by_annotator(ledger.history())
+    return {
+        item_id: {
+            "annotator": event.annotator,
+            "labeled_at": event.created_at,
+            "annotators": _several(
+                {
+                    a: parse_label_set(c) if sets else c
+                    for a, c in by_annotator.get(item_id, {}).items()
+                }
+            ),
+        }
+        for item_id, event in current.items()
+    }
+
+
 def _prediction_rows(
-    store: VectorStore, labels: dict[str, str], filter: Filter | None
+    store: VectorStore,
+    labels: dict[str, str],
+    filter: Filter | None,
+    who: dict[str, dict[str, object]],
 ) -> list[dict[str, object]]:
-    """One row per stored item: its label if any, and the prediction of a model fitted on
-    ``labels``."""
+    """One row per stored item: its label and ``who`` gave it if any, and the prediction of a
+    model fitted on ``labels``."""
     from textal.model.automl import fit_on_labels  # scikit-learn: only when predicting
 
     ids = list(labels)
@@ -116,6 +122,7 @@ def _prediction_rows(
                     "id": item_id,
                     "text": texts[item_id],
                     "label": labels.get(item_id, ""),
+                    **who.get(item_id, _NOBODY),
                     "predicted": str(model.classes_[best[k]]),
                     "confidence": float(proba[k, best[k]]),
                 }
@@ -128,9 +135,10 @@ def _set_prediction_rows(
     label_sets: dict[str, frozenset[str]],
     label_names: Sequence[str],
     filter: Filter | None,
+    who: dict[str, dict[str, object]],
 ) -> list[dict[str, object]]:
-    """One row per stored item: its label set if any, the predicted set of a multi-label head
-    fitted on ``label_sets`` and each label's presence probability."""
+    """One row per stored item: its label set and ``who`` gave it if any, the predicted set of
+    a multi-label head fitted on ``label_sets`` and each label's presence probability."""
     from textal.model.multilabel import fit_on_label_sets  # scikit-learn: only when predicting
 
     ids = list(label_sets)
@@ -150,11 +158,15 @@ def _set_prediction_rows(
                     "id": item_id,
                     "text": texts[item_id],
                     "labels": label_sets.get(item_id),
+                    **who.get(item_id, _NOBODY),
                     "predicted": predicted[k],
                     **{f"p_{n}": float(proba[k, j]) for j, n in enumerate(label_names)},
                 }
             )
     return rows
+
+
+_NOBODY: dict[str, object] = {"annotator": "", "labeled_at": "", "annotators": None}
 
 
 def _several(labels: dict[str, Any]) -> dict[str, Any] | None:
