@@ -243,3 +243,37 @@ def test_a_round_since_today_picks_only_todays_reviews(
     assert code == 2 and err.startswith("error: filter 'source = 1'")
     code, _, err = _run(capsys, "round", *where, "--filter", 'source == "chat"')
     assert code == 2 and "no item in the store" in err
+
+
+def test_all_meta_keeps_every_other_column_and_names_a_bad_one(capsys, tmp_path):
+    """``ingest --all-meta`` stores every column but text, id and label; a column a filter could
+    not name is refused by name before anything is stored."""
+    good = tmp_path / "reviews.csv"
+    good.write_text(
+        "id,text,label,source,stars\n"
+        "r1,The battery died in a day.,negative,app-store,1\n"
+        "r2,Great sound and it fits well.,positive,web,5\n",
+        encoding="utf-8",
+    )
+    ws = tmp_path / "ws"
+    code, _, err = _run(
+        capsys, "ingest", "--workspace", ws, "--store", "memory", "--data", good,
+        "--id-column", "id", "--label-column", "label", "--all-meta",
+    )  # fmt: skip
+    assert code == 0, err
+    from textal.workspace import Workspace
+
+    with Workspace.open(ws) as opened:
+        meta = {item.id: item.metadata for item in opened.store.get(["r1", "r2"])}
+    assert meta["r1"]["source"] == "app-store" and meta["r2"]["stars"] == "5"
+    assert {"id", "text", "label"}.isdisjoint(meta["r1"]) and meta["r1"]["gold"] == "negative"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,star rating\nFine.,4\n", encoding="utf-8")
+    code, _, err = _run(capsys, "ingest", "--workspace", tmp_path / "ws2", "--store", "memory",
+                        "--data", bad, "--all-meta")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: --all-meta: column 'star rating'") and "--meta-column" in err
+    assert not (tmp_path / "ws2").exists()
+    with pytest.raises(SystemExit):  # one or the other
+        main(["ingest", "--data", str(good), "--all-meta", "--meta-column", "source"])

@@ -149,13 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the gold labels are label sets (names joined by ';', e.g. --label-column labels); "
         "the workspace must be multi-label (`textal init --multi-label`)",
     )
-    ingest.add_argument(
+    keep = ingest.add_mutually_exclusive_group()
+    keep.add_argument(
         "--meta-column",
         type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
         default=[],
         metavar="A,B",
         help="also store these columns as metadata, for --filter (the ingest time is stored as "
         "ingested_at)",
+    )
+    keep.add_argument(
+        "--all-meta",
+        action="store_true",
+        help="store every column of the file but the text, id and label ones as metadata",
     )
     ingest.add_argument("--model", help="sentence-transformers name or path (default: MiniLM-L6)")
     add_embedding_options(ingest)
@@ -354,6 +360,16 @@ def _cmd_init(args: argparse.Namespace) -> None:
             print(f"guidelines set from {args.guidelines}")
 
 
+def _all_meta_columns(args: argparse.Namespace) -> list[str]:
+    """``--all-meta``: the file's columns but its text, id and label ones."""
+    from textal.data.readers import file_columns
+
+    if args.data is None:
+        raise TextalError("--all-meta works with files (--data FILE), not --dataset")
+    taken = {args.text_column, args.id_column, args.label_column}
+    return [c for c in file_columns(Path(args.data)) if c not in taken]
+
+
 def _cmd_ingest(args: argparse.Namespace) -> None:
     from textal.store import StoreURI
     from textal.workspace.config import read_config, workspace_path
@@ -369,16 +385,26 @@ def _cmd_ingest(args: argparse.Namespace) -> None:
             f"--multi-label: gold label sets go into a multi-label workspace, and {root} is "
             "not one: create it first with `textal init --multi-label --labels a,b,c`"
         )
-    source = check_source(  # then the whole source, before anything is created or loaded
-        args.data,
-        dataset=args.dataset,
-        split=args.split,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        label_column=args.label_column,
-        meta_columns=args.meta_column,
-        multi_label=multi_label,
-    )
+    if args.all_meta:
+        args.meta_column = _all_meta_columns(args)
+    try:
+        source = check_source(  # then the whole source, before anything is created or loaded
+            args.data,
+            dataset=args.dataset,
+            split=args.split,
+            text_column=args.text_column,
+            id_column=args.id_column,
+            label_column=args.label_column,
+            meta_columns=args.meta_column,
+            multi_label=multi_label,
+        )
+    except TextalError as e:
+        if args.all_meta and str(e).startswith("--meta-column "):
+            column = str(e).removeprefix("--meta-column ")
+            raise TextalError(
+                f"--all-meta: column {column}; name the columns to keep with --meta-column"
+            ) from e
+        raise
     if (remote := _served(args)) is not None:
         if args.data is None:
             raise TextalError("while `textal serve` runs, ingest a file (--data FILE)")
