@@ -117,8 +117,10 @@ def test_interactive_labeling_resumes(capsys, tmp_path, monkeypatch):
     assert run(capsys, "ingest", "--workspace", ws, "--data", sample)[0] == 0
     assert run(capsys, "round", "--workspace", ws, "--batch-size", "4")[0] == 0
     keys = iter(["1", "2", "u", "a", "q"])  # label, label, undo the second, ambiguous, quit
-    monkeypatch.setattr("builtins.input", lambda prompt="": next(keys))
+    prompts: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": prompts.append(prompt) or next(keys))
     assert run(capsys, "label", "--workspace", ws, "--interactive")[0] == 0
+    assert len(prompts) == 5 and all("then Enter" in p for p in prompts)  # keys are lines
     with Workspace.open(ws) as opened:
         first, second = (s.item_id for s in opened.ledger.selections(1)[:2])
         assert opened.ledger.current_labels() == {first: "neg"}

@@ -64,7 +64,7 @@ def label_interactively(
         if ws.multi_label:
             key, answer = _read_set(names, read, write)
         else:
-            key, answer = _read_key(f"{choices}  ·  {KEYS_HELP} > ", read), None
+            key, answer = _read_key(f"{choices}  ·  {KEYS_HELP}  (key, then Enter) > ", read), None
             if key.isdigit() and 1 <= int(key) <= len(names):
                 answer = names[int(key) - 1]
         if key == "q":
