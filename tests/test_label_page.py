@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser import (
     Server,
+    http_session,
     log_in,
     page_state,
     press,
@@ -20,6 +21,7 @@ from tests.browser import (
     text_of,
     wait,
 )
+from textal.cli import main
 from textal.ledger import LABEL, Ledger, NewLabel, Selection
 from textal.ledger.records import ClassProbability, Neighbor, RoundParams, RoundReport
 from textal.workspace.workspace import LEDGER_NAME
@@ -285,9 +287,10 @@ def test_guidelines_set_on_the_dashboard_show_inert_on_the_label_page(served, ne
     assert _events(root) == [(shown, LABEL, "positive", "bo")]
 
 
-def test_an_admin_resolves_a_disagreement_on_the_dashboard(served, new_browser):
-    """From login to the resolution event: two answers differ, the admin picks the label on the
-    dashboard, it becomes the current label and leaves the list of disagreements."""
+def test_a_reviewer_resolves_a_disagreement_on_the_dashboard(served, new_browser, capsys):
+    """From login to the resolution event: two answers differ, a reviewer (added from a shell
+    while the server runs) picks the label on the dashboard, it becomes the current label and
+    leaves the list of disagreements; an annotator gets no buttons, and the route refuses them."""
     root, tokens, server = served
     ana, bo = new_browser(), new_browser()
     item = log_in(ana, server.url, tokens["ana"])
@@ -298,18 +301,30 @@ def test_an_admin_resolves_a_disagreement_on_the_dashboard(served, new_browser):
     assert log_in(bo, server.url, tokens["bo"]) == item  # two answers asked per item
     press(ana, "1", item)
     press(bo, "2", item)
-    ana.get(f"{server.url}/dashboard")
+    assert main(["annotators", "add", "cy", "--role", "reviewer", "--workspace", str(root)]) == 0
+    found = re.search(r"#token=(\S+)", capsys.readouterr().out)
+    assert found
+    cy = new_browser()
+    log_in(cy, server.url, found.group(1))
+    bo.get(f"{server.url}/dashboard")
+    wait(bo, lambda d: d.find_elements("css selector", f'#disagreements tr[data-id="{item}"]'))
+    assert not bo.find_elements("css selector", "#disagreements button")
+    refused = http_session(server.url, tokens["bo"]).post(
+        "/api/resolve", json={"id": item, "label": "negative"}
+    )
+    assert refused.status_code == 403
+    cy.get(f"{server.url}/dashboard")
     resolve = f'#disagreements tr[data-id="{item}"] button[data-label="positive"]'
-    wait(ana, lambda d: d.find_elements("css selector", resolve))
-    _click(ana, resolve)
-    wait(ana, lambda d: text_of(d, "resolved") == "1 resolved so far.")
-    assert not ana.find_elements("css selector", f'#disagreements tr[data-id="{item}"]')
+    wait(cy, lambda d: d.find_elements("css selector", resolve))
+    _click(cy, resolve)
+    wait(cy, lambda d: text_of(d, "resolved") == "1 resolved so far.")
+    assert not cy.find_elements("css selector", f'#disagreements tr[data-id="{item}"]')
     with Ledger(root / LEDGER_NAME) as ledger:
         last = ledger.history(item)[-1]
         assert (last.kind, last.label, last.annotator, last.source) == (
             LABEL,
             "positive",
-            "ana",
+            "cy",
             "resolution",
         )
         assert ledger.current_labels()[item] == "positive"

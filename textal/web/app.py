@@ -66,7 +66,8 @@ __all__ = ["LOGIN_CHECK_SECONDS", "LOGIN_FAILURES_PER_MINUTE", "create_app"]
 HERE = Path(__file__).parent
 SESSION_COOKIE = "textal_session"
 SESSION_SECONDS = 12 * 3600
-REVIEW_PAGE = frozenset({"reviewer", "admin"})  # who reviews suspects (GET /api/v1/suspects)
+# who reviews suspects (GET /api/v1/suspects) and resolves disagreements
+REVIEW_PAGE = frozenset({"reviewer", "admin"})
 MAX_GOAL = 10_000_000
 MAX_PAGE = 10_000  # search pages: a scan reads (page + 1) x 50 matches
 MAX_BODY_BYTES = 64 * 1024  # every request body: answers, settings, logins are far smaller
@@ -387,8 +388,8 @@ async def admin_guidelines(request: Request, user: Annotator) -> Response:
     return JSONResponse({"instructions": saved.instructions, "labels": dict(saved.labels)})
 
 
-@guarded(write=True, admin=True)
-async def admin_resolve(request: Request, user: Annotator) -> Response:
+@guarded(write=True, roles=REVIEW_PAGE)
+async def resolve(request: Request, user: Annotator) -> Response:
     service = service_of(request)
     body = await _json(request)
     item_id, label = _text(body, "id"), _answer(body, multi_label=service.ws.multi_label)
@@ -434,7 +435,7 @@ ROUTES = [
     Route("/api/admin/annotators", admin_annotators, methods=["POST"]),
     Route("/api/admin/annotators/remove", admin_remove_annotator, methods=["POST"]),
     Route("/api/admin/guidelines", admin_guidelines, methods=["POST"]),
-    Route("/api/admin/resolve", admin_resolve, methods=["POST"]),
+    Route("/api/resolve", resolve, methods=["POST"]),
     Route("/admin/export.csv", admin_export),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     *api.routes(),

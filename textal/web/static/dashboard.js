@@ -52,7 +52,7 @@ function chart(rounds, stableKappa) {
 function disagreement(x) {
   const tr = row([x.text, Object.entries(x.answers).map(([who, label]) => `${who}: ${label}`).join(", ")]);
   tr.dataset.id = x.id;
-  if (!document.getElementById("disagreements").dataset.admin) return tr;
+  if (!document.getElementById("disagreements").dataset.resolver) return tr;
   const cell = textal.el("td");
   const names = Array.from(document.getElementById("label-names").content.querySelectorAll("span"));
   for (const label of [...names.map((s) => s.dataset.label), null]) {
@@ -60,9 +60,9 @@ function disagreement(x) {
     button.type = "button";
     button.dataset.label = label === null ? "ambiguous" : label;
     button.addEventListener("click", () => {
-      textal.post("/api/admin/resolve", { id: x.id, ...textal.answerFields(label) })
+      textal.post("/api/resolve", { id: x.id, ...textal.answerFields(label) })
         .then(refresh)
-        .catch((error) => { document.getElementById("admin-status").textContent = error.message; });
+        .catch((error) => { document.getElementById("resolve-status").textContent = error.message; });
     });
     cell.append(button, " ");
   }
