@@ -130,9 +130,11 @@ def _random(head: MultiLabelHead, X: np.ndarray, rng: np.random.Generator) -> np
 
 
 STRATEGIES: dict[str, Builtin[MultiLabelHead]] = {
-    "adaptive": Builtin(_mean_margin, density=True, explore=True),
+    # binary-minimum-density once the head is fairly better than chance, random picks while not
+    "adaptive": Builtin(_binary_minimum, density=True, explore=True),
     "mean-margin-density": Builtin(_mean_margin, density=True),
     "mean-margin": Builtin(_mean_margin),
+    "binary-minimum-density": Builtin(_binary_minimum, density=True),
     "binary-minimum": Builtin(_binary_minimum),
     "committee": Builtin(_committee),
     "random": Builtin(_random),
