@@ -105,9 +105,11 @@ def test_a_multi_label_workspace_end_to_end(capsys, tmp_path, monkeypatch):
     for item_id in [r["id"] for r in rows[:LABELED] if r["id"] not in noisy]:
         assert frozenset(exported[item_id]["labels"].split(";")) == gold[item_id]
     assert exported[noisy[0]]["labels"] == "price"
-    assert exported[batch[1]]["labels"] == ""  # none of these
+    assert exported[batch[1]]["labels"] == ";"  # none of these, as a label file reads it
     lines = [json.loads(line) for line in export.with_suffix(".jsonl").read_text().splitlines()]
     assert {line["id"]: line["labels"] for line in lines}[batch[0]] == ["food"]
+    code, out, err = run(capsys, "label", "--workspace", ws, export)  # an export re-imports
+    assert code == 0 and f"0 labels recorded, {labeled} unchanged" in out, err
 
     code, out, err = run(
         capsys, "predict", "--workspace", ws, "--text", "The waiter was rude and slow."

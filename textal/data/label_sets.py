@@ -15,6 +15,10 @@ from textal.errors import TextalError, show_value
 
 #: Joins the names of a label set in one cell.
 SEP = ";"
+#: The empty set ("none of these") in a CSV file textal writes: a lone ``;``, since in a label
+#: file an empty cell is an answer not given yet (the untouched rows of a batch). Label files
+#: read it back as the empty set, so an export re-imports exactly.
+NONE_CELL = SEP
 
 
 def parse_label_set(cell: str) -> frozenset[str]:

@@ -843,9 +843,10 @@ class LabelService:
         )
 
     def resolve(self, name: str, item_id: str, label: LabelValue | None) -> None:
-        """A reviewer's or an admin's resolution of a disagreement: ``label`` (``None``: ambiguous) becomes the
-        item's current label, what rounds train on. Recorded as ``name``'s event with source
-        :data:`RESOLUTION`, which the agreement figures leave out (it is no one's answer)."""
+        """A reviewer's or an admin's resolution of a disagreement: ``label`` (``None``:
+        ambiguous) becomes the item's current label, what rounds train on. Recorded as
+        ``name``'s event with source :data:`RESOLUTION`, which the agreement figures leave out
+        (it is no one's answer)."""
         self.ws.write_answers(
             [web_answer(name, item_id, label, RESOLUTION)], confirm=True, where=["web"]
         )

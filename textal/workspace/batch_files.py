@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from textal.data.label_sets import join_label_set
+from textal.data.label_sets import NONE_CELL, join_label_set
 from textal.errors import TextalError
 from textal.fsio import atomic_files, check_targets
 from textal.ledger import Selection
@@ -58,12 +58,13 @@ def listed(value: object) -> list[str]:
 
 def csv_cell(value: object) -> str:
     """A CSV cell: floats to 4 decimals, lists and dicts as JSON, a label set as its names
-    joined by ``;``, text neutralised against formulas
+    joined by ``;`` (the empty set: :data:`~textal.data.label_sets.NONE_CELL`), text
+    neutralised against formulas
     (:func:`textal.textsafe.spreadsheet_safe`)."""
     if value is None:
         return ""
     if isinstance(value, frozenset):
-        value = join_label_set(value)
+        value = join_label_set(value) or NONE_CELL
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, int):
