@@ -33,7 +33,6 @@ from textal.ledger.records import (
 )
 from textal.model.automl import AutoClassifier, fit_on_labels
 from textal.round import candidates as index
-from textal.round import coverage
 from textal.store.base import Chunk, VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
@@ -266,38 +265,6 @@ def _explore_step(
     )
 
 
-def _cover_step(
-    store: VectorStore,
-    known: _Labeled,
-    skip: set[str],
-    batch_size: int,
-    rng: np.random.Generator,
-    ids: list[str],
-    vectors: np.ndarray,
-    scores: np.ndarray,
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Step "cover" (:mod:`textal.round.coverage`): put the sampled unlabeled items of the tight
-    groups farthest from every label (score NaN) in front of the ranked ``ids``, at most
-    :data:`~textal.round.coverage.COVER_SHARE` of the batch, so a class with no label is found."""
-    n = int(coverage.COVER_SHARE * batch_size)
-    if n == 0:
-        return ids, vectors, scores
-    drawn = index.sample_unlabeled(store, skip, coverage.COVER_SAMPLE, int(rng.integers(2**31)))
-    if not drawn.ids:
-        return ids, vectors, scores
-    hits = store.search(drawn.vectors, top_k=coverage.SEARCHED)
-    gaps = coverage.gap_scores(hits, drawn.ids, drawn.vectors, skip, known.vectors)
-    rows = coverage.pick_groups(gaps, drawn.vectors, n)
-    front = [drawn.ids[r] for r in rows]
-    taken = set(front)
-    kept = [j for j, i in enumerate(ids) if i not in taken]
-    return (
-        front + [ids[k] for k in kept],
-        np.concatenate([drawn.vectors[rows], vectors[kept]]),
-        np.concatenate([np.full(len(front), np.nan), scores[kept]]),
-    )
-
-
 def _stop_set_step(
     store: VectorStore, model: AutoClassifier, stop_ids: Sequence[str] | None, skip: set[str]
 ) -> dict[str, str]:
@@ -428,10 +395,6 @@ def plan_round(
     if builtin is not None and builtin.explore:
         cand_ids, vectors, scores = _explore_step(
             store, model, skip, batch_size, rng, cand_ids, vectors, scores
-        )
-        cover_rng = np.random.default_rng((seed, int(trained_on[:8], 16), 2))
-        cand_ids, vectors, scores = _cover_step(
-            store, known, skip, batch_size, cover_rng, cand_ids, vectors, scores
         )
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, model, stop_ids, skip)
