@@ -110,7 +110,11 @@ RULES: dict[str, Callable[[Scores], Key]] = {
     "half 1-1000, 1 SE": lambda s: one_se(s, grid(CS[2:])),
     "half 1-1000 + weighting": lambda s: argmax(s, grid(CS[2:], (True, False))),
     "decades 1-1000 + weighting": lambda s: argmax(s, grid(DECADES[1:], (True, False))),
-    "half 1-100 + weighting (kept)": lambda s: argmax(s, grid(CS[2:7], (True, False))),
+    "half 1-100 + weighting": lambda s: argmax(s, grid(CS[2:7], (True, False))),
+    "half 1-100 + weighting, 1 SE": lambda s: one_se(s, grid(CS[2:7], (True, False))),
+    "1/10/100 + weighting": lambda s: argmax(s, grid((1.0, 10.0, 100.0), (True, False))),
+    "1/10/100 + weighting, 1 SE": lambda s: one_se(s, grid((1.0, 10.0, 100.0), (True, False))),
+    "decades 1-1000 + weighting, 1 SE": lambda s: one_se(s, grid(DECADES[1:], (True, False))),
 }
 
 
