@@ -97,6 +97,14 @@ def one_se(scores: Scores, keys: list[Key]) -> Key:
     return next(k for k in keys if scores[k][0] >= cv - std / math.sqrt(n_folds))
 
 
+def unweighted_if_clearly(scores: Scores, cs: tuple[float, ...]) -> Key:
+    """The best balanced key, unless the best unweighted one beats it by more than its standard
+    error (AutoClassifier's rule since issue 27)."""
+    balanced, unweighted = argmax(scores, grid(cs)), argmax(scores, grid(cs, (False,)))
+    cv, std, n_folds, _ = scores[balanced]
+    return unweighted if scores[unweighted][0] > cv + std / math.sqrt(n_folds) else balanced
+
+
 def grid(cs: tuple[float, ...], weights: tuple[bool, ...] = (True,)) -> list[Key]:
     return [(C, w) for C in cs for w in weights]
 
@@ -110,7 +118,14 @@ RULES: dict[str, Callable[[Scores], Key]] = {
     "half 1-1000, 1 SE": lambda s: one_se(s, grid(CS[2:])),
     "half 1-1000 + weighting": lambda s: argmax(s, grid(CS[2:], (True, False))),
     "decades 1-1000 + weighting": lambda s: argmax(s, grid(DECADES[1:], (True, False))),
-    "half 1-100 + weighting (kept)": lambda s: argmax(s, grid(CS[2:7], (True, False))),
+    "half 1-100 + weighting": lambda s: argmax(s, grid(CS[2:7], (True, False))),
+    "half 1-100 + weighting, 1 SE": lambda s: one_se(s, grid(CS[2:7], (True, False))),
+    "1/10/100 + weighting": lambda s: argmax(s, grid((1.0, 10.0, 100.0), (True, False))),
+    "1/10/100 + weighting, 1 SE": lambda s: one_se(s, grid((1.0, 10.0, 100.0), (True, False))),
+    "decades 1-1000 + weighting, 1 SE": lambda s: one_se(s, grid(DECADES[1:], (True, False))),
+    "1/10/100, unweighted if 1 SE better (kept)": lambda s: unweighted_if_clearly(
+        s, (1.0, 10.0, 100.0)
+    ),
 }
 
 

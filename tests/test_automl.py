@@ -12,8 +12,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from textal.model.automl import (
-    CANDIDATE_CS,
+    CANDIDATES,
     AutoClassifier,
+    _name,
     bootstrap_sample,
     singleton_folds,
 )
@@ -21,6 +22,23 @@ from textal.model.automl import (
 YELP = "uci_sentiment_labelled/yelp.csv"
 TREC = "trec/train.csv"
 TREC_FINE = "trec/train_fine.csv"  # the same rows as TREC, with the 50 fine labels
+
+
+def assert_weighting_pick(model: AutoClassifier) -> None:
+    """The pick is the best balanced candidate (earlier on equal CV scores) unless the best
+    unweighted one beats it by more than its standard error: unweighted heads must earn it."""
+    scores = {name: (mean, std) for name, mean, std in model.leaderboard_}
+    by_weight = {
+        w: max(
+            (c for c in CANDIDATES if c[1] == w),
+            key=lambda c: (scores[_name(c)][0], -CANDIDATES.index(c)),
+        )
+        for w in ("balanced", None)
+    }
+    mean, std = scores[_name(by_weight["balanced"])]
+    beats = scores[_name(by_weight[None])][0] > mean + std / math.sqrt(model.n_cv_folds_)
+    assert model.best_name_ == _name(by_weight[None if beats else "balanced"])
+    assert model.cv_score_ == scores[model.best_name_][0]
 
 
 def split(n_total: int, n_labelled: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,10 +79,11 @@ def test_fitted_attributes_are_consistent(embedded_dataset):
     assert list(model.classes_) == sorted(set(y[lab]))
     assert model.n_cv_folds_ == 5  # 300 labels: every fold is scored (cap: MAX_SCORED items)
     means = [mean for _, mean, _ in model.leaderboard_]
-    assert len(means) == len(CANDIDATE_CS)
-    assert means == sorted(means, reverse=True)
+    assert len(means) == len(CANDIDATES)
+    assert means[1:] == sorted(means[1:], reverse=True)  # the pick, then the rest by mean
     assert model.best_name_ == model.leaderboard_[0][0]
     assert model.cv_score_ == means[0]
+    assert_weighting_pick(model)
     assert model.best_ is model.committee_[0]
     proba = model.predict_proba(X[rest])
     assert proba.shape == (len(rest), len(model.classes_))
@@ -124,9 +143,7 @@ def test_many_labels_compare_the_whole_grid_on_the_folds_reaching_max_scored(emb
     _, X, y = embedded_dataset(TREC)
     lab, _ = split(len(y), 5000, seed=0)
     model = AutoClassifier(committee_size=5).fit(X[lab], y[lab])
-    assert sorted(name for name, _, _ in model.leaderboard_) == sorted(
-        f"logreg(C={C:g}, balanced)" for C in CANDIDATE_CS
-    )
+    assert sorted(name for name, _, _ in model.leaderboard_) == sorted(map(_name, CANDIDATES))
     assert 2 <= model.n_cv_folds_ < 5  # folds of ~1,000 items: 2 or 3 reach MAX_SCORED
     assert len(model.committee_) == 5
     assert len({m.C for m in model.committee_}) == 1  # bagging: same head, other samples
@@ -141,9 +158,9 @@ def test_singleton_classes_still_get_cross_validated(embedded_dataset, dataset_l
     assert (counts == 1).sum() >= 5  # the situation under test: several singleton classes
     model = AutoClassifier().fit(X[lab], y[lab])
     assert model.n_cv_folds_ == 5
-    assert len(model.leaderboard_) == len(CANDIDATE_CS)
+    assert len(model.leaderboard_) == len(CANDIDATES)
     assert model.best_name_ == model.leaderboard_[0][0]
-    assert model.cv_score_ == max(mean for _, mean, _ in model.leaderboard_)
+    assert_weighting_pick(model)
     assert 0.0 < model.cv_score_ <= 1.0
     # The picked head is no worse than chance by far on the held-out rows of the seen classes.
     seen = np.isin(y[rest], model.classes_)

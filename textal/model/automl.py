@@ -1,10 +1,20 @@
 """A light classifier on sentence embeddings, chosen by cross-validation that allows singletons.
 
-``AutoClassifier`` compares class-balanced logistic regressions over a grid of C by k-fold
-cross-validation on the labelled set, scored by the macro-F1 of the pooled out-of-fold
-predictions over the classes held out (each class weighs the same whatever the class mix). The
-best candidate is refitted on all labels; the committee used by the "committee" strategy is that
-refit plus members fitted on bootstrap samples (query by bagging).
+``AutoClassifier`` compares logistic regressions over a grid of C, each class-balanced and
+unweighted (class weighting chosen together with C), by k-fold cross-validation on the labelled
+set, scored by the macro-F1 of the pooled out-of-fold predictions over the classes held out
+(each class weighs the same whatever the class mix). The pick (below) is refitted on all labels;
+the committee used by the "committee" strategy is that refit plus members fitted on bootstrap
+samples (query by bagging).
+
+The pick (issue 27): the best balanced candidate, unless the best unweighted one beats it by
+more than the balanced one's standard error (std over folds / sqrt(folds)). Unweighted heads
+win where balancing over-weights a rare class: TREC with every label, 1.6% ABBR, 0.891 test
+macro-F1 unweighted at C=10 against 0.845 for the balanced pick and 0.861 for the best balanced
+C. Taking the best of the six by CV score alone lost where labels are few (CR at 400 labels:
+0.803 against 0.811 for balanced C=1; the unweighted heads won CV by noise), and a
+one-standard-error rule toward small C, better on the bench, made the routing over-promise on
+CR (docs/results.md, "The head's CV budget and C grid").
 
 Why macro-F1 and not balanced accuracy (the mean recall, used before): recall alone rewards a
 head that over-predicts rare classes. On TREC's 50 fine classes, all 5,381 pool labels, CV
@@ -30,12 +40,13 @@ with a gradient below ``tol`` and stops at once. The previous head walked its fo
 grid that way: on TREC-fine's 5,381 labels all three candidates got the identical CV score and
 the tie went to C=1 (test macro-F1 0.639, against 0.697 for C=10 fitted cold).
 
-Why only balanced logistic regression with C in (1, 10, 100): on seven real datasets (UCI
+Why only logistic regression with C in (1, 10, 100): on seven real datasets (UCI
 sentiment x3, SST-2, CR, TREC, AG News; all-MiniLM-L6-v2 embeddings; 20 to 500 random labels; 5
 seeds), picking by CV among these three gave held-out balanced accuracy as good as the best fixed
 model, while adding unbalanced LR, C=0.1 or C=1000, linear SVM, ridge, RBF SVM, kNN or nearest
 centroid to the pool raised the picked model's held-out score by at most 0.003 and lowered it by
-up to 0.016 at 20 to 100 labels (more candidates, more selection noise). C=1 is the default when
+up to 0.016 at 20 to 100 labels (more candidates, more selection noise, with the best score
+taken alone: the tie rule above is what lets unweighted LR in). C=1 balanced is the default when
 CV is impossible (every class a singleton) because it was the best single candidate at every
 labelled-set size measured. On the sets added for many classes, star ratings and a rare class
 (``scripts/bench_candidates.py --full-data``; test macro-F1 with every pool label, C = 0.1 / 1 /
@@ -69,19 +80,31 @@ from threadpoolctl import threadpool_limits
 #: Grid of inverse regularisation strengths compared by CV, in evaluation order. The first is the
 #: default used without CV; on equal CV scores the earlier (more regularised) candidate wins.
 CANDIDATE_CS: tuple[float, ...] = (1.0, 10.0, 100.0)
+#: Class weightings compared with every C: "balanced" first (the default), then none.
+WEIGHTINGS: tuple[str | None, ...] = ("balanced", None)
+#: Every candidate ``(C, class_weight)``: the most regularised first, and at each C balanced
+#: before unweighted; on equal CV scores the earlier wins (the pick:
+#: :meth:`AutoClassifier._cross_validate`).
+CANDIDATES: tuple[tuple[float, str | None], ...] = tuple(
+    (C, w) for C in CANDIDATE_CS for w in WEIGHTINGS
+)
 
 #: Held-out items scored per candidate, about: folds beyond those reaching it are skipped.
 MAX_SCORED = 2000
 
 _TOL = 1e-3  # lbfgs gradient tolerance: same held-out accuracy as 1e-4, about half the time.
 
-
-def _logreg(C: float) -> LogisticRegression:
-    return LogisticRegression(C=C, class_weight="balanced", tol=_TOL, max_iter=1000)
+Candidate = tuple[float, str | None]
 
 
-def _name(C: float) -> str:
-    return f"logreg(C={C:g}, balanced)"
+def _logreg(candidate: Candidate) -> LogisticRegression:
+    C, weight = candidate
+    return LogisticRegression(C=C, class_weight=weight, tol=_TOL, max_iter=1000)
+
+
+def _name(candidate: Candidate) -> str:
+    C, weight = candidate
+    return f"logreg(C={C:g}, balanced)" if weight == "balanced" else f"logreg(C={C:g})"
 
 
 def _macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -134,13 +157,15 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
     best_ : LogisticRegression
         The chosen candidate refitted on all labels (trained on indices into ``classes_``).
     best_name_ : str
-        Readable description, e.g. ``"logreg(C=10, balanced)"``.
+        Readable description, e.g. ``"logreg(C=10, balanced)"`` or ``"logreg(C=1)"``
+        (unweighted).
     cv_score_ : float
         Out-of-fold macro-F1 of ``best_`` over the classes with two labels or more; NaN
-        when every class has a single label (no CV possible: ``best_`` is then the default C=1).
+        when every class has a single label (no CV possible: ``best_`` is then the default,
+        balanced C=1).
     leaderboard_ : list of (name, mean, std)
-        Per candidate, best first: out-of-fold macro-F1 and its std over folds; empty
-        without CV.
+        Per candidate, the pick first, then by descending mean: out-of-fold macro-F1 and its
+        std over folds; empty without CV.
     n_cv_folds_ : int
         Folds actually scored per candidate; 0 without CV.
     committee_ : list of LogisticRegression
@@ -183,34 +208,36 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
             warnings.filterwarnings("ignore", message="The number of unique classes is greater")
             folds = singleton_folds(y_enc, k, rng) if k >= 2 else None
             ranked = self._cross_validate(X, y_enc, folds) if folds is not None else []
-            best_C = ranked[0][0] if ranked else CANDIDATE_CS[0]
-            self.best_ = _logreg(best_C).fit(X, y_enc)
+            best = ranked[0][0] if ranked else CANDIDATES[0]
+            self.best_ = _logreg(best).fit(X, y_enc)
             self.committee_ = [self.best_]
             for _ in range(self.committee_size - 1):
                 rows = bootstrap_sample(y_enc, rng)
-                self.committee_.append(_logreg(best_C).fit(X[rows], y_enc[rows]))
-        self.best_name_ = _name(best_C)
-        self.leaderboard_ = [(_name(C), mean, std) for C, mean, std in ranked]
+                self.committee_.append(_logreg(best).fit(X[rows], y_enc[rows]))
+        self.best_name_ = _name(best)
+        self.leaderboard_ = [(_name(c), mean, std) for c, mean, std in ranked]
         self.cv_score_ = ranked[0][1] if ranked else math.nan
         return self
 
     def _cross_validate(
         self, X: np.ndarray, y: np.ndarray, fold: np.ndarray
-    ) -> list[tuple[float, float, float]]:
-        """(C, mean, std) per candidate, best first; sets ``n_cv_folds_``.
+    ) -> list[tuple[Candidate, float, float]]:
+        """(candidate, mean, std) per candidate, the pick first; sets ``n_cv_folds_``.
 
         Folds are used in order until about :data:`MAX_SCORED` items are held out (at least 2).
-        Every fit starts cold: see the module docstring on warm starts. The sort is stable:
-        equal means keep grid order.
+        Every fit starts cold: see the module docstring on warm starts. The pick is the best
+        balanced candidate (earlier in :data:`CANDIDATES` on equal scores), unless the best
+        unweighted one beats it by more than its standard error (std over folds / sqrt(folds));
+        the others follow by mean, ties in grid order.
         """
         sizes = np.bincount(fold[fold >= 0])
         n_folds = max(2, int(np.searchsorted(np.cumsum(sizes), MAX_SCORED)) + 1)
         n_folds = min(n_folds, len(sizes))
         predictions: list[list[np.ndarray]] = []
-        for C in CANDIDATE_CS:
+        for candidate in CANDIDATES:
             predictions.append(
                 [
-                    _logreg(C).fit(X[fold != f], y[fold != f]).predict(X[fold == f])
+                    _logreg(candidate).fit(X[fold != f], y[fold != f]).predict(X[fold == f])
                     for f in range(n_folds)
                 ]
             )
@@ -218,13 +245,18 @@ class AutoClassifier(ClassifierMixin, BaseEstimator):
         held_out = [np.flatnonzero(fold == f) for f in range(n_folds)]
         truth = y[np.concatenate(held_out)]
         results = []
-        for C, fold_predictions in zip(CANDIDATE_CS, predictions, strict=True):
+        for candidate, fold_predictions in zip(CANDIDATES, predictions, strict=True):
             pooled = _macro_f1(truth, np.concatenate(fold_predictions))
             per_fold = [
                 _macro_f1(y[rows], p) for rows, p in zip(held_out, fold_predictions, strict=True)
             ]
-            results.append((C, float(pooled), float(np.std(per_fold))))
-        return sorted(results, key=lambda r: -r[1])
+            results.append((candidate, float(pooled), float(np.std(per_fold))))
+        ranked = sorted(results, key=lambda r: -r[1])
+        balanced = next(r for r in ranked if r[0][1] == "balanced")
+        unweighted = next(r for r in ranked if r[0][1] is None)
+        bar = balanced[1] + balanced[2] / math.sqrt(n_folds)
+        pick = unweighted if unweighted[1] > bar else balanced
+        return [pick] + [r for r in ranked if r is not pick]
 
     def _check_X(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "committee_")
