@@ -19,9 +19,7 @@ import numpy as np
 from textal.data.label_sets import join_label_set, label_matrix, label_sets_of
 from textal.ledger.records import (
     ClassProbability,
-    LeaderboardEntry,
     RoundParams,
-    RoundReport,
     Selection,
     labels_digest,
 )
@@ -40,6 +38,7 @@ from textal.round.plan import (
     _Labeled,
     _stop_set_step,
     _top_candidates,
+    _trained_report,
     _walk_search,
     _why,
     neighborhood_size,
@@ -150,20 +149,7 @@ def plan_multilabel_round(
         for rank, (r, w) in enumerate(zip(batch.picked, why, strict=True), start=1)
     ]
     clock.lap("select")
-    report = RoundReport(
-        selected_by=strategy,
-        labeled=len(ids),
-        label_counts=counts,
-        model=head.best_name_,
-        cv_score=None if np.isnan(head.cv_score_) else float(head.cv_score_),
-        leaderboard=tuple(LeaderboardEntry(*row) for row in head.leaderboard_),
-        scored=scored,
-        suppressed_by_neighbors=batch.suppressed_by_neighbors,
-        suppressed_by_radius=batch.suppressed_by_radius,
-        capped=batch.capped,
-        timings=clock.timings(),
-        candidate_set=found,
-    )
+    report = _trained_report(strategy, len(ids), counts, head, scored, batch, clock, found)
     return RoundPlan(
         params,
         picks,

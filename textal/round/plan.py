@@ -33,11 +33,12 @@ from textal.ledger.records import (
     labels_digest,
 )
 from textal.model.automl import AutoClassifier, fit_on_labels
+from textal.model.multilabel import MultiLabelHead
 from textal.round import candidates as index
 from textal.store.base import Chunk, VectorStore
 from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
-from textal.strategy.diverse import BATCH_SIZE, NeighborSearch, select_diverse
+from textal.strategy.diverse import BATCH_SIZE, DiverseBatch, NeighborSearch, select_diverse
 from textal.strategy.explore import exploration_share, interleave
 from textal.strategy.scores import STRATEGIES, STRATEGY, Builtin, Strategy
 
@@ -369,6 +370,33 @@ def _picks(
     return picks
 
 
+def _trained_report(
+    strategy: str,
+    labeled: int,
+    label_counts: dict[str, int],
+    model: AutoClassifier | MultiLabelHead,
+    scored: int,
+    batch: DiverseBatch,
+    clock: _Clock,
+    found: CandidateSet | None,
+) -> RoundReport:
+    """The report of a round whose head was trained (either kind of head fills it alike)."""
+    return RoundReport(
+        selected_by=strategy,
+        labeled=labeled,
+        label_counts=label_counts,
+        model=model.best_name_,
+        cv_score=None if np.isnan(model.cv_score_) else float(model.cv_score_),
+        leaderboard=tuple(LeaderboardEntry(*row) for row in model.leaderboard_),
+        scored=scored,
+        suppressed_by_neighbors=batch.suppressed_by_neighbors,
+        suppressed_by_radius=batch.suppressed_by_radius,
+        capped=batch.capped,
+        timings=clock.timings(),
+        candidate_set=found,
+    )
+
+
 def plan_round(
     store: VectorStore,
     labels: Mapping[str, str],
@@ -462,19 +490,8 @@ def plan_round(
     why = _why(vectors[batch.picked], known.ids, known.vectors, known.labels)
     picks = _picks(cand_ids, scores, proba, classes, batch.picked, why)
     clock.lap("select")
-    report = RoundReport(
-        selected_by=strategy,
-        labeled=len(known.ids),
-        label_counts=known.counts,
-        model=model.best_name_,
-        cv_score=None if np.isnan(model.cv_score_) else float(model.cv_score_),
-        leaderboard=tuple(LeaderboardEntry(*row) for row in model.leaderboard_),
-        scored=scored,
-        suppressed_by_neighbors=batch.suppressed_by_neighbors,
-        suppressed_by_radius=batch.suppressed_by_radius,
-        capped=batch.capped,
-        timings=clock.timings(),
-        candidate_set=found,
+    report = _trained_report(
+        strategy, len(known.ids), known.counts, model, scored, batch, clock, found
     )
     return RoundPlan(
         params,
