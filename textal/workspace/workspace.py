@@ -38,6 +38,7 @@ from textal.ledger import (
     LABEL,
     UNLABEL,
     Answer,
+    LabelEvent,
     LabelValue,
     Ledger,
     RoundParams,
@@ -56,15 +57,18 @@ from textal.store import (
 )
 from textal.store.base import Filtered
 from textal.store.filters import INGESTED_AT, Filter
+from textal.store.serialized import serialized
 from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.scores import STRATEGY
+from textal.workspace.accounts import Accounts
 from textal.workspace.answers import check_label_mode, refusals, shown_label
 from textal.workspace.batch_files import write_batch
 from textal.workspace.config import (
     CONFIG_NAME,
     DEFAULT_COLLECTION,
     DEFAULT_STORE_URI,
+    LEDGER_NAME,
     WorkspaceConfig,
     check_label_names,
     check_multi_label_names,
@@ -83,7 +87,6 @@ if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by
     from textal.model.predictor import Predictor
     from textal.round.plan import RoundPlan, Scorer
 
-LEDGER_NAME = "ledger.sqlite"
 MEMORY_STORE_DIR = "memory-store"
 
 
@@ -229,6 +232,7 @@ class Workspace:
         embed_backend: str | None = None,
         device: str | None = None,
         multi_label: bool = False,
+        threads: bool = False,
     ) -> Workspace:
         """Open the workspace at ``path`` (default ``$TEXTAL_WORKSPACE`` or ``./textal-workspace``).
 
@@ -249,6 +253,9 @@ class Workspace:
         ``multi_label`` makes a new workspace multi-label (answers are label sets; ``labels``
         required, fixed, no name with ``;``); an existing single-label workspace refuses it, and
         a multi-label one refuses new labels.
+
+        ``threads``: the workspace is shared by threads (:meth:`sibling`), so its store's calls
+        run one at a time (:func:`textal.store.serialized.serialized`).
         """
         root = workspace_path(path)
         if store_uri is not None:
@@ -315,6 +322,8 @@ class Workspace:
                 store = _open_workspace_store(
                     root, config, where, read_only=frozen, credentials=credentials
                 )
+                if threads:
+                    store = serialized(store)
             except BaseException:
                 ledger.close()
                 raise
@@ -711,6 +720,44 @@ class Workspace:
             return []
         done = set(self.ledger.current_labels()) | self.ledger.ambiguous_items()
         return [s for s in self.ledger.selections(last.round) if s.item_id not in done]
+
+    # -- reading the ledger ---------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """The sequence number of the latest label event (0: none yet)."""
+        return self.ledger.last_seq()
+
+    def current_labels(self) -> dict[str, str]:
+        """``{item_id: current label}`` (a canonical label-set cell when multi-label)."""
+        return self.ledger.current_labels()
+
+    def ambiguous_items(self) -> set[str]:
+        """Items whose latest event marks them ambiguous."""
+        return self.ledger.ambiguous_items()
+
+    def history(self) -> list[LabelEvent]:
+        """Every label event, oldest first."""
+        return self.ledger.history()
+
+    def events_of(self, item_ids: Sequence[str]) -> list[LabelEvent]:
+        """Every label event on ``item_ids``, oldest first."""
+        return self.ledger.events_of(item_ids)
+
+    def rounds(self) -> list[RoundRecord]:
+        """Every recorded round, oldest first."""
+        return self.ledger.rounds()
+
+    def last_round(self) -> RoundRecord | None:
+        return self.ledger.last_round()
+
+    def selections(self, round_number: int) -> list[Selection]:
+        """A round's selections, by rank."""
+        return self.ledger.selections(round_number)
+
+    @property
+    def accounts(self) -> Accounts:
+        """The web accounts and sessions (this thread's ledger connection)."""
+        return Accounts(self.ledger)
 
     # -- reporting ------------------------------------------------------------------------
 
