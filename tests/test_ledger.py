@@ -20,7 +20,7 @@ from textal.ledger import (
     Timings,
     labels_digest,
 )
-from textal.ledger.ledger import SCHEMA_VERSION
+from textal.ledger.migrations import SCHEMA_VERSION
 
 
 def test_latest_event_wins_and_history_is_kept(tmp_path):

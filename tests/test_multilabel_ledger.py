@@ -23,6 +23,7 @@ from textal.ledger import (
     RoundParams,
     RoundReport,
     Selection,
+    migrations,
 )
 from textal.ledger import ledger as ledger_module
 from textal.quality.agreement import annotator_agreement, labels_by_annotator
@@ -143,7 +144,7 @@ def test_agreement_on_sets_is_the_mean_kappa_over_labels():
 def test_a_schema_5_ledger_migrates_to_6_with_nothing_lost(tmp_path, monkeypatch):
     path = tmp_path / "ledger.sqlite"
     shutil.copyfile(V1_FIXTURE, path)
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 5)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 5)
     Ledger(path).close()  # the v1 fixture brought to schema 5, as textal before issue 26 left it
     monkeypatch.undo()
     assert _rows(path, "PRAGMA user_version") == [(5,)]
