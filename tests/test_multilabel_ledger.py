@@ -156,7 +156,7 @@ def test_a_schema_5_ledger_migrates_to_6_with_nothing_lost(tmp_path, monkeypatch
         selections = {r.round: before_check.selections(r.round) for r in rounds}
         assert not before_check.multi_label
         assert before_check.current_labels()
-    assert _rows(path, "PRAGMA user_version") == [(6,)]
+    assert _rows(path, "PRAGMA user_version") == [(migrations.SCHEMA_VERSION,)]
     assert _rows(path, "SELECT * FROM label_events ORDER BY seq") == events
     assert all(s.probabilities == () for batch in selections.values() for s in batch)
     assert sum(len(b) for b in selections.values()) == len(_rows(path, "SELECT * FROM selections"))

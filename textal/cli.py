@@ -435,6 +435,8 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.last_candidates:
         read = {"all": "scored every stored item", "index": "scored candidates from the index"}
         print(f"last round  {read[s.last_candidates]}")
+    if s.last_filter is not None:
+        print(f"last round  asked only items where {terminal_safe(s.last_filter)}")
     if s.last_model:
         cv = "n/a" if s.last_cv_score is None else f"{s.last_cv_score:.3f}"
         print(f"last model  {s.last_model}, cross-validated score {cv}")
@@ -477,6 +479,8 @@ def _cmd_round(args: argparse.Namespace) -> None:
         )
     elif r.report.scored:
         print(f"scored all {r.report.scored} unlabeled items")
+    if r.params.filter is not None:
+        print(f"asked only items where {terminal_safe(r.params.filter)}")
     if r.report.model:
         cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
         print(f"model {r.report.model}, cross-validated score {cv}")

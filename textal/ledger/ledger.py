@@ -370,6 +370,10 @@ class Ledger:
                     report.agreement,
                 ),
             )  # fmt: skip
+            if params.filter is not None:
+                self._conn.execute(
+                    "INSERT INTO round_filters VALUES (?, ?)", (number, params.filter)
+                )
             found = report.candidate_set
             if found is not None:
                 self._conn.execute(
@@ -432,10 +436,12 @@ class Ledger:
         (so it was asked with other settings: the same settings re-use the open round).
         """
         rows = self._conn.execute(
-            f"SELECT {_ROUND_COLUMNS}, n.round, c.anchors, c.neighbors, c.sample, c.seconds"
+            f"SELECT {_ROUND_COLUMNS}, n.round, f.filter,"
+            " c.anchors, c.neighbors, c.sample, c.seconds"
             " FROM rounds r LEFT JOIN rounds n"
             " ON n.round = (SELECT min(round) FROM rounds WHERE round > r.round)"
             " AND n.last_seq = r.last_seq LEFT JOIN round_candidates c ON c.round = r.round"
+            " LEFT JOIN round_filters f ON f.round = r.round"
             f" {where} ORDER BY r.round",
             args,
         ).fetchall()
@@ -465,7 +471,8 @@ class Ledger:
             (number, created_at, strategy, batch_size, share, seed, last_seq, trained_on) = row[:8]
             (selected_by, labeled, model, cv_score, scored, by_neighbors, by_radius) = row[8:15]
             (capped, fit_s, score_s, select_s, total_s, agreement, superseded_by) = row[15:22]
-            found = None if row[22] is None else CandidateSet(*row[22:])
+            restricted = row[22]
+            found = None if row[23] is None else CandidateSet(*row[23:])
             report = RoundReport(
                 selected_by=selected_by,
                 labeled=labeled,
@@ -481,7 +488,7 @@ class Ledger:
                 agreement=agreement,
                 candidate_set=found,
             )
-            params = RoundParams(strategy, batch_size, share, seed, report.candidates)
+            params = RoundParams(strategy, batch_size, share, seed, report.candidates, restricted)
             records.append(
                 RoundRecord(number, created_at, params, last_seq, trained_on, report, superseded_by)
             )

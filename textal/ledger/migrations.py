@@ -311,6 +311,16 @@ CREATE TABLE selection_probabilities (
 """
 
 
+# 6 -> 7: the filter a round was restricted to (``textal round --filter/--since``), in the filter
+# language (textal.store.filters.filter_text); a round without a row here read every stored item.
+_SCHEMA_ROUND_FILTERS = """
+CREATE TABLE round_filters (
+    round  INTEGER PRIMARY KEY REFERENCES rounds (round),
+    filter TEXT NOT NULL
+);
+"""
+
+
 MIGRATIONS: dict[int, Migration] = {
     0: _SCHEMA_V1,
     1: migrate_v1_to_v2,
@@ -318,6 +328,7 @@ MIGRATIONS: dict[int, Migration] = {
     3: _SCHEMA_CANDIDATES,
     4: _SCHEMA_SESSIONS,
     5: _SCHEMA_MULTI_LABEL,
+    6: _SCHEMA_ROUND_FILTERS,
 }
 SCHEMA_VERSION = len(MIGRATIONS)  # what this textal writes
 

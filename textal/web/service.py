@@ -112,6 +112,7 @@ def round_view(record: RoundRecord) -> RoundRow:
         cv_score=record.report.cv_score,
         agreement=record.report.agreement,
         cold_start=record.report.cold_start,
+        filter=record.params.filter,
     )
 
 

@@ -56,7 +56,7 @@ from textal.store import (
     quiet_milvus_client_logs,
 )
 from textal.store.base import Filtered
-from textal.store.filters import INGESTED_AT, Filter
+from textal.store.filters import INGESTED_AT, Filter, filter_text
 from textal.store.serialized import serialized
 from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
@@ -554,8 +554,8 @@ class Workspace:
         """Train, score, select a diverse batch, record it and write it for people.
 
         ``filter`` (:mod:`textal.store.filters`) restricts the unlabeled items the round scores
-        and selects (e.g. today's reviews); it trains on every label all the same. A filtered
-        round is always a new round: the open one is not reused.
+        and selects (e.g. today's reviews); it trains on every label all the same. It is
+        recorded with the round (:attr:`RoundParams.filter`, in the filter language).
 
         ``batch_size`` is checked against :data:`textal.strategy.diverse.BATCH_SIZE`.
         ``candidates`` is what the round scores (:data:`textal.round.candidates.CANDIDATES`:
@@ -567,9 +567,10 @@ class Workspace:
         recorded as strategy ``custom:<its name>``.
 
         The last round is still open while no label event arrived since it was made: asked again
-        with exactly the same settings, its batch is written again. Asked with any other setting,
-        a new round is recorded and the open one is marked superseded in the history (its items
-        are free again, so the new round may pick some of them).
+        with exactly the same settings (the same filter, or none), its batch is written again.
+        Asked with any other setting, a new round is recorded and the open one is marked
+        superseded in the history (its items are free again, so the new round may pick some of
+        them).
         """
         if scorer is not None and strategy is not None:
             raise ValueError("give a strategy name or your own scorer, not both")
@@ -596,6 +597,7 @@ class Workspace:
             max_class_share,
             seed,
             candidate_mode(candidates, count),
+            None if filter is None else filter_text(filter),
         )
         with self.ledger.snapshot():  # so last_seq names exactly the labels trained on
             rounds = self.ledger.rounds()
@@ -607,7 +609,6 @@ class Workspace:
         queued = pending(self.path, set(labels) | ambiguous)[:batch_size]
         if (
             scorer is None  # a function cannot be compared with the one used before
-            and filter is None  # nor is a filter recorded with the round
             and last is not None
             and last.last_seq == last_seq
             and last.params == params
@@ -637,7 +638,7 @@ class Workspace:
         )
         report = replace(plan.report, agreement=self._agreement(rounds, plan))
         record = self.ledger.record_round(
-            params=replace(plan.params, batch_size=batch_size),
+            params=replace(plan.params, batch_size=batch_size, filter=params.filter),
             report=report,
             last_seq=last_seq,
             trained_on=plan.trained_on,
