@@ -108,17 +108,7 @@ class Opening(WorkspaceCore):
             )
         else:
             check_label_mode(root, config, names, multi_label=multi_label)
-            if model is not None and resolve_model(model)[0] != config.model:
-                raise TextalError(
-                    f"workspace {root} embeds with {config.model} (dim {config.dim}); "
-                    f"refusing --model {model}: use another --workspace for another model"
-                )
-            if embed_backend is not None and not same_vectors(embed_backend, config.backend):
-                raise TextalError(
-                    f"workspace {root} embeds with backend {config.backend}; refusing "
-                    f"--embed-backend {check_backend(embed_backend)}, whose vectors differ: "
-                    "use another --workspace for another backend"
-                )
+            _check_same_vectors(root, config, model, embed_backend)
             config = _bind_store(root, config, store_uri, collection, move=move_store)
             if names:
                 config = with_labels(config, list(names))
@@ -136,15 +126,7 @@ class Opening(WorkspaceCore):
         try:
             ledger = _open_ledger(root / LEDGER_NAME, frozen=frozen, fallback=read_only)
             try:
-                if stored is None and config.multi_label:
-                    ledger.make_multi_label()
-                if ledger.multi_label != config.multi_label:
-                    raise TextalError(
-                        f"workspace {root}: {CONFIG_NAME} says multi_label = "
-                        f"{str(config.multi_label).lower()} but its ledger records "
-                        f"{'label sets' if ledger.multi_label else 'single labels'}: restore "
-                        f"the {CONFIG_NAME} the workspace was created with"
-                    )
+                _check_ledger_mode(root, config, ledger, new=stored is None)
                 store = _open_workspace_store(
                     root, config, where, read_only=frozen, credentials=credentials
                 )
@@ -166,6 +148,37 @@ class Opening(WorkspaceCore):
         workspace._backend = embed_backend or config.backend
         workspace._device = device
         return workspace
+
+
+def _check_same_vectors(
+    root: Path, config: WorkspaceConfig, model: str | None, backend: str | None
+) -> None:
+    """Refuse a ``model`` or embedding ``backend`` whose vectors differ from the recorded ones."""
+    if model is not None and resolve_model(model)[0] != config.model:
+        raise TextalError(
+            f"workspace {root} embeds with {config.model} (dim {config.dim}); "
+            f"refusing --model {model}: use another --workspace for another model"
+        )
+    if backend is not None and not same_vectors(backend, config.backend):
+        raise TextalError(
+            f"workspace {root} embeds with backend {config.backend}; refusing "
+            f"--embed-backend {check_backend(backend)}, whose vectors differ: "
+            "use another --workspace for another backend"
+        )
+
+
+def _check_ledger_mode(root: Path, config: WorkspaceConfig, ledger: Ledger, *, new: bool) -> None:
+    """Make a ``new`` multi-label workspace's ledger multi-label; refuse a config and a ledger
+    that disagree on it (events are never read with the other meaning of ``;``)."""
+    if new and config.multi_label:
+        ledger.make_multi_label()
+    if ledger.multi_label != config.multi_label:
+        raise TextalError(
+            f"workspace {root}: {CONFIG_NAME} says multi_label = "
+            f"{str(config.multi_label).lower()} but its ledger records "
+            f"{'label sets' if ledger.multi_label else 'single labels'}: restore "
+            f"the {CONFIG_NAME} the workspace was created with"
+        )
 
 
 def _store_of(config: WorkspaceConfig) -> StoreURI:

@@ -70,27 +70,11 @@ class Rounds(WorkspaceCore):
         superseded in the history (its items are free again, so the new round may pick some of
         them).
         """
-        if scorer is not None and strategy is not None:
-            raise ValueError("give a strategy name or your own scorer, not both")
-        BATCH_SIZE.check(batch_size, "batch_size")
-        registry = ML_STRATEGY if self.multi_label else STRATEGY
-        if strategy is not None and strategy not in registry.choices:
-            kind = "multi-label" if self.multi_label else "single-label"
-            raise TextalError(
-                f"strategy {show_value(strategy)} is not one for a {kind} workspace: choose "
-                f"from {', '.join(registry.choices)}"
-            )
-        if self.multi_label and (scorer is not None or max_class_share is not None):
-            raise TextalError(
-                "a multi-label round takes no own scorer and no --max-class-share (a pick is "
-                "predicted several labels)"
-            )
-        if scorer is not None:
-            strategy = f"custom:{getattr(scorer, '__name__', 'scorer')}"
+        name = self._strategy_name(strategy, scorer, batch_size, max_class_share)
         pool = self.store if filter is None else Filtered(self.store, filter)
         count = pool.count()
         params = RoundParams(
-            strategy or registry.default,
+            name,
             batch_size,
             max_class_share,
             seed,
@@ -113,18 +97,7 @@ class Rounds(WorkspaceCore):
             and set(queued) <= {s.item_id for s in self.ledger.selections(last.round)}
         ):
             return self._export_round(last, reused=True)
-        if count == 0 and filter is not None:
-            raise TextalError(
-                f"no item in the store {self.store.uri} matches the filter (items ingested "
-                "before filters have no metadata but their gold label)"
-            )
-        if count == 0:
-            raise TextalError(f"the store {self.store.uri} is empty: run `textal ingest` first")
-        if filter is None and count <= len(labels) + len(ambiguous):
-            raise TextalError(
-                f"nothing left to label: all {count} items are labeled ({len(labels)}) or marked "
-                f"ambiguous ({len(ambiguous)}); no round was recorded"
-            )
+        _check_something_to_ask(self.store.uri, count, filter, len(labels), len(ambiguous))
         plan = self._plan(
             pool,
             labels,
@@ -145,6 +118,33 @@ class Rounds(WorkspaceCore):
             new_stop_set=list(plan.stop_predictions) if plan.drew_stop_set else (),
         )
         return self._export_round(record, reused=False)
+
+    def _strategy_name(
+        self,
+        strategy: str | None,
+        scorer: Scorer | None,
+        batch_size: int,
+        max_class_share: float | None,
+    ) -> str:
+        """The strategy a round records, once its settings are checked for this workspace."""
+        if scorer is not None and strategy is not None:
+            raise ValueError("give a strategy name or your own scorer, not both")
+        BATCH_SIZE.check(batch_size, "batch_size")
+        registry = ML_STRATEGY if self.multi_label else STRATEGY
+        if strategy is not None and strategy not in registry.choices:
+            kind = "multi-label" if self.multi_label else "single-label"
+            raise TextalError(
+                f"strategy {show_value(strategy)} is not one for a {kind} workspace: choose "
+                f"from {', '.join(registry.choices)}"
+            )
+        if self.multi_label and (scorer is not None or max_class_share is not None):
+            raise TextalError(
+                "a multi-label round takes no own scorer and no --max-class-share (a pick is "
+                "predicted several labels)"
+            )
+        if scorer is not None:
+            return f"custom:{getattr(scorer, '__name__', 'scorer')}"
+        return strategy or registry.default
 
     def _plan(
         self,
@@ -219,6 +219,24 @@ class Rounds(WorkspaceCore):
             return []
         done = set(self.ledger.current_labels()) | self.ledger.ambiguous_items()
         return [s for s in self.ledger.selections(last.round) if s.item_id not in done]
+
+
+def _check_something_to_ask(
+    uri: str, count: int, filter: Filter | None, labeled: int, ambiguous: int
+) -> None:
+    """Refuse a round over ``count`` items (those ``filter`` matches) that has nothing to ask."""
+    if count == 0 and filter is not None:
+        raise TextalError(
+            f"no item in the store {uri} matches the filter (items ingested "
+            "before filters have no metadata but their gold label)"
+        )
+    if count == 0:
+        raise TextalError(f"the store {uri} is empty: run `textal ingest` first")
+    if filter is None and count <= labeled + ambiguous:
+        raise TextalError(
+            f"nothing left to label: all {count} items are labeled ({labeled}) or marked "
+            f"ambiguous ({ambiguous}); no round was recorded"
+        )
 
 
 def _per_label(pick: Selection) -> Selection:
