@@ -24,6 +24,7 @@ from textal.store.filters import (
     AnyOf,
     Compare,
     Or,
+    filter_text,
     parse_filter,
     predicate,
     since_filter,
@@ -46,6 +47,27 @@ def test_the_grammar_builds_a_typed_tree_and_renders_it_for_milvus():
         to_milvus(parse_filter("n >= -1.5e3 or n < 7"), "m")
         == '((m["n"] >= -1500.0) or (m["n"] < 7))'
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'source == "app-store" and (stars <= 2 or lang in ["en", "de"])',
+        '(a == 1 or b != "x\\"y\\\\z") and (c < -1.5e-07 or d >= 3) and e in [1, "\\u0007"]',
+        'a == "ü é" or (b > 2 and (c == 1 or d == 2))',
+        "n >= 12345678901234567890 or n <= 0.1",
+    ],
+)
+def test_a_filter_is_written_back_as_text_that_reads_as_the_same_tree(text: str):
+    """What the ledger records with a round: one spelling per tree, read back exactly."""
+    tree = parse_filter(text)
+    assert parse_filter(filter_text(tree)) == tree
+    assert filter_text(parse_filter(filter_text(tree))) == filter_text(tree)
+    since = since_filter("2026-12-01")
+    assert since == Compare(INGESTED_AT, ">=", 1796083200)
+    assert filter_text(And((tree, since))).endswith(
+        ") and ingested_at >= 1796083200"
+    ) == isinstance(tree, And | Or)
 
 
 @pytest.mark.parametrize(
@@ -224,14 +246,22 @@ def test_a_round_since_today_picks_only_todays_reviews(
     with Workspace.open(ws, credentials=credentials_from_env(os.environ)) as opened:
         todays = {i for c in opened.store.iterate(filter=since_filter(since)) for i in c.ids}
     assert len(todays) == 80
-    for flag in (["--since", since], ["--filter", 'source == "app-store"']):
+    asked = (f"{INGESTED_AT} >= {int(np.ceil(between))}", 'source == "app-store"')
+    for flag, restricted in zip((["--since", since], ["--filter", asked[1]]), asked, strict=True):
         code, out, err = _run(capsys, "round", *where, "--batch-size", "10", *flag)
         assert code == 0, err
         assert "scored all 80 unlabeled items" in out
+        assert f"asked only items where {restricted}" in out
         batch = sorted((ws / "batches").glob("round-*.csv"))[-1]
         with open(batch, encoding="utf-8", newline="") as f:
             picked = [r["id"] for r in csv.DictReader(f)]
         assert len(picked) == 10 and set(picked) <= todays
+
+    # The filter is recorded with the round: the same one again reuses the open round.
+    code, out, err = _run(capsys, "round", *where, "--batch-size", "10", "--filter", asked[1])
+    assert code == 0 and "is still open (no labels since)" in out, err
+    code, out, _ = _run(capsys, "status", *where)
+    assert code == 0 and f"last round  asked only items where {asked[1]}" in out
 
     out_file = tmp_path / "export.csv"
     code, out, _ = _run(capsys, "export", *where, out_file, "--filter", 'source == "web"')

@@ -20,7 +20,7 @@ from textal.ledger import (
     Timings,
     labels_digest,
 )
-from textal.ledger.ledger import SCHEMA_VERSION
+from textal.ledger.migrations import SCHEMA_VERSION
 
 
 def test_latest_event_wins_and_history_is_kept(tmp_path):
@@ -102,6 +102,25 @@ def test_labels_and_rounds_survive_reopening_typed(tmp_path):
         assert ledger.selections(1) == [picked]
         assert ledger.stop_set() == ["b", "c"]
         assert ledger.stop_predictions(1) == {"b": "pos", "c": "neg"}
+
+
+def test_a_round_keeps_the_filter_it_was_restricted_to(tmp_path):
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        for restricted in ('source == "app-store" and ingested_at >= 1764547200', None):
+            params = RoundParams("margin", 1, None, 0, "all", restricted)
+            recorded = ledger.record_round(
+                params=params,
+                report=RoundReport(COLD_START, 0),
+                last_seq=ledger.last_seq(),
+                trained_on=labels_digest({}),
+                selections=[Selection(1, "a", None, None)],
+            )
+            assert recorded.params == params
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert [r.params.filter for r in ledger.rounds()] == [
+            'source == "app-store" and ingested_at >= 1764547200',
+            None,
+        ]
 
 
 def test_a_round_made_before_any_new_label_supersedes_the_open_one(tmp_path):

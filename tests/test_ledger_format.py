@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.hardening import run_cli
-from textal.ledger import Ledger, NewLabel
-from textal.ledger import ledger as ledger_module
+from textal.ledger import Ledger, NewLabel, migrations
 from textal.workspace.config import CONFIG_NAME, WorkspaceConfig, write_config
 from textal.workspace.workspace import LEDGER_NAME
 
@@ -43,15 +42,15 @@ def _tables(path: Path) -> set[str]:
 
 def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
     path = _current_ledger(tmp_path / "ledger.sqlite")
-    now = ledger_module.SCHEMA_VERSION
+    now = migrations.SCHEMA_VERSION
     assert _pragma(path, "user_version") == now
     # Two future versions; the second needs the first's table, so order matters.
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", now + 2)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", now + 2)
     monkeypatch.setattr(
-        ledger_module,
+        migrations,
         "MIGRATIONS",
         {
-            **ledger_module.MIGRATIONS,
+            **migrations.MIGRATIONS,
             now + 1: "INSERT INTO people SELECT DISTINCT annotator FROM label_events",
             now: "CREATE TABLE people (name TEXT PRIMARY KEY)",
         },
@@ -60,7 +59,7 @@ def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
         assert ledger.current_labels() == {"a": "neg", "b": "neg"}
         assert len(ledger.history()) == 3
     assert _pragma(path, "user_version") == now + 2
-    assert _pragma(path, "application_id") == ledger_module.APPLICATION_ID
+    assert _pragma(path, "application_id") == migrations.APPLICATION_ID
     conn = sqlite3.connect(path)
     assert sorted(r[0] for r in conn.execute("SELECT name FROM people")) == ["ana", "bo"]
     conn.close()
@@ -71,10 +70,10 @@ def test_migrations_run_forward_in_order(tmp_path, monkeypatch):
 
 def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
     path = _current_ledger(tmp_path / "ledger.sqlite")
-    now = ledger_module.SCHEMA_VERSION
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", now + 1)
+    now = migrations.SCHEMA_VERSION
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", now + 1)
     monkeypatch.setattr(
-        ledger_module,
+        migrations,
         "MIGRATIONS",
         {now: "CREATE TABLE half (x); INSERT INTO nowhere VALUES (1)"},
     )
@@ -90,7 +89,7 @@ def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
 def _newer_schema(path: Path) -> None:
     _current_ledger(path)
     conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {ledger_module.SCHEMA_VERSION + 1}")
+    conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
 
@@ -118,8 +117,8 @@ FOREIGN = {
     "another application": (_other_application, "another application's file"),
     "newer schema": (
         _newer_schema,
-        f"has ledger schema {ledger_module.SCHEMA_VERSION + 1}, newer than this textal's "
-        f"{ledger_module.SCHEMA_VERSION}",
+        f"has ledger schema {migrations.SCHEMA_VERSION + 1}, newer than this textal's "
+        f"{migrations.SCHEMA_VERSION}",
     ),
     "damaged": (_damaged, "is not a textal ledger (database disk image is malformed)"),
 }

@@ -25,9 +25,8 @@ from textal.ledger import (
     Neighbor,
     Timings,
     labels_digest,
-    schema_v2,
+    migrations,
 )
-from textal.ledger import ledger as ledger_module
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger_v1.sqlite"
 
@@ -71,7 +70,7 @@ def test_a_v1_ledger_migrates_with_nothing_lost(v1_path):
     v1_selections = _rows(v1_path, "SELECT * FROM selections ORDER BY round, rank")
 
     with Ledger(v1_path) as ledger:
-        assert _rows(v1_path, "PRAGMA user_version") == [(ledger_module.SCHEMA_VERSION,)]
+        assert _rows(v1_path, "PRAGMA user_version") == [(migrations.SCHEMA_VERSION,)]
         # Label events did not change shape: the very same rows, value for value.
         assert _rows(v1_path, "SELECT * FROM label_events ORDER BY seq") == events
         rounds = ledger.rounds()
@@ -133,7 +132,7 @@ def test_a_migration_failing_mid_way_leaves_the_v1_file_untouched(v1_path, monke
             raise RuntimeError("disk trouble mid-way")
         return labels_digest(labels)
 
-    monkeypatch.setattr(schema_v2, "labels_digest", failing_digest)
+    monkeypatch.setattr(migrations, "labels_digest", failing_digest)
     with pytest.raises(RuntimeError, match="mid-way"):
         Ledger(v1_path)
     assert len(calls) == 3

@@ -23,6 +23,7 @@ from textal.ledger import (
     RoundParams,
     RoundReport,
     Selection,
+    migrations,
 )
 from textal.ledger import ledger as ledger_module
 from textal.quality.agreement import annotator_agreement, labels_by_annotator
@@ -143,7 +144,7 @@ def test_agreement_on_sets_is_the_mean_kappa_over_labels():
 def test_a_schema_5_ledger_migrates_to_6_with_nothing_lost(tmp_path, monkeypatch):
     path = tmp_path / "ledger.sqlite"
     shutil.copyfile(V1_FIXTURE, path)
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 5)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 5)
     Ledger(path).close()  # the v1 fixture brought to schema 5, as textal before issue 26 left it
     monkeypatch.undo()
     assert _rows(path, "PRAGMA user_version") == [(5,)]
@@ -155,7 +156,7 @@ def test_a_schema_5_ledger_migrates_to_6_with_nothing_lost(tmp_path, monkeypatch
         selections = {r.round: before_check.selections(r.round) for r in rounds}
         assert not before_check.multi_label
         assert before_check.current_labels()
-    assert _rows(path, "PRAGMA user_version") == [(6,)]
+    assert _rows(path, "PRAGMA user_version") == [(migrations.SCHEMA_VERSION,)]
     assert _rows(path, "SELECT * FROM label_events ORDER BY seq") == events
     assert all(s.probabilities == () for batch in selections.values() for s in batch)
     assert sum(len(b) for b in selections.values()) == len(_rows(path, "SELECT * FROM selections"))

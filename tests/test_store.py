@@ -297,3 +297,40 @@ def test_a_store_held_by_another_process_is_refused(tmp_path: Path, kind: str):
     finally:
         holder.communicate("")
     open_store(uri, DIM).close()  # free again once the other process is gone
+
+
+def test_a_serialized_store_runs_one_call_at_a_time_and_keeps_every_answer():
+    """``serialized`` (what `serve` opens) passes every call through, and no two calls of
+    several threads overlap inside the store, an ``iterate`` under way included."""
+    import threading
+    import time
+
+    from textal.store.memory import MemoryStore
+    from textal.store.serialized import serialized
+
+    inside, overlaps = [0], [0]
+
+    class Probe(MemoryStore):
+        def count(self, *, filter=None):
+            inside[0] += 1
+            overlaps[0] += inside[0] > 1
+            time.sleep(0.002)
+            inside[0] -= 1
+            return super().count(filter=filter)
+
+    inner = Probe(4)
+    vectors = np.eye(4, dtype=np.float32)[[0, 1, 2, 3] * 5]
+    inner.add([f"i{k}" for k in range(20)], vectors, ["t"] * 20, [{}] * 20)
+    store = serialized(inner)
+    assert (store.dim, store.uri, store.count()) == (4, "memory", 20)
+    assert [item.id for item in store.get(["i3", "i0"])] == ["i3", "i0"]
+    assert sum(len(c.ids) for c in store.iterate(7)) == 20
+    threads = [
+        threading.Thread(target=lambda: [store.count() for _ in range(20)]) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps[0] == 0
+    assert not hasattr(store, "no_such_method") and store.close() is None

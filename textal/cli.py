@@ -461,6 +461,8 @@ def _cmd_status(args: argparse.Namespace) -> None:
     if s.last_candidates:
         read = {"all": "scored every stored item", "index": "scored candidates from the index"}
         print(f"last round  {read[s.last_candidates]}")
+    if s.last_filter is not None:
+        print(f"last round  asked only items where {terminal_safe(s.last_filter)}")
     if s.last_model:
         cv = "n/a" if s.last_cv_score is None else f"{s.last_cv_score:.3f}"
         print(f"last model  {s.last_model}, cross-validated score {cv}")
@@ -503,6 +505,8 @@ def _cmd_round(args: argparse.Namespace) -> None:
         )
     elif r.report.scored:
         print(f"scored all {r.report.scored} unlabeled items")
+    if r.params.filter is not None:
+        print(f"asked only items where {terminal_safe(r.params.filter)}")
     if r.report.model:
         cv = "n/a" if r.report.cv_score is None else f"{r.report.cv_score:.3f}"
         print(f"model {r.report.model}, cross-validated score {cv}")
@@ -602,19 +606,15 @@ def _cmd_serve(args: argparse.Namespace) -> None:
 
 def _cmd_annotators(args: argparse.Namespace) -> None:
     """Only the ledger is opened, so accounts can be managed while `serve` runs."""
-    from textal.ledger import Ledger
-    from textal.ledger.annotators import add_annotator, list_annotators, remove_annotator
-    from textal.workspace.config import CONFIG_NAME, workspace_path
+    from textal.workspace.accounts import open_accounts
+    from textal.workspace.config import workspace_path
     from textal.workspace.holder import serving_url
-    from textal.workspace.workspace import LEDGER_NAME
 
     root = workspace_path(args.workspace)
-    if not (root / CONFIG_NAME).exists():
-        raise TextalError(f"no textal workspace at {root}: run `textal ingest` first")
-    with Ledger(root / LEDGER_NAME) as ledger:
+    with open_accounts(root) as accounts:
         if args.action == "add":
             role = args.role or ("admin" if args.admin else "annotator")
-            token = add_annotator(ledger, args.name, role=role)
+            token = accounts.add(args.name, role=role)
             base = serving_url(root) or "http://127.0.0.1:8000"
             if role == "service":
                 print(f"service {args.name} added; its bearer token (shown once, keep it private):")
@@ -623,10 +623,10 @@ def _cmd_annotators(args: argparse.Namespace) -> None:
                 print(f"{role} {args.name} added; login link (shown once, keep it private):")
                 print(f"  {base}/login#token={token}")
         elif args.action == "list":
-            for person in list_annotators(ledger):
+            for person in accounts.list():
                 print(f"{person.name:<24} {person.role:<10} since {person.created_at}")
         else:
-            remove_annotator(ledger, args.name)
+            accounts.remove(args.name)
             print(f"removed {args.name}; labels it gave stay in the ledger")
 
 

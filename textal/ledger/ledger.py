@@ -12,7 +12,7 @@ transaction; concurrent writers wait for each other (``busy_timeout``) instead o
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ from pathlib import Path
 from textal.data.label_sets import parse_label_set
 from textal.errors import TextalError
 from textal.fsio import disk_problem
+from textal.ledger import migrations
 from textal.ledger.answers import (
     AMBIGUOUS,
     LABEL,
@@ -28,6 +29,7 @@ from textal.ledger.answers import (
     Answer,
     NewLabel,
 )
+from textal.ledger.migrations import APPLICATION_ID, ROUND_INSERT, SELECTION_INSERT
 from textal.ledger.records import (
     CandidateSet,
     ClassProbability,
@@ -39,15 +41,7 @@ from textal.ledger.records import (
     Selection,
     Timings,
 )
-from textal.ledger.schema_v2 import (
-    ROUND_INSERT,
-    SELECTION_INSERT,
-    execute_script,
-    migrate_v1_to_v2,
-)
 
-APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
-SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 60_000
 
 # Explicit column lists, so that a migration adding a column never shifts what reads return.
@@ -58,113 +52,6 @@ _ROUND_COLUMNS = (
     " r.suppressed_by_neighbors, r.suppressed_by_radius, r.capped, r.fit_s, r.score_s,"
     " r.select_s, r.total_s, r.agreement"
 )
-
-_SCHEMA_V1 = """
-CREATE TABLE label_events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    item_id    TEXT NOT NULL,
-    kind       TEXT NOT NULL CHECK (kind IN ('label', 'unlabel', 'ambiguous')),
-    label      TEXT,
-    annotator  TEXT NOT NULL,
-    source     TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    CHECK ((kind = 'label') = (label IS NOT NULL))
-);
-CREATE INDEX label_events_item ON label_events (item_id, seq);
-CREATE TABLE rounds (
-    round       INTEGER PRIMARY KEY,
-    created_at  TEXT NOT NULL,
-    strategy    TEXT NOT NULL,
-    batch_size  INTEGER NOT NULL,
-    last_seq    INTEGER NOT NULL,
-    model       TEXT,
-    cv_score    REAL,
-    report      TEXT NOT NULL
-);
-CREATE TABLE selections (
-    round     INTEGER NOT NULL REFERENCES rounds (round),
-    rank      INTEGER NOT NULL,
-    item_id   TEXT NOT NULL,
-    score     REAL,
-    predicted TEXT,
-    reason    TEXT NOT NULL,
-    PRIMARY KEY (round, rank)
-);
-"""
-
-# Web accounts (textal.ledger.annotators): only a hash of each login token is kept.
-_SCHEMA_ANNOTATORS = """
-CREATE TABLE annotators (
-    name       TEXT PRIMARY KEY,
-    token_hash TEXT NOT NULL UNIQUE,
-    admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
-    created_at TEXT NOT NULL
-);
-"""
-
-
-# Rounds that scored a candidate set from the vector index (``--candidates index``); a round
-# without a row here read every stored item, as every round before schema 4 did.
-_SCHEMA_CANDIDATES = """
-CREATE TABLE round_candidates (
-    round     INTEGER PRIMARY KEY REFERENCES rounds (round),
-    anchors   INTEGER NOT NULL,
-    neighbors INTEGER NOT NULL,
-    sample    INTEGER NOT NULL,
-    seconds   REAL NOT NULL
-);
-"""
-
-
-# Web sessions (textal.ledger.annotators): only a hash of each session id is kept. A session
-# belongs to the login token it began with, so removing the account or issuing it a new token
-# ends it. Accounts get a role (``admin`` stays, kept equal to role = 'admin'). The index serves
-# the per-annotator queries of answers in force.
-_SCHEMA_SESSIONS = """
-CREATE TABLE sessions (
-    id_hash    TEXT PRIMARY KEY,
-    token_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-CREATE INDEX sessions_token ON sessions (token_hash);
-CREATE INDEX label_events_item_annotator ON label_events (item_id, annotator, seq);
-ALTER TABLE annotators ADD COLUMN role TEXT NOT NULL DEFAULT 'annotator'
-    CHECK (role IN ('annotator', 'reviewer', 'admin', 'service'));
-UPDATE annotators SET role = 'admin' WHERE admin = 1;
-"""
-
-
-# Multi-label workspaces (issue 26). ``ledger_settings`` records ``multi_label = '1'`` in a ledger
-# whose label events hold label sets (canonical text, see textal.ledger.answers); a ledger without
-# the row is single-label, as every ledger before schema 6 is. ``selection_probabilities`` keeps
-# a multi-label pick's presence probability for every label (``top1``/``top2`` keep two).
-_SCHEMA_MULTI_LABEL = """
-CREATE TABLE ledger_settings (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE selection_probabilities (
-    round       INTEGER NOT NULL,
-    rank        INTEGER NOT NULL,
-    position    INTEGER NOT NULL,
-    label       TEXT NOT NULL,
-    probability REAL NOT NULL,
-    PRIMARY KEY (round, rank, position),
-    FOREIGN KEY (round, rank) REFERENCES selections (round, rank)
-);
-"""
-
-
-# Forward migrations: MIGRATIONS[v] upgrades a ledger from schema v to v + 1, as SQL or as a
-# function run inside the migration transaction.
-MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
-    1: migrate_v1_to_v2,
-    2: _SCHEMA_ANNOTATORS,
-    3: _SCHEMA_CANDIDATES,
-    4: _SCHEMA_SESSIONS,
-    5: _SCHEMA_MULTI_LABEL,
-}
 
 
 @dataclass(frozen=True)
@@ -261,14 +148,14 @@ class Ledger:
         if tables and app_id != APPLICATION_ID:
             conn.close()
             raise TextalError(f"{self.path} is not a textal ledger (another application's file)")
-        if version > SCHEMA_VERSION:
+        if version > migrations.SCHEMA_VERSION:
             conn.close()
             raise TextalError(
                 f"{self.path} has ledger schema {version}, newer than this textal's "
-                f"{SCHEMA_VERSION}: upgrade textal"
+                f"{migrations.SCHEMA_VERSION}: upgrade textal"
             )
         if self.read_only:
-            if version != SCHEMA_VERSION:
+            if version != migrations.SCHEMA_VERSION:
                 conn.close()
                 raise TextalError(
                     f"{self.path} has ledger schema {version} and needs upgrading, which a "
@@ -279,35 +166,11 @@ class Ledger:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         try:
-            self._migrate(conn, version if tables else 0)
+            migrations.migrate(conn)
         except BaseException:
             conn.close()
             raise
         return conn
-
-    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
-        if version == SCHEMA_VERSION:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read under the write lock: another process may have migrated meanwhile.
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            if current == 0:
-                execute_script(conn, _SCHEMA_V1)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                current = 1
-            while current < SCHEMA_VERSION:
-                step = MIGRATIONS[current]
-                if callable(step):
-                    step(conn)
-                else:
-                    execute_script(conn, step)
-                current += 1
-            conn.execute(f"PRAGMA user_version = {current}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         self._conn.close()
@@ -507,6 +370,10 @@ class Ledger:
                     report.agreement,
                 ),
             )  # fmt: skip
+            if params.filter is not None:
+                self._conn.execute(
+                    "INSERT INTO round_filters VALUES (?, ?)", (number, params.filter)
+                )
             found = report.candidate_set
             if found is not None:
                 self._conn.execute(
@@ -569,10 +436,12 @@ class Ledger:
         (so it was asked with other settings: the same settings re-use the open round).
         """
         rows = self._conn.execute(
-            f"SELECT {_ROUND_COLUMNS}, n.round, c.anchors, c.neighbors, c.sample, c.seconds"
+            f"SELECT {_ROUND_COLUMNS}, n.round, f.filter,"
+            " c.anchors, c.neighbors, c.sample, c.seconds"
             " FROM rounds r LEFT JOIN rounds n"
             " ON n.round = (SELECT min(round) FROM rounds WHERE round > r.round)"
             " AND n.last_seq = r.last_seq LEFT JOIN round_candidates c ON c.round = r.round"
+            " LEFT JOIN round_filters f ON f.round = r.round"
             f" {where} ORDER BY r.round",
             args,
         ).fetchall()
@@ -602,7 +471,8 @@ class Ledger:
             (number, created_at, strategy, batch_size, share, seed, last_seq, trained_on) = row[:8]
             (selected_by, labeled, model, cv_score, scored, by_neighbors, by_radius) = row[8:15]
             (capped, fit_s, score_s, select_s, total_s, agreement, superseded_by) = row[15:22]
-            found = None if row[22] is None else CandidateSet(*row[22:])
+            restricted = row[22]
+            found = None if row[23] is None else CandidateSet(*row[23:])
             report = RoundReport(
                 selected_by=selected_by,
                 labeled=labeled,
@@ -618,7 +488,7 @@ class Ledger:
                 agreement=agreement,
                 candidate_set=found,
             )
-            params = RoundParams(strategy, batch_size, share, seed, report.candidates)
+            params = RoundParams(strategy, batch_size, share, seed, report.candidates, restricted)
             records.append(
                 RoundRecord(number, created_at, params, last_seq, trained_on, report, superseded_by)
             )

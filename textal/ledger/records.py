@@ -22,6 +22,8 @@ class RoundParams:
     cap or seed: such a round never counts as asked with the same settings again.
     ``candidates`` is what the round read: ``"all"`` (every stored item) or ``"index"`` (a
     candidate set retrieved from the vector index; ``auto`` resolves to one of them).
+    ``filter`` is the filter the round's unlabeled items were restricted to, in the filter
+    language (:func:`textal.store.filters.filter_text`); ``None``: every stored item.
     """
 
     strategy: str
@@ -29,6 +31,7 @@ class RoundParams:
     max_class_share: float | None = None
     seed: int | None = 0
     candidates: str = "all"
+    filter: str | None = None
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,24 @@ def both(first: Filter | None, second: Filter | None) -> Filter | None:
     return And((first, second))
 
 
+def filter_text(tree: Filter) -> str:
+    """``tree`` in the filter language, canonical (one spelling per tree, compound parts in
+    parentheses): ``parse_filter(filter_text(t)) == t``. What the ledger records with a round."""
+    if isinstance(tree, And | Or):
+        joiner = " and " if isinstance(tree, And) else " or "
+        return joiner.join(
+            f"({filter_text(p)})" if isinstance(p, And | Or) else filter_text(p) for p in tree.parts
+        )
+    if isinstance(tree, AnyOf):
+        return f"{tree.key} in [{', '.join(_text_literal(v) for v in tree.values)}]"
+    return f"{tree.key} {tree.op} {_text_literal(tree.value)}"
+
+
+def _text_literal(value: Value) -> str:
+    """A literal as :func:`parse_filter` reads it back (strings are JSON strings there)."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+
+
 def to_milvus(tree: Filter, field: str) -> str:
     """A Milvus boolean expression over the JSON field ``field``, fully parenthesised."""
     if isinstance(tree, And | Or):

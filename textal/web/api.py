@@ -188,7 +188,7 @@ async def cancel_job(service: LabelService, request: Request, user: Annotator) -
 
 
 async def list_rounds(service: LabelService, request: Request, user: Annotator) -> Response:
-    rounds = await service.call(service.ws.ledger.rounds)
+    rounds = await service.call(service.ws.rounds)
     return JSONResponse(dump(rounds, list[RoundRecord]))
 
 

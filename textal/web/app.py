@@ -38,7 +38,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textal.errors import TextalError
-from textal.ledger.annotators import Annotator, add_annotator, remove_annotator
+from textal.ledger.annotators import Annotator
 from textal.store.filters import from_options
 from textal.web import api
 from textal.web.api import BODY_CAPS
@@ -359,7 +359,7 @@ async def admin_annotators(request: Request, user: Annotator) -> Response:
     service = service_of(request)
     body = await _json(request)
     name, is_admin = _text(body, "name"), body.get("admin") is True
-    token = await service.call(lambda: add_annotator(service.ws.ledger, name or "", admin=is_admin))
+    token = await service.call(lambda: service.ws.accounts.add(name or "", admin=is_admin))
     # The token goes to the admin's page once and is never logged or stored.
     return JSONResponse({"name": name, "link": f"{request.app.state.url}/login#token={token}"})
 
@@ -370,7 +370,7 @@ async def admin_remove_annotator(request: Request, user: Annotator) -> Response:
     name = _text(await _json(request), "name") or ""
     if name == user.name:
         raise TextalError("you cannot remove your own account here (another admin can)")
-    await service.call(lambda: remove_annotator(service.ws.ledger, name))
+    await service.call(lambda: service.ws.accounts.remove(name))
     return JSONResponse({"removed": name})  # its sessions end with it
 
 

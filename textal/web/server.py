@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textal.errors import TextalError
-from textal.ledger.annotators import list_annotators
 from textal.web.service import LabelService
 from textal.workspace.config import workspace_path
 from textal.workspace.holder import holding
@@ -71,7 +70,7 @@ def serve(
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app = create_app(service, session_secret(root), url=(public_url or url).rstrip("/"))
-        accounts = service.run(list_annotators, service.ws.ledger)
+        accounts = service.run(lambda: service.ws.accounts.list())
         # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown: exit 0 through
         # ``finally`` then (Ctrl-C is how one stops a server, not an interruption).
         signal.signal(signal.SIGTERM, _exit_quietly)

@@ -3,8 +3,9 @@
 Threads: SQLite connections belong to the thread that made them, so every request-side use of the
 workspace runs on one worker thread (:meth:`LabelService.call`), which also serialises the lease
 table without a lock. A round runs on its own thread with its own ledger connection; the two
-share the store through :class:`LockedStore` (one call at a time: the Milvus Lite client is not
-known to be thread safe). Labeling never waits for a round, only for single store calls.
+share the store, opened with ``Workspace.open(threads=True)`` (one call at a time: the Milvus Lite
+client is not known to be thread safe). Labeling never waits for a round, only for single store
+calls.
 
 Leases live in memory: a killed server's leases vanish with it, so its items come back at once.
 """
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -40,16 +41,10 @@ from textal.ledger import (
     Selection,
     labels_digest,
 )
-from textal.ledger.annotators import (
-    Annotator,
-    end_session,
-    find_annotator,
-    open_session,
-    session_account,
-)
+from textal.ledger.annotators import Annotator
 from textal.model.predictor import Predictor, TrainedModel
 from textal.round.stopping import STABLE_KAPPA
-from textal.store.base import Chunk, Item, VectorStore
+from textal.store.base import Item
 from textal.store.filters import Filter
 from textal.textsafe import terminal_safe
 from textal.web.figures import answer_agreement, team_figures
@@ -117,64 +112,8 @@ def round_view(record: RoundRecord) -> RoundRow:
         cv_score=record.report.cv_score,
         agreement=record.report.agreement,
         cold_start=record.report.cold_start,
+        filter=record.params.filter,
     )
-
-
-class LockedStore:
-    """A store whose calls run one at a time (``iterate`` holds the lock per chunk)."""
-
-    def __init__(self, inner: VectorStore):
-        self._inner = inner
-        self._lock = threading.Lock()
-        self.dim = inner.dim
-        self.uri = inner.uri
-
-    def _locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with self._lock:
-            return fn(*args, **kwargs)
-
-    def add(
-        self,
-        ids: Sequence[str],
-        vectors: np.ndarray,
-        texts: Sequence[str],
-        metadata: Sequence[dict],
-    ) -> int:
-        return self._locked(self._inner.add, ids, vectors, texts, metadata)
-
-    def existing_ids(self, ids: Sequence[str]) -> set[str]:
-        return self._locked(self._inner.existing_ids, ids)
-
-    def get(self, ids: Sequence[str]) -> list[Item]:
-        return self._locked(self._inner.get, ids)
-
-    def get_vectors(self, ids: Sequence[str]) -> np.ndarray:
-        return self._locked(self._inner.get_vectors, ids)
-
-    def search(
-        self, vectors: np.ndarray, top_k: int, *, filter: Filter | None = None
-    ) -> list[list[tuple[str, float]]]:
-        return self._locked(self._inner.search, vectors, top_k, filter=filter)
-
-    def iterate(
-        self, chunk_size: int = 4096, *, with_metadata: bool = False, filter: Filter | None = None
-    ) -> Iterator[Chunk]:
-        chunks = self._inner.iterate(chunk_size, with_metadata=with_metadata, filter=filter)
-        while True:
-            with self._lock:
-                chunk = next(chunks, None)
-            if chunk is None:
-                return
-            yield chunk
-
-    def sample(self, size: int, seed: int, *, filter: Filter | None = None) -> Chunk:
-        return self._locked(self._inner.sample, size, seed, filter=filter)
-
-    def count(self, *, filter: Filter | None = None) -> int:
-        return self._locked(self._inner.count, filter=filter)
-
-    def close(self) -> None:
-        self._locked(self._inner.close)
 
 
 @dataclass(frozen=True)
@@ -260,14 +199,13 @@ class LabelService:
         self.ws: Workspace = self._executor.submit(self._open).result()
 
     def _open(self) -> Workspace:
-        ws = Workspace.open(self.path, create=False)
+        ws = Workspace.open(self.path, create=False, threads=True)
         if not ws.config.labels:
             ws.close()
             raise TextalError(
                 f"workspace {ws.path} has no label set: run "
                 "`textal init --workspace DIR --labels a,b,...` first"
             )
-        ws.store = LockedStore(ws.store)
         return ws
 
     def close(self) -> None:
@@ -293,22 +231,22 @@ class LabelService:
 
     def login(self, token: str, seconds: float) -> tuple[Annotator, str] | None:
         """The account of ``token`` and a new session id, or ``None`` for an unknown token."""
-        return open_session(self.ws.ledger, token, seconds=seconds)
+        return self.ws.accounts.open_session(token, seconds=seconds)
 
     def account(self, session_id: str) -> Annotator | None:
         """The session's account, or ``None`` once the session ended, its account was removed or
         issued a new token (from this process or from ``textal annotators`` in another)."""
-        return session_account(self.ws.ledger, session_id)
+        return self.ws.accounts.session_account(session_id)
 
     def logout(self, session_id: str) -> None:
-        end_session(self.ws.ledger, session_id)
+        self.ws.accounts.end_session(session_id)
 
     def bearer(self, token: str) -> Annotator | None:
         """The account whose login token a script sends as ``Authorization: Bearer``, or the
         CLI's local credential (:attr:`local_token`: an admin that may name files by path)."""
         if self.local_token is not None and secrets.compare_digest(token, self.local_token):
             return Annotator(LOCAL_USER, "admin", "")
-        return find_annotator(self.ws.ledger, token=token)
+        return self.ws.accounts.find(token=token)
 
     # -- the queue ------------------------------------------------------------------------
 
@@ -322,7 +260,7 @@ class LabelService:
     def _answers(self, item_ids: list[str]) -> dict[str, dict[str, str]]:
         """``{item_id: {annotator: kind of their latest event}}`` (one ledger query)."""
         latest: dict[str, dict[str, str]] = {item_id: {} for item_id in item_ids}
-        for event in self.ws.ledger.events_of(item_ids):
+        for event in self.ws.events_of(item_ids):
             latest[event.item_id][event.annotator] = event.kind
         return latest
 
@@ -339,7 +277,7 @@ class LabelService:
         ``name`` gets the item they hold already, else the first free one they did not skip,
         else the free ones they skipped, longest ago first: a skipped item goes to the others
         first and comes back to ``name`` once nothing else is left, so a skip never stalls."""
-        last = self.ws.ledger.last_round()
+        last = self.ws.last_round()
         if last is None:
             self._maybe_start_round()
             return self._waiting(name, None)
@@ -386,7 +324,7 @@ class LabelService:
     def _batch(self, round_number: int) -> list[Selection]:
         """A round's selections (recorded once, never changed: kept for the latest round)."""
         if self._batch_cache is None or self._batch_cache[0] != round_number:
-            self._batch_cache = (round_number, self.ws.ledger.selections(round_number))
+            self._batch_cache = (round_number, self.ws.selections(round_number))
         return self._batch_cache[1]
 
     def _progress(
@@ -502,7 +440,7 @@ class LabelService:
         """``name``'s latest answers, newest first: one row per item with their own latest
         event on it (``label``, ``ambiguous`` or ``unlabel``)."""
         latest: dict[str, LabelEvent] = {}
-        for event in self.ws.ledger.history():
+        for event in self.ws.history():
             if event.annotator == name:
                 latest.pop(event.item_id, None)
                 latest[event.item_id] = event
@@ -617,7 +555,7 @@ class LabelService:
             return replace(self.next_item(name), message="nothing to undo")
         item_id = person.done.pop()
         self.ws.write_answers([Answer(item_id, None, UNLABEL, name, "web")])
-        last = self.ws.ledger.last_round()
+        last = self.ws.last_round()
         selection = None
         if last is not None:
             selection = next((s for s in self._batch(last.round) if s.item_id == item_id), None)
@@ -628,10 +566,10 @@ class LabelService:
     # -- rounds ---------------------------------------------------------------------------
 
     def _maybe_start_round(self) -> None:
-        last = self.ws.ledger.last_round()
+        last = self.ws.last_round()
         if not self.autostart or self.round_running():
             return
-        seq = self.ws.ledger.last_seq()
+        seq = self.ws.last_seq()
         if last is not None and last.last_seq == seq:
             return  # no label since the last round: it would be the same batch
         if self._failed_at_seq == seq:
@@ -652,7 +590,7 @@ class LabelService:
 
         def work(job: Job) -> Any:
             with self.ws.sibling() as ws:
-                seq = ws.ledger.last_seq()
+                seq = ws.last_seq()
                 try:
                     result = ws.round(
                         batch_size=request.batch_size,
@@ -707,7 +645,7 @@ class LabelService:
 
     def _train_predictor(self, ws: Workspace) -> Predictor:
         with self._predictor_lock:  # one training at a time; the others take its result
-            digest = labels_digest(ws.ledger.current_labels())
+            digest = labels_digest(ws.current_labels())
             if self._predictor is None or self._predictor.model.card.trained_on != digest:
                 self._predictor = ws.predictor()
             return self._predictor
@@ -736,8 +674,8 @@ class LabelService:
         needle = query.text.casefold().strip()
         if not needle and replace(query, page=0) == SearchQuery():
             return Results([])
-        labels = self.ws.ledger.current_labels()
-        ambiguous = self.ws.ledger.ambiguous_items()
+        labels = self.ws.current_labels()
+        ambiguous = self.ws.ambiguous_items()
         wanted = (query.page + 1) * SEARCH_LIMIT + 1  # one more tells whether a next page exists
         found: list[Item] = []
         for chunk in self.ws.store.iterate(filter=query.filter):
@@ -782,7 +720,7 @@ class LabelService:
         return self._results([(item, sim) for item, (_, sim) in zip(items, hits, strict=True)])
 
     def _results(self, found: Sequence[tuple[Item, float | None]]) -> Results:
-        labels = self.ws.ledger.current_labels()
+        labels = self.ws.current_labels()
         return Results(
             [
                 SearchResult(item.id, shown(item.text), sim, labels.get(item.id))
@@ -794,15 +732,15 @@ class LabelService:
 
     def dashboard(self, offset: timedelta = timedelta(0)) -> Dashboard:
         """The dashboard's figures; days counted in the viewer's UTC ``offset``."""
-        history = self.ws.ledger.history()
+        history = self.ws.history()
         answers = answer_agreement(history, resolution=RESOLUTION)
         disagreements = answers.disagreements
-        current = self.ws.ledger.current_labels()
+        current = self.ws.current_labels()
         counts = Counter(current.values())
-        ambiguous = len(self.ws.ledger.ambiguous_items())
+        ambiguous = len(self.ws.ambiguous_items())
         items = self.ws.store.count()
         status = self.ws.status()  # the stopping verdict and cached suspect count of the CLI's
-        rounds = self.ws.ledger.rounds()
+        rounds = self.ws.rounds()
         last = rounds[-1] if rounds else None
         progress = self._progress("", last)
         by_annotator = Counter(

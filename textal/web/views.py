@@ -122,6 +122,7 @@ class RoundRow:
     cv_score: float | None
     agreement: float | None
     cold_start: bool
+    filter: str | None = None  # the filter its unlabeled items were restricted to; None: all
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from textal.data.label_sets import SEP
 from textal.errors import TextalError, show_value
 from textal.fsio import atomic_write
 
+LEDGER_NAME = "ledger.sqlite"
 CONFIG_NAME = "textal.toml"
 DEFAULT_WORKSPACE = "textal-workspace"
 DEFAULT_STORE_URI = "milvus.db"  # a Milvus Lite file inside the workspace

@@ -36,13 +36,13 @@ from textal.round.candidates import sample_unlabeled
 
 if TYPE_CHECKING:
     from textal.model.multilabel import MultiLabelHead
-    from textal.workspace.workspace import Workspace
+    from textal.workspace.core import WorkspaceCore
 
 MODEL_DIR = "model"
 REFERENCE_SAMPLE = 20_000  # unlabeled reviews the coverage is estimated on
 
 
-def workspace_model(ws: Workspace, *, seed: int = 0) -> TrainedModel:
+def workspace_model(ws: WorkspaceCore, *, seed: int = 0) -> TrainedModel:
     """The model for the current labels: the saved one when it was trained on exactly these
     labels with this embedding model, else a new one (trained, then saved in the workspace)."""
     with ws.ledger.snapshot():
@@ -81,7 +81,7 @@ def workspace_model(ws: Workspace, *, seed: int = 0) -> TrainedModel:
     return model
 
 
-def workspace_predictor(ws: Workspace, *, min_precision: float | None = None) -> Predictor:
+def workspace_predictor(ws: WorkspaceCore, *, min_precision: float | None = None) -> Predictor:
     """A predictor for the current labels, sharing the workspace's embedding model."""
     model = workspace_model(ws)
     if min_precision is not None:
@@ -99,7 +99,7 @@ class SetModel:
     encode: Callable[[Sequence[str]], np.ndarray]
 
 
-def workspace_set_model(ws: Workspace, *, seed: int = 0) -> SetModel:
+def workspace_set_model(ws: WorkspaceCore, *, seed: int = 0) -> SetModel:
     """The multi-label head on the current label sets (trained each time: seconds)."""
     from textal.model.multilabel import fit_on_label_sets
 

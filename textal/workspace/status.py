@@ -42,6 +42,7 @@ class Status:
     labeled: int = 0  # items whose current answer is a label (a label set, when multi-label)
     multi_label: bool = False  # label_counts then counts each label's items
     none_of_these: int = 0  # multi-label: items answered with the empty set
+    last_filter: str | None = None  # what the last round's items were restricted to (filters)
 
 
 def read_status(
@@ -86,6 +87,7 @@ def read_status(
         labeled=len(labels),
         multi_label=config.multi_label,
         none_of_these=sum(cell == "" for cell in labels.values()) if config.multi_label else 0,
+        last_filter=last.params.filter if last else None,
     )
 
 

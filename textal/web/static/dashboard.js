@@ -136,7 +136,8 @@ async function refresh() {
   document.querySelector("#rounds tbody").replaceChildren(
     ...d.rounds.map((r) =>
       row([r.round, when(r.created_at), r.cold_start ? `${r.batch_size} (cold start)` : r.batch_size,
-        `${r.labeled} labels`, r.model || "none", textal.fixed(r.cv_score, 3), textal.fixed(r.agreement, 3)]),
+        `${r.labeled} labels`, r.filter || "all items", r.model || "none", textal.fixed(r.cv_score, 3),
+        textal.fixed(r.agreement, 3)]),
     ),
   );
   document.getElementById("round-state").textContent =

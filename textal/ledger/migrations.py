@@ -1,21 +1,65 @@
-"""Ledger schema 2: rounds in columns, and the v1 -> v2 migration.
+"""The ledger's schema, as one ordered list of numbered migrations (llm's style).
 
-Schema 1 kept a round's report and each selection's reason as JSON text. Schema 2 stores every
-field in its own column (lists in their own tables), the round's requested cap and seed, what
-the round actually did (``selected_by``), the label set it was trained on, and the stop set in
-its own table. The migration runs inside the ledger's migration transaction: if any step fails,
-nothing of it is kept and the file stays at schema 1.
+``MIGRATIONS[v]`` takes a ledger from schema ``v`` to ``v + 1``: SQL (``;``-separated DDL) or a
+function run inside the migration transaction. A new ledger runs them all from 0, an old one those
+from its ``PRAGMA user_version`` on, in order. :func:`migrate` runs them in one transaction: if
+any step fails, nothing of it is kept and the file stays at its version. A schema change is a new
+entry at the end, never an edit of one that has shipped.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from textal.ledger.records import COLD_START, labels_digest
 
-SCHEMA_V2 = """
+APPLICATION_ID = 0x54585441  # "TXTA": marks a SQLite file as a textal ledger
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+# 0 -> 1: label events, and rounds and selections with their report and reason as JSON text.
+_SCHEMA_V1 = """
+CREATE TABLE label_events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    item_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('label', 'unlabel', 'ambiguous')),
+    label      TEXT,
+    annotator  TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    CHECK ((kind = 'label') = (label IS NOT NULL))
+);
+CREATE INDEX label_events_item ON label_events (item_id, seq);
+CREATE TABLE rounds (
+    round       INTEGER PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    strategy    TEXT NOT NULL,
+    batch_size  INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    model       TEXT,
+    cv_score    REAL,
+    report      TEXT NOT NULL
+);
+CREATE TABLE selections (
+    round     INTEGER NOT NULL REFERENCES rounds (round),
+    rank      INTEGER NOT NULL,
+    item_id   TEXT NOT NULL,
+    score     REAL,
+    predicted TEXT,
+    reason    TEXT NOT NULL,
+    PRIMARY KEY (round, rank)
+);
+"""
+
+
+# 1 -> 2: rounds in columns. Schema 1 kept a round's report and each selection's reason as JSON
+# text. Schema 2 stores every field in its own column (lists in their own tables), the round's
+# requested cap and seed, what the round actually did (``selected_by``), the label set it was
+# trained on, and the stop set in its own table.
+_SCHEMA_V2 = """
 CREATE TABLE rounds (
     round                   INTEGER PRIMARY KEY,
     created_at              TEXT NOT NULL,
@@ -108,7 +152,7 @@ def migrate_v1_to_v2(conn: sqlite3.Connection) -> None:
     """
     conn.execute("ALTER TABLE selections RENAME TO v1_selections")
     conn.execute("ALTER TABLE rounds RENAME TO v1_rounds")
-    execute_script(conn, SCHEMA_V2)
+    execute_script(conn, _SCHEMA_V2)
     events = conn.execute(
         "SELECT seq, item_id, kind, label FROM label_events ORDER BY seq"
     ).fetchall()
@@ -201,3 +245,113 @@ def migrate_v1_to_v2(conn: sqlite3.Connection) -> None:
         )
     conn.execute("DROP TABLE v1_selections")
     conn.execute("DROP TABLE v1_rounds")
+
+
+# 2 -> 3: web accounts (textal.ledger.annotators): only a hash of each login token is kept.
+_SCHEMA_ANNOTATORS = """
+CREATE TABLE annotators (
+    name       TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    admin      INTEGER NOT NULL CHECK (admin IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+"""
+
+
+# 3 -> 4: rounds that scored a candidate set from the vector index (``--candidates index``); a round
+# without a row here read every stored item, as every round before schema 4 did.
+_SCHEMA_CANDIDATES = """
+CREATE TABLE round_candidates (
+    round     INTEGER PRIMARY KEY REFERENCES rounds (round),
+    anchors   INTEGER NOT NULL,
+    neighbors INTEGER NOT NULL,
+    sample    INTEGER NOT NULL,
+    seconds   REAL NOT NULL
+);
+"""
+
+
+# 4 -> 5: web sessions (textal.ledger.annotators): only a hash of each session id is kept. A session
+# belongs to the login token it began with, so removing the account or issuing it a new token
+# ends it. Accounts get a role (``admin`` stays, kept equal to role = 'admin'). The index serves
+# the per-annotator queries of answers in force.
+_SCHEMA_SESSIONS = """
+CREATE TABLE sessions (
+    id_hash    TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_token ON sessions (token_hash);
+CREATE INDEX label_events_item_annotator ON label_events (item_id, annotator, seq);
+ALTER TABLE annotators ADD COLUMN role TEXT NOT NULL DEFAULT 'annotator'
+    CHECK (role IN ('annotator', 'reviewer', 'admin', 'service'));
+UPDATE annotators SET role = 'admin' WHERE admin = 1;
+"""
+
+
+# 5 -> 6: multi-label workspaces (issue 26). ``ledger_settings`` records ``multi_label = '1'`` in a
+# ledger whose label events hold label sets (canonical text, see textal.ledger.answers); a ledger
+# without the row is single-label, as every ledger before schema 6 is. ``selection_probabilities``
+# keeps a multi-label pick's presence probability for every label (``top1``/``top2`` keep two).
+_SCHEMA_MULTI_LABEL = """
+CREATE TABLE ledger_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE selection_probabilities (
+    round       INTEGER NOT NULL,
+    rank        INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    label       TEXT NOT NULL,
+    probability REAL NOT NULL,
+    PRIMARY KEY (round, rank, position),
+    FOREIGN KEY (round, rank) REFERENCES selections (round, rank)
+);
+"""
+
+
+# 6 -> 7: the filter a round was restricted to (``textal round --filter/--since``), in the filter
+# language (textal.store.filters.filter_text); a round without a row here read every stored item.
+_SCHEMA_ROUND_FILTERS = """
+CREATE TABLE round_filters (
+    round  INTEGER PRIMARY KEY REFERENCES rounds (round),
+    filter TEXT NOT NULL
+);
+"""
+
+
+MIGRATIONS: dict[int, Migration] = {
+    0: _SCHEMA_V1,
+    1: migrate_v1_to_v2,
+    2: _SCHEMA_ANNOTATORS,
+    3: _SCHEMA_CANDIDATES,
+    4: _SCHEMA_SESSIONS,
+    5: _SCHEMA_MULTI_LABEL,
+    6: _SCHEMA_ROUND_FILTERS,
+}
+SCHEMA_VERSION = len(MIGRATIONS)  # what this textal writes
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the ledger on ``conn`` (opened outside a transaction) to :data:`SCHEMA_VERSION`
+    in one ``BEGIN IMMEDIATE`` transaction; a ledger already there is left alone."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current == 0:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        for version in range(current, SCHEMA_VERSION):
+            step = MIGRATIONS[version]
+            if callable(step):
+                step(conn)
+            else:
+                execute_script(conn, step)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
