@@ -274,3 +274,28 @@ def test_filters_and_metadata_go_through_the_server(served, tmp_path):
     )
     refused = boss.post("/api/v1/rounds", json={"filter": "source =="})
     assert refused.status_code == 400 and "filter" in refused.json()["error"]
+
+
+def test_a_multi_label_workspace_ingests_gold_sets_through_the_server(tmp_path, start_server):
+    """The CLI's ``ingest --multi-label`` while serving: the server reads the gold cells as
+    label sets (stored canonical, sorted), as a local ingest does."""
+    root = tmp_path / "ws"
+    names = ["food", "service", "price"]
+    with Workspace.open(root, store_uri="memory", labels=names, multi_label=True):
+        pass
+    reviews = tmp_path / "sets.csv"
+    reviews.write_text(
+        "id,text,labels\n"
+        "r1,The waiter was slow but the pasta was great.,service;food\n"
+        "r2,Too expensive for what you get.,price\n",
+        encoding="utf-8",
+    )
+    server = start_server(root)
+    done = _cli(root, "ingest", "--data", reviews, "--id-column", "id",
+                "--label-column", "labels", "--multi-label")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 added" in done.stdout
+    server.stop()
+    with Workspace.open(root) as ws:
+        gold = {item.id: item.metadata["gold"] for item in ws.store.get(["r1", "r2"])}
+    assert gold == {"r1": "food;service", "r2": "price"}

@@ -165,6 +165,7 @@ async def add_items(service: LabelService, request: Request, user: Annotator) ->
             id_column=id_column,
             label_column=label_column,
             meta_columns=meta_columns,
+            multi_label=service.ws.multi_label,  # gold labels there are label sets
         )
     except BaseException:
         if upload is not None:
