@@ -8,7 +8,10 @@ Jobs yield the CPU to people: on Linux a job's thread runs :data:`BACKGROUND_NIC
 than the server, and so do the encoder's and BLAS's worker threads it starts (a thread's nice
 value is inherited by the threads it creates, and OpenMP keeps a pool per thread that starts a
 parallel region). An answer that arrives while an ingest embeds or a round trains then gets a
-core first; the job takes what is left and loses nothing when nobody is labeling.
+core first (three times the job's CPU weight); the job takes what is left and loses nothing
+when nobody is labeling. Not nicer than that: a job that yields to everything crawls on a
+machine with other busy processes (at 10 steps, an API ingest beside a test suite took 12.6x
+the wall time of `textal ingest`, for 1.15x its CPU time; scripts/bench_serve.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from textal.errors import TextalError
 from textal.textsafe import terminal_safe
 
 KEEP_JOBS = 100
-BACKGROUND_NICE = 10
+BACKGROUND_NICE = 5  # CFS weight 335 against 1024 at nice 0: see below
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
 
