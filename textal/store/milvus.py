@@ -78,6 +78,10 @@ _MAX_ROWS = 16_384
 # Lite's, local or served) takes more than one ping per 5 minutes without a call as abuse, and
 # answers GOAWAY "too_many_pings", which gRPC logs as an error line on a server's terminal.
 # Pinging no more often than the server allows, and only during calls, keeps the terminal quiet.
+# A server store asks pymilvus for a connection of its own (``dedicated``): pymilvus otherwise
+# shares one connection per address in a process, with the options of whichever client made it
+# first, and a shared one that another client let idle and the server closed for its pings
+# failed the next store's connect ("UNAVAILABLE: Too many pings").
 GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 _ROW_EXTRA = MAX_ID_BYTES + 128
 _SEARCH_HITS = 1 << 18  # nq * top_k per search call: a reply stays under 64 MiB for ids of ~200 B
@@ -312,8 +316,12 @@ class MilvusStore:
     def _connect(self, uri: str, token: str) -> MilvusClient:
         if self._lite_path is None:
             try:
-                return MilvusClient(
-                    uri=uri, token=token, timeout=self.timeout, grpc_options=GRPC_OPTIONS
+                return MilvusClient(  # a connection of its own (see GRPC_OPTIONS)
+                    uri=uri,
+                    token=token,
+                    timeout=self.timeout,
+                    grpc_options=GRPC_OPTIONS,
+                    dedicated=True,
                 )
             except MilvusException as e:
                 raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
