@@ -408,6 +408,10 @@ class Ledger:
                 ],
             )
             self._conn.executemany(
+                "INSERT INTO selection_probes VALUES (?, ?, ?)",
+                [(number, s.rank, s.probe) for s in selections if s.probe is not None],
+            )
+            self._conn.executemany(
                 "INSERT INTO stop_predictions VALUES (?, ?, ?)",
                 [(number, i, label) for i, label in (stop_predictions or {}).items()],
             )
@@ -510,6 +514,11 @@ class Ledger:
             (round_number,),
         ):
             every.setdefault(rank, []).append(ClassProbability(label, probability))
+        probes = dict(
+            self._conn.execute(
+                "SELECT rank, label FROM selection_probes WHERE round = ?", (round_number,)
+            ).fetchall()
+        )
         return [
             Selection(
                 rank,
@@ -523,6 +532,7 @@ class Ledger:
                 ),
                 tuple(why.get(rank, ())),
                 tuple(every.get(rank, ())),
+                probes.get(rank),
             )
             for rank, item_id, score, predicted, top1, p1, top2, p2 in self._conn.execute(
                 "SELECT rank, item_id, score, predicted, top1, p1, top2, p2 FROM selections"

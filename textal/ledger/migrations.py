@@ -321,6 +321,19 @@ CREATE TABLE round_filters (
 """
 
 
+# 7 -> 8: the class whose name a pick was asked for (textal.strategy.probes: a class with no label
+# yet, probed by the review nearest its name); a pick without a row was ranked or explored.
+_SCHEMA_SELECTION_PROBES = """
+CREATE TABLE selection_probes (
+    round  INTEGER NOT NULL,
+    rank   INTEGER NOT NULL,
+    label  TEXT NOT NULL,
+    PRIMARY KEY (round, rank),
+    FOREIGN KEY (round, rank) REFERENCES selections (round, rank)
+);
+"""
+
+
 MIGRATIONS: dict[int, Migration] = {
     0: _SCHEMA_V1,
     1: migrate_v1_to_v2,
@@ -329,6 +342,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: _SCHEMA_SESSIONS,
     5: _SCHEMA_MULTI_LABEL,
     6: _SCHEMA_ROUND_FILTERS,
+    7: _SCHEMA_SELECTION_PROBES,
 }
 SCHEMA_VERSION = len(MIGRATIONS)  # what this textal writes
 

@@ -57,7 +57,8 @@ class Selection:
     have no ``score``, ``predicted`` or ``top2``. In a multi-label workspace ``predicted`` is
     the predicted label set's canonical text (``""``: none of the labels) and
     ``probabilities`` holds each label's presence probability, in the workspace's label order
-    (empty in single-label rounds)."""
+    (empty in single-label rounds). ``probe`` is the class with no label whose name this item
+    was asked for (:mod:`textal.strategy.probes`), else None."""
 
     rank: int
     item_id: str
@@ -66,6 +67,7 @@ class Selection:
     top2: tuple[ClassProbability, ...] = ()
     why: tuple[Neighbor, ...] = ()
     probabilities: tuple[ClassProbability, ...] = ()
+    probe: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from textal.strategy.coldstart import cold_start
 from textal.strategy.density import DENSITY_NEIGHBORS, neighbor_density, weighted
 from textal.strategy.diverse import BATCH_SIZE, DiverseBatch, NeighborSearch, select_diverse
 from textal.strategy.explore import exploration_share, interleave
+from textal.strategy.probes import PROBE_DEPTH, choose_probes, probe_slots
 from textal.strategy.scores import STRATEGIES, STRATEGY, Builtin, Strategy
 
 M = TypeVar("M")
@@ -282,6 +283,38 @@ def _explore_step(
     )
 
 
+def _probe_step(
+    store: VectorStore,
+    probes: Mapping[str, np.ndarray],
+    known: _Labeled,
+    skip: set[str],
+    batch_size: int,
+    ids: list[str],
+    vectors: np.ndarray,
+    scores: np.ndarray,
+) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, str]]:
+    """Step "probe" (:mod:`textal.strategy.probes`): put the reviews nearest the names of
+    ``probes``' classes that have no label yet in front of the ranked ``ids`` (score NaN), and
+    return which class each was asked for."""
+    labeled = set(known.labels)
+    missing = sorted(c for c in probes if c not in labeled)
+    if not missing:
+        return ids, vectors, scores, {}
+    hits = store.search(np.stack([probes[c] for c in missing]), PROBE_DEPTH)
+    chosen = choose_probes(missing, hits, skip, probe_slots(batch_size))
+    if not chosen:
+        return ids, vectors, scores, {}
+    probe_ids = [item_id for item_id, _ in chosen]
+    taken = set(probe_ids)
+    kept = [k for k, i in enumerate(ids) if i not in taken]
+    return (
+        probe_ids + [ids[k] for k in kept],
+        np.concatenate([store.get_vectors(probe_ids), vectors[kept]]),
+        np.concatenate([np.full(len(probe_ids), np.nan), scores[kept]]),
+        dict(chosen),
+    )
+
+
 def _stop_set_step(
     store: VectorStore, predict: Predict, stop_ids: Sequence[str] | None, skip: set[str]
 ) -> dict[str, str]:
@@ -352,8 +385,10 @@ def _picks(
     classes: list[str],
     picked: list[int],
     why: list[tuple[Neighbor, ...]],
+    asked_for: Mapping[str, str],
 ) -> list[Selection]:
-    """The selected candidates as ranked selections with their top-2 classes."""
+    """The selected candidates as ranked selections with their top-2 classes (and, for a probe,
+    the class whose name it was asked for)."""
     picks = []
     for rank, (k, w) in enumerate(zip(picked, why, strict=True), start=1):
         top = np.argsort(-proba[k])[:2]
@@ -365,6 +400,7 @@ def _picks(
                 classes[int(np.argmax(proba[k]))],
                 tuple(ClassProbability(classes[c], round(float(proba[k, c]), 4)) for c in top),
                 w,
+                probe=asked_for.get(ids[k]),
             )
         )
     return picks
@@ -410,6 +446,7 @@ def plan_round(
     stop_ids: Sequence[str] | None = None,
     scorer: Scorer | None = None,
     candidates: str = index.CANDIDATES.default,
+    probes: Mapping[str, np.ndarray] | None = None,
 ) -> RoundPlan[AutoClassifier]:
     """Fit a model on ``labels``, score the other stored items (all of them, or a candidate
     set retrieved from the vector index), select a diverse batch.
@@ -426,6 +463,10 @@ def plan_round(
         ``None`` about :data:`STOP_SET_SIZE` items are drawn by a stable hash of their ids.
     scorer : your own ambiguity score ``(proba, vectors) -> scores`` (see :data:`Scorer`), used
         instead of the strategy's; the candidates then go through the same diverse selection.
+    probes : ``{class: unit vector of its name}`` (:mod:`textal.strategy.probes`), used by the
+        strategies that compose it (``adaptive``): while a class has no label, the review
+        nearest its name goes in front of the batch (at most
+        :data:`~textal.strategy.probes.PROBE_SHARE` of it); its selection's ``probe`` names it.
     candidates : ``"all"`` scores every stored item (one scan of the store); ``"index"`` scores
         a candidate set from the vector index (:mod:`textal.round.candidates`), so the round's
         time and memory do not grow with the pool; ``"auto"`` (default) uses ``index`` above
@@ -469,6 +510,11 @@ def plan_round(
         cand_ids, vectors, scores = _explore_step(
             store, exploration_share(model), skip, batch_size, rng, cand_ids, vectors, scores
         )
+    asked_for: dict[str, str] = {}
+    if probes and builtin is not None and builtin.probe:
+        cand_ids, vectors, scores, asked_for = _probe_step(
+            store, probes, known, skip, batch_size, cand_ids, vectors, scores
+        )
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, _predict_names(model), stop_ids, skip)
     clock.lap("score")
@@ -488,7 +534,7 @@ def plan_round(
         n_neighbors=neighborhood_size(read, batch_size),
     )
     why = _why(vectors[batch.picked], known.ids, known.vectors, known.labels)
-    picks = _picks(cand_ids, scores, proba, classes, batch.picked, why)
+    picks = _picks(cand_ids, scores, proba, classes, batch.picked, why, asked_for)
     clock.lap("select")
     report = _trained_report(
         strategy, len(known.ids), known.counts, model, scored, batch, clock, found

@@ -35,6 +35,7 @@ from textal.fsio import atomic_write
 from textal.ingest import ingest_records
 from textal.simulate.options import STORE
 from textal.store import VectorStore, open_store
+from textal.strategy.probes import probe_text
 
 SIMULATIONS_DIR = "simulations"
 META_FILE = "dataset.json"
@@ -43,6 +44,7 @@ LITE_FILE = "pool.db"
 LITE_COLLECTION = "pool"
 TEST_VECTORS = "test-vectors.npy"
 TEST_ITEMS = "test-items.json"
+CLASS_VECTORS = "class-names.npy"
 _ENCODE_BATCH = 256
 
 
@@ -124,6 +126,7 @@ class SimulationData:
     classes: list[str]
     counts: dict[str, int] = field(default_factory=dict)
     label_names: list[str] | None = None
+    class_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def close(self) -> None:
         self.store.close()
@@ -249,9 +252,42 @@ def open_simulation_data(
     if source.multi_label:
         names = sorted({name for cell in classes for name in parse_label_set(cell)})
         classes = names
+    class_vectors = {}
+    if not source.multi_label:
+        class_vectors = _class_vectors(directory, classes, loaded or encoder)
     return SimulationData(
-        directory, model_id, store, oracle, test_vectors, test_labels, classes, counts, names
+        directory,
+        model_id,
+        store,
+        oracle,
+        test_vectors,
+        test_labels,
+        classes,
+        counts,
+        names,
+        class_vectors,
     )
+
+
+def _class_vectors(
+    directory: Path, classes: list[str], encoder: Encoder | Callable[[], Encoder]
+) -> dict[str, np.ndarray]:
+    """Each class's embedded name (:func:`textal.strategy.probes.probe_text`), the name probes
+    of a simulated workspace that declared every class; cached in :data:`CLASS_VECTORS` with the
+    texts they embed, so a cached dataset needs no model."""
+    texts = [probe_text(c) for c in classes]
+    cached = directory / CLASS_VECTORS
+    names = cached.with_suffix(".json")
+    if cached.exists() and names.exists() and json.loads(names.read_text()) == texts:
+        vectors = np.load(cached)
+    else:
+        encoder = encoder if isinstance(encoder, Encoder) else encoder()
+        vectors = encoder.encode(texts)
+        with atomic_write(cached, "wb") as f:
+            np.save(f, vectors)
+        with atomic_write(names) as f:  # last: it says which texts the vectors embed
+            f.write(json.dumps(texts))
+    return dict(zip(classes, vectors, strict=True))
 
 
 def _open_pool_store(directory: Path, store_kind: str, dim: int) -> VectorStore:

@@ -203,6 +203,7 @@ def simulate_run(
                 max_class_share=protocol.max_class_share,
                 seed=seed * 1000 + round_ + 1,
                 candidates=protocol.candidates,
+                probes=data.class_vectors,
             )
             fit_s, select_s = _plan_seconds(plan)
             points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))

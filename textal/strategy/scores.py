@@ -134,21 +134,24 @@ def _random(model: AutoClassifier | None, X: np.ndarray, rng: np.random.Generato
 @dataclass(frozen=True)
 class Builtin(Generic[M]):
     """A strategy of ``textal round --strategy``: its chunk ``score``, and whether the round
-    re-ranks its top candidates by score x ``density`` and mixes uniform picks in (``explore``).
+    re-ranks its top candidates by score x ``density``, mixes uniform picks in (``explore``) and
+    asks for classes with no label by their names (``probe``, :mod:`textal.strategy.probes`).
     Called, it is its score. ``M`` is the model it scores with (the multi-label round's
     strategies, :mod:`textal.strategy.multilabel`, take a ``MultiLabelHead``)."""
 
     score: Callable[[M, np.ndarray, np.random.Generator], np.ndarray]
     density: bool = False
     explore: bool = False
+    probe: bool = False
 
     def __call__(self, model: M, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.score(model, X, rng)
 
 
 STRATEGIES: dict[str, Builtin[AutoClassifier]] = {
-    # margin-density once the head is fairly better than chance, random picks while it is not
-    "adaptive": Builtin(_single(margin), density=True, explore=True),
+    # margin-density once the head is fairly better than chance, random picks while it is not,
+    # and a class with no label asked for by its name
+    "adaptive": Builtin(_single(margin), density=True, explore=True, probe=True),
     "margin-density": Builtin(_single(margin), density=True),
     "margin": Builtin(_single(margin)),
     "entropy": Builtin(_single(entropy)),

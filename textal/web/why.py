@@ -2,7 +2,8 @@
 
 The numbers (score, probabilities, similarities) stay on the page behind a toggle; these
 sentences come first. Each follows from what the round recorded: a cold-start round has no
-model; an explored pick (``adaptive``) has a prediction but no score; a ranked pick has both.
+model; an explored pick (``adaptive``) has a prediction but no score; a probe names the class it
+was asked for (``Selection.probe``); a ranked pick has both.
 A multi-label pick (``Selection.probabilities`` set) is read per label: the labels whose
 presence probability is nearest 50% are the ones the model is unsure about.
 """
@@ -21,9 +22,10 @@ TORN_GAP = 0.3
 UNSURE_BAND = 0.25
 UNSURE_SHOWN = 3
 
-COLD_START, EXPLORED, TORN, LEANS, RANDOM, OUTSIDE = (
+COLD_START, EXPLORED, PROBE, TORN, LEANS, RANDOM, OUTSIDE = (
     "cold-start",
     "explored",
+    "probe",
     "torn",
     "leans",
     "random",
@@ -67,6 +69,13 @@ def reason(selection: Selection, record: RoundRecord | None) -> Reason:
     sure = f" (it says {top[0].label}, {_percent(top[0].probability)} sure)" if top else ""
     if strategy == "random":
         return Reason(RANDOM, f"Picked at random: this round samples reviews uniformly{sure}.")
+    if selection.probe is not None:
+        return Reason(
+            PROBE,
+            f"Asked because it reads like {selection.probe}, a label nobody has given yet: "
+            "the model cannot predict a label it has never seen, so the review nearest the "
+            f"label's name (and description) is asked{sure}.",
+        )
     if selection.score is None and _uses(strategy, "explore"):
         return Reason(
             EXPLORED,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from textal.data.label_sets import parse_label_set
 from textal.errors import TextalError, show_value
 from textal.ledger import RoundParams, RoundRecord, Selection
@@ -16,8 +18,10 @@ from textal.store.base import Filtered
 from textal.store.filters import Filter, filter_text
 from textal.strategy.diverse import BATCH_SIZE
 from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
-from textal.strategy.scores import STRATEGY
+from textal.strategy.probes import probe_text
+from textal.strategy.scores import STRATEGIES, STRATEGY
 from textal.workspace.batch_files import write_batch
+from textal.workspace.guidelines import load_guidelines
 from textal.workspace.queue import pending, queued_first
 
 if TYPE_CHECKING:  # scikit-learn is imported by the commands that train, not by every command
@@ -188,7 +192,21 @@ class Rounds(WorkspaceCore):
             stop_ids=stop_ids or None,
             scorer=scorer,
             candidates=params.candidates,
+            probes=self._name_probes(labels, params.strategy),
         )
+
+    def _name_probes(self, labels: dict[str, str], strategy: str) -> dict[str, np.ndarray]:
+        """The embedded names (with their guideline descriptions) of the declared labels nobody
+        has given yet, for a strategy that probes (:mod:`textal.strategy.probes`) in a round
+        that trains. Embedding them loads the model, so only then."""
+        builtin = STRATEGIES.get(strategy)
+        given = set(labels.values())
+        missing = [name for name in self.config.labels if name not in given]
+        if builtin is None or not builtin.probe or not missing or len(given) < 2:
+            return {}
+        descriptions = load_guidelines(self.path).labels
+        texts = [probe_text(name, descriptions.get(name, "")) for name in missing]
+        return dict(zip(missing, self.encoder.encode(texts), strict=True))
 
     def _agreement(self, rounds: list[RoundRecord], plan: RoundPlan) -> float | None:
         """Kappa with the previous trained round's stop-set predictions; ``None`` without one,
