@@ -8,7 +8,9 @@ steps) on the same folds by pooled out-of-fold macro-F1, refit each on all the l
 it on the test set. Each rule (a grid, argmax or a one-standard-error rule toward small C, with
 or without class weighting) then picks from those CV scores; the table gives the mean test
 macro-F1 of its picks and the gap to the best single balanced C of the decade grid 0.1-1000 (the
-reference of docs/results.md). Usage::
+reference of docs/results.md). For every pool label (size 0) the last column gives the kept rule's
+gap to that best C with its 95% paired bootstrap interval over the test items (1,000 resamples),
+which says whether a test set that size can tell the two heads apart. Usage::
 
     python scripts/bench_c_grid.py --workspace WS --sets uci-amazon cr --sizes 0 100 300 --seeds 5
 """
@@ -39,6 +41,9 @@ Key = tuple[float, bool]  # (C, balanced)
 Scores = dict[
     Key, tuple[float, float, int, float]
 ]  # (CV macro-F1, its std over folds, folds, test)
+Predictions = dict[Key, np.ndarray]  # each head's test predictions
+KEPT = "1/10/100, unweighted if 1 SE better (kept)"
+BOOTSTRAP = 1000
 
 
 def load(name: str, workspace: Path, data: Path) -> tuple[np.ndarray, ...]:
@@ -56,8 +61,11 @@ def load(name: str, workspace: Path, data: Path) -> tuple[np.ndarray, ...]:
         return sim.store.get_vectors(ids), y, sim.test_vectors, sim.test_labels
 
 
-def score_all(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, seed: int) -> Scores:
-    """CV and test macro-F1 of every (C, balanced) on AutoClassifier's folds of seed ``seed``."""
+def score_all(
+    X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, seed: int
+) -> tuple[Scores, Predictions]:
+    """CV and test macro-F1 of every (C, balanced) on AutoClassifier's folds of seed ``seed``,
+    and each one's test predictions."""
     names, y_enc = np.unique(y, return_inverse=True)
     fold = singleton_folds(
         y_enc, int(min(5, np.bincount(y_enc).max())), np.random.default_rng(seed)
@@ -68,6 +76,7 @@ def score_all(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, seed
     truth = y_enc[np.concatenate(held)]
     test_classes = sorted(set(yt.tolist()))
     out: Scores = {}
+    predicted: Predictions = {}
     for balanced in (True, False):
         for C in CS:
 
@@ -80,10 +89,27 @@ def score_all(X: np.ndarray, y: np.ndarray, Xt: np.ndarray, yt: np.ndarray, seed
                 for f in range(n_folds)
             ]
             per_fold = [_macro_f1(y_enc[r], p) for r, p in zip(held, preds, strict=True)]
-            test = score_predictions(yt, names[model().fit(X, y_enc).predict(Xt)], test_classes)
+            predicted[(C, balanced)] = names[model().fit(X, y_enc).predict(Xt)]
+            test = score_predictions(yt, predicted[(C, balanced)], test_classes)
             cv = _macro_f1(truth, np.concatenate(preds))
             out[(C, balanced)] = (cv, float(np.std(per_fold)), n_folds, test.macro_f1)
-    return out
+    return out, predicted
+
+
+def bootstrap_gap(yt: np.ndarray, best: np.ndarray, pick: np.ndarray) -> tuple[float, float]:
+    """95% interval of macro-F1(best) - macro-F1(pick) over test items drawn with replacement
+    (the same draws for both heads)."""
+    classes = sorted(set(yt.tolist()))
+    rng = np.random.default_rng(0)
+    gaps = []
+    for _ in range(BOOTSTRAP):
+        k = rng.integers(len(yt), size=len(yt))
+        gaps.append(
+            score_predictions(yt[k], best[k], classes).macro_f1
+            - score_predictions(yt[k], pick[k], classes).macro_f1
+        )
+    low, high = np.quantile(gaps, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def argmax(scores: Scores, keys: list[Key]) -> Key:
@@ -123,9 +149,7 @@ RULES: dict[str, Callable[[Scores], Key]] = {
     "1/10/100 + weighting": lambda s: argmax(s, grid((1.0, 10.0, 100.0), (True, False))),
     "1/10/100 + weighting, 1 SE": lambda s: one_se(s, grid((1.0, 10.0, 100.0), (True, False))),
     "decades 1-1000 + weighting, 1 SE": lambda s: one_se(s, grid(DECADES[1:], (True, False))),
-    "1/10/100, unweighted if 1 SE better (kept)": lambda s: unweighted_if_clearly(
-        s, (1.0, 10.0, 100.0)
-    ),
+    KEPT: lambda s: unweighted_if_clearly(s, (1.0, 10.0, 100.0)),
 }
 
 
@@ -138,20 +162,26 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds per size below the pool")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    print("| set | labels | best single C (decades) | " + " | ".join(RULES) + " |")
-    print("|---|---|---|" + "---|" * len(RULES))
+    print(
+        "| set | labels | best single C (decades) | "
+        + " | ".join(RULES)
+        + " | kept rule's gap, 95% bootstrap (every label) |"
+    )
+    print("|---|---|---|" + "---|" * (len(RULES) + 1))
     gaps: dict[str, list[float]] = {rule: [] for rule in RULES}
     for name in args.sets:
         X, y, Xt, yt = load(name, args.workspace, args.data)
         for n in args.sizes:
-            runs = []
+            runs, predictions = [], []
             for seed in range(1 if n == 0 else args.seeds):
                 rows = (
                     np.random.default_rng(seed).permutation(len(y))[:n] if n else np.arange(len(y))
                 )
                 if len(set(y[rows])) >= 2:
                     with threadpool_limits(limits=1):
-                        runs.append(score_all(X[rows], y[rows], Xt, yt, seed))
+                        scores, predicted = score_all(X[rows], y[rows], Xt, yt, seed)
+                    runs.append(scores)
+                    predictions.append(predicted)
             single = {C: np.mean([r[(C, True)][3] for r in runs]) for C in DECADES}
             best = max(single, key=lambda C: single[C])
             cells = []
@@ -163,6 +193,13 @@ def main() -> None:
                     f" (C={picks[0][0]:g}{'' if picks[0][1] else ', unbalanced'})" if n == 0 else ""
                 )
                 cells.append(f"{mean:.3f}{shown}")
+            if n == 0:
+                kept = RULES[KEPT](runs[0])
+                gap = single[best] - runs[0][kept][3]
+                low, high = bootstrap_gap(yt, predictions[0][(best, True)], predictions[0][kept])
+                cells.append(f"{100 * gap:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})")
+            else:
+                cells.append("")
             print(
                 f"| {name} | {n or len(y)} | C={best:g}: {single[best]:.3f} | "
                 + " | ".join(cells)

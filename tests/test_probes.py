@@ -127,3 +127,18 @@ def test_a_workspace_round_asks_for_a_declared_label_by_its_description(amazon):
         why = reason(asked[0], result.round)
         assert why.kind == PROBE and "battery" in why.text
         assert reason(Selection(1, "x", 0.1, "positive"), result.round).kind != PROBE
+
+
+def test_the_first_batch_asks_for_declared_classes_by_name(trec):
+    store, ids, fine, probes = trec
+    rare = {c: probes[c] for c in RARE}
+    plan = plan_round(store, {}, batch_size=20, seed=4, probes=rare)
+    assert plan.report.cold_start and len(plan.picks) == 20
+    asked = [p for p in plan.picks[: probe_slots(20)] if p.probe is not None]
+    assert len(asked) == len(RARE)  # first, one per name
+    gold = {ids[k]: str(fine[k]) for k in range(len(ids))}
+    assert sum(gold[p.item_id] == p.probe for p in asked) >= 2
+    assert len({p.item_id for p in plan.picks}) == 20
+    plain = plan_round(store, {}, batch_size=20, seed=4)
+    assert all(p.probe is None for p in plain.picks)
+    assert not {gold[p.item_id] for p in plain.picks} & set(RARE)

@@ -222,19 +222,29 @@ def _cold_start_step(
     skip: set[str],
     rng: np.random.Generator,
     clock: _Clock,
+    asked_for: Mapping[str, str] | None = None,
 ) -> RoundPlan:
-    """Step "cold start": representative, mutually distant items from a uniform sample of the
-    unlabeled pool (the store's ``sample``, in either candidate mode)."""
+    """Step "cold start": the probes ``asked_for`` (``{item_id: class}``) first, then
+    representative, mutually distant items from a uniform sample of the unlabeled pool (the
+    store's ``sample``, in either candidate mode)."""
+    asked_for = asked_for or {}
+    probe_ids = list(asked_for)
+    skip = skip | set(probe_ids)
     sample = index.sample_unlabeled(store, skip, COLD_START_SAMPLE, int(rng.integers(2**31)))
     found = None
     if params.candidates == "index":
         clock.lap("candidates")
         found = CandidateSet(0, 0, len(sample.ids), clock.laps["candidates"])
-    ids, vectors = sample.ids, sample.vectors
-    chosen = cold_start(vectors, params.batch_size, rng) if ids else np.empty(0, np.intp)
-    why = _why(vectors[list(chosen)], known.ids, known.vectors, known.labels)
+    ids = probe_ids + sample.ids
+    vectors = sample.vectors
+    if probe_ids:
+        vectors = np.concatenate([store.get_vectors(probe_ids), vectors])
+    slots = params.batch_size - len(probe_ids)
+    drawn = cold_start(sample.vectors, slots, rng) if sample.ids and slots > 0 else np.empty(0, int)
+    chosen = list(range(len(probe_ids))) + [len(probe_ids) + int(k) for k in drawn]
+    why = _why(vectors[chosen], known.ids, known.vectors, known.labels)
     picks = [
-        Selection(rank, ids[k], None, None, (), w)
+        Selection(rank, ids[k], None, None, (), w, probe=asked_for.get(ids[k]))
         for rank, (k, w) in enumerate(zip(chosen, why, strict=True), start=1)
     ]
     clock.lap("select")
@@ -283,27 +293,34 @@ def _explore_step(
     )
 
 
-def _probe_step(
+def _probes(
     store: VectorStore,
     probes: Mapping[str, np.ndarray],
     known: _Labeled,
     skip: set[str],
     batch_size: int,
-    ids: list[str],
-    vectors: np.ndarray,
-    scores: np.ndarray,
-) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, str]]:
-    """Step "probe" (:mod:`textal.strategy.probes`): put the reviews nearest the names of
-    ``probes``' classes that have no label yet in front of the ranked ``ids`` (score NaN), and
-    return which class each was asked for."""
+) -> list[tuple[str, str]]:
+    """``(item_id, class)`` for the declared classes of ``probes`` with no label yet
+    (:func:`textal.strategy.probes.choose_probes` on the store's neighbours of their names)."""
     labeled = set(known.labels)
     missing = sorted(c for c in probes if c not in labeled)
     if not missing:
-        return ids, vectors, scores, {}
+        return []
     hits = store.search(np.stack([probes[c] for c in missing]), PROBE_DEPTH)
-    chosen = choose_probes(missing, hits, skip, probe_slots(batch_size))
+    return choose_probes(missing, hits, skip, probe_slots(batch_size))
+
+
+def _probe_step(
+    store: VectorStore,
+    chosen: list[tuple[str, str]],
+    ids: list[str],
+    vectors: np.ndarray,
+    scores: np.ndarray,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Step "probe" (:mod:`textal.strategy.probes`): put the ``chosen`` probes in front of the
+    ranked ``ids`` (score NaN)."""
     if not chosen:
-        return ids, vectors, scores, {}
+        return ids, vectors, scores
     probe_ids = [item_id for item_id, _ in chosen]
     taken = set(probe_ids)
     kept = [k for k, i in enumerate(ids) if i not in taken]
@@ -311,7 +328,6 @@ def _probe_step(
         probe_ids + [ids[k] for k in kept],
         np.concatenate([store.get_vectors(probe_ids), vectors[kept]]),
         np.concatenate([np.full(len(probe_ids), np.nan), scores[kept]]),
-        dict(chosen),
     )
 
 
@@ -474,7 +490,7 @@ def plan_round(
         says which was used; in ``index`` mode cold start and the stop set use uniform samples.
 
     With fewer than two labeled classes there is nothing to train: a cold-start batch of
-    representative, mutually distant items is selected instead.
+    representative, mutually distant items is selected instead (after the probes, if any).
     """
     builtin = None if scorer is not None else STRATEGIES[STRATEGY.check(strategy, "strategy")]
     clock = _Clock()
@@ -492,8 +508,15 @@ def plan_round(
         store.get_vectors(ids) if ids else np.empty((0, store.dim), dtype=np.float32),
     )
     model = fit_on_labels(known.vectors, np.asarray(known.labels), seed=seed)
+    asked_for = (
+        dict(_probes(store, probes, known, skip, batch_size))
+        if probes and builtin is not None and builtin.probe
+        else {}
+    )
     if model is None:
-        return _cold_start_step(store, known, known.counts, trained_on, params, skip, rng, clock)
+        return _cold_start_step(
+            store, known, known.counts, trained_on, params, skip, rng, clock, asked_for
+        )
     clock.lap("fit")
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
     chunks, stop_fraction, retrieved, found = _candidates_step(
@@ -510,10 +533,9 @@ def plan_round(
         cand_ids, vectors, scores = _explore_step(
             store, exploration_share(model), skip, batch_size, rng, cand_ids, vectors, scores
         )
-    asked_for: dict[str, str] = {}
-    if probes and builtin is not None and builtin.probe:
-        cand_ids, vectors, scores, asked_for = _probe_step(
-            store, probes, known, skip, batch_size, cand_ids, vectors, scores
+    if asked_for:
+        cand_ids, vectors, scores = _probe_step(
+            store, list(asked_for.items()), cand_ids, vectors, scores
         )
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, _predict_names(model), stop_ids, skip)

@@ -106,7 +106,12 @@ def initial_labels(data: SimulationData, protocol: Protocol, seed: int) -> dict[
         return {ids[k]: data.oracle[ids[k]] for k in sorted(chosen)}
     if protocol.initial == "cold-start":
         plan = plan_round(
-            data.store, {}, batch_size=protocol.init, seed=seed, candidates=protocol.candidates
+            data.store,
+            {},
+            batch_size=protocol.init,
+            seed=seed,
+            candidates=protocol.candidates,
+            probes=data.class_vectors,
         )
         return {p.item_id: data.oracle[p.item_id] for p in plan.picks}
     raise ValueError(f"initial must be one of {INITIAL.choices}, got {protocol.initial!r}")

@@ -57,6 +57,15 @@ def reason(selection: Selection, record: RoundRecord | None) -> Reason:
     strategy = record.report.selected_by if record is not None else None
     if selection.rank == 0 or record is None:
         return Reason(OUTSIDE, "Shown again for your undo; it is not in this round's batch.")
+    top = selection.top2
+    sure = f" (it says {top[0].label}, {_percent(top[0].probability)} sure)" if top else ""
+    if selection.probe is not None:
+        return Reason(
+            PROBE,
+            f"Asked because it reads like {selection.probe}, a label nobody has given yet: "
+            "the model cannot predict a label it has never seen, so the reviews nearest the "
+            f"label's name and description are asked first{sure}.",
+        )
     if record.report.cold_start or selection.predicted is None:
         return Reason(
             COLD_START,
@@ -65,17 +74,8 @@ def reason(selection: Selection, record: RoundRecord | None) -> Reason:
         )
     if selection.probabilities:
         return _multi_label_reason(selection, strategy)
-    top = selection.top2
-    sure = f" (it says {top[0].label}, {_percent(top[0].probability)} sure)" if top else ""
     if strategy == "random":
         return Reason(RANDOM, f"Picked at random: this round samples reviews uniformly{sure}.")
-    if selection.probe is not None:
-        return Reason(
-            PROBE,
-            f"Asked because it reads like {selection.probe}, a label nobody has given yet: "
-            "the model cannot predict a label it has never seen, so the review nearest the "
-            f"label's name (and description) is asked{sure}.",
-        )
     if selection.score is None and _uses(strategy, "explore"):
         return Reason(
             EXPLORED,

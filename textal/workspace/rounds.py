@@ -197,12 +197,12 @@ class Rounds(WorkspaceCore):
 
     def _name_probes(self, labels: dict[str, str], strategy: str) -> dict[str, np.ndarray]:
         """The embedded names (with their guideline descriptions) of the declared labels nobody
-        has given yet, for a strategy that probes (:mod:`textal.strategy.probes`) in a round
-        that trains. Embedding them loads the model, so only then."""
+        has given yet, for a strategy that probes (:mod:`textal.strategy.probes`). Embedding
+        them loads the model, so only then."""
         builtin = STRATEGIES.get(strategy)
         given = set(labels.values())
         missing = [name for name in self.config.labels if name not in given]
-        if builtin is None or not builtin.probe or not missing or len(given) < 2:
+        if builtin is None or not builtin.probe or not missing:
             return {}
         descriptions = load_guidelines(self.path).labels
         texts = [probe_text(name, descriptions.get(name, "")) for name in missing]
