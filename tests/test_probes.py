@@ -1,5 +1,6 @@
 """Name probes (textal.strategy.probes): a declared class with no label is asked for by the review
-nearest its name, on real TREC questions and a real Amazon workspace."""
+nearest its name, on real TREC questions, SemEval restaurant reviews and a real Amazon
+workspace."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tests.workspaces import gold_labels
 from textal.embed import Encoder
 from textal.ledger import Answer, Selection
+from textal.round.multilabel import plan_multilabel_round
 from textal.round.plan import plan_round
 from textal.store.memory import MemoryStore
 from textal.strategy.probes import PROBE_DEPTH, choose_probes, probe_slots, probe_text
@@ -142,3 +144,19 @@ def test_the_first_batch_asks_for_declared_classes_by_name(trec):
     plain = plan_round(store, {}, batch_size=20, seed=4)
     assert all(p.probe is None for p in plain.picks)
     assert not {gold[p.item_id] for p in plain.picks} & set(RARE)
+
+
+def test_a_multi_label_round_asks_for_a_label_no_answer_holds(embedded_dataset):
+    _, X, cells = embedded_dataset("semeval2014_restaurant_aspects/test.csv")
+    names = ["ambience", "anecdotes/miscellaneous", "food", "price", "service"]
+    store = MemoryStore(X.shape[1])
+    ids = [f"s{k}" for k in range(len(X))]
+    store.add(ids, X, ids, [{} for _ in ids])
+    gold = {i: set(str(c).split(";")) for i, c in zip(ids, cells, strict=True)}
+    labels = {i: gold[i] for i in ids[:300] if "price" not in gold[i]}
+    vector = Encoder().encode([probe_text("price", "What the meal or the drinks cost.")])[0]
+    plan = plan_multilabel_round(store, labels, names, batch_size=20, probes={"price": vector})
+    asked = [p for p in plan.picks if p.probe is not None]
+    assert [p.probe for p in asked] == ["price"] and "price" in gold[asked[0].item_id]
+    plain = plan_multilabel_round(store, labels, names, batch_size=20)
+    assert all(p.probe is None for p in plain.picks)

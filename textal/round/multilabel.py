@@ -36,6 +36,8 @@ from textal.round.plan import (
     _density_step,
     _explore_step,
     _Labeled,
+    _probe_step,
+    _probes,
     _stop_set_step,
     _top_candidates,
     _trained_report,
@@ -65,6 +67,7 @@ def plan_multilabel_round(
     chunk_size: int = CHUNK_SIZE,
     stop_ids: Sequence[str] | None = None,
     candidates: str = index.CANDIDATES.default,
+    probes: Mapping[str, np.ndarray] | None = None,
 ) -> RoundPlan[MultiLabelHead]:
     """Fit the multi-label head on ``label_sets``, score the other stored items, select a
     diverse batch.
@@ -76,8 +79,9 @@ def plan_multilabel_round(
     label_names : the workspace's labels, in order: the head's columns, ``Selection.top2``'s
         order (one presence probability per label) and ``RoundReport.label_counts``' keys.
     strategy : a name of :data:`textal.strategy.multilabel.STRATEGY`.
-    exclude, seed, chunk_size, stop_ids, candidates : as in :func:`textal.round.plan.plan_round`
-        (there is no class-share cap: a pick is predicted several labels).
+    exclude, seed, chunk_size, stop_ids, candidates, probes : as in
+        :func:`textal.round.plan.plan_round` (there is no class-share cap: a pick is predicted
+        several labels); a label is probed while no answer holds it.
 
     Until some label has both a positive and a negative labeled item there is nothing to train:
     a cold-start batch is selected instead. Raises :class:`~textal.errors.TextalError` naming a
@@ -100,8 +104,12 @@ def plan_multilabel_round(
     Y = label_matrix([label_sets[i] for i in ids], label_names)
     counts = {name: int(Y[:, j].sum()) for j, name in enumerate(label_names)}
     head = fit_on_label_sets(known.vectors, Y, label_names=label_names, seed=seed)
+    given = {name for names in label_sets.values() for name in names}
+    asked_for = _probes(store, probes, given, skip, batch_size) if builtin.probe else {}
     if head is None:
-        return _cold_start_step(store, known, counts, trained_on, params, skip, rng, clock)
+        return _cold_start_step(
+            store, known, counts, trained_on, params, skip, rng, clock, asked_for
+        )
     clock.lap("fit")
     keep = max(batch_size * CANDIDATES_PER_PICK, 100)
     chunks, stop_fraction, retrieved, found = _candidates_step(
@@ -118,6 +126,7 @@ def plan_multilabel_round(
         cand_ids, vectors, scores = _explore_step(
             store, exploration_share(head), skip, batch_size, rng, cand_ids, vectors, scores
         )
+    cand_ids, vectors, scores = _probe_step(store, asked_for, cand_ids, vectors, scores)
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, predict, stop_ids, skip)
     clock.lap("score")
@@ -145,6 +154,7 @@ def plan_multilabel_round(
                 for j, name in enumerate(label_names)
             ),
             w,
+            probe=asked_for.get(cand_ids[r]),
         )
         for rank, (r, w) in enumerate(zip(batch.picked, why, strict=True), start=1)
     ]

@@ -295,33 +295,34 @@ def _explore_step(
 
 def _probes(
     store: VectorStore,
-    probes: Mapping[str, np.ndarray],
-    known: _Labeled,
+    probes: Mapping[str, np.ndarray] | None,
+    given: set[str],
     skip: set[str],
     batch_size: int,
-) -> list[tuple[str, str]]:
-    """``(item_id, class)`` for the declared classes of ``probes`` with no label yet
-    (:func:`textal.strategy.probes.choose_probes` on the store's neighbours of their names)."""
-    labeled = set(known.labels)
-    missing = sorted(c for c in probes if c not in labeled)
+) -> dict[str, str]:
+    """``{item_id: class}`` for the declared classes of ``probes`` not in ``given`` (no label
+    yet): :func:`textal.strategy.probes.choose_probes` on the store's neighbours of their names.
+    """
+    missing = sorted(c for c in probes or () if c not in given)
     if not missing:
-        return []
+        return {}
+    assert probes is not None
     hits = store.search(np.stack([probes[c] for c in missing]), PROBE_DEPTH)
-    return choose_probes(missing, hits, skip, probe_slots(batch_size))
+    return dict(choose_probes(missing, hits, skip, probe_slots(batch_size)))
 
 
 def _probe_step(
     store: VectorStore,
-    chosen: list[tuple[str, str]],
+    asked_for: Mapping[str, str],
     ids: list[str],
     vectors: np.ndarray,
     scores: np.ndarray,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Step "probe" (:mod:`textal.strategy.probes`): put the ``chosen`` probes in front of the
-    ranked ``ids`` (score NaN)."""
-    if not chosen:
+    """Step "probe" (:mod:`textal.strategy.probes`): put the probes ``asked_for`` (``{item_id:
+    class}``) in front of the ranked ``ids`` (score NaN)."""
+    if not asked_for:
         return ids, vectors, scores
-    probe_ids = [item_id for item_id, _ in chosen]
+    probe_ids = list(asked_for)
     taken = set(probe_ids)
     kept = [k for k, i in enumerate(ids) if i not in taken]
     return (
@@ -509,8 +510,8 @@ def plan_round(
     )
     model = fit_on_labels(known.vectors, np.asarray(known.labels), seed=seed)
     asked_for = (
-        dict(_probes(store, probes, known, skip, batch_size))
-        if probes and builtin is not None and builtin.probe
+        _probes(store, probes, set(known.labels), skip, batch_size)
+        if builtin is not None and builtin.probe
         else {}
     )
     if model is None:
@@ -533,10 +534,7 @@ def plan_round(
         cand_ids, vectors, scores = _explore_step(
             store, exploration_share(model), skip, batch_size, rng, cand_ids, vectors, scores
         )
-    if asked_for:
-        cand_ids, vectors, scores = _probe_step(
-            store, list(asked_for.items()), cand_ids, vectors, scores
-        )
+    cand_ids, vectors, scores = _probe_step(store, asked_for, cand_ids, vectors, scores)
     if stop_ids is not None or found is not None:
         stop = _stop_set_step(store, _predict_names(model), stop_ids, skip)
     clock.lap("score")

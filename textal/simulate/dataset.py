@@ -115,7 +115,9 @@ class SimulationData:
     """An opened cache. ``oracle`` maps every pool id to its gold label; ``test_vectors`` is
     (m, d) float32 with ``test_labels`` (m,); ``classes`` is the sorted union of all gold labels.
     Multi-label data has ``label_names``, the sorted union of the names in every gold set (then
-    also ``classes``); gold labels are then ``labels`` cells."""
+    also ``classes``); gold labels are then ``labels`` cells. ``class_vectors`` maps each class
+    (multi-label: each label) to its embedded name, the probes of a workspace that declared them
+    all (:mod:`textal.strategy.probes`)."""
 
     directory: Path
     model_id: str
@@ -252,9 +254,7 @@ def open_simulation_data(
     if source.multi_label:
         names = sorted({name for cell in classes for name in parse_label_set(cell)})
         classes = names
-    class_vectors = {}
-    if not source.multi_label:
-        class_vectors = _class_vectors(directory, classes, loaded or encoder)
+    class_vectors = _class_vectors(directory, classes, loaded or encoder)
     return SimulationData(
         directory,
         model_id,

@@ -120,6 +120,7 @@ def simulate_multilabel_run(
                 batch_size=protocol.batch_size,
                 seed=seed * 1000 + round_ + 1,
                 candidates=protocol.candidates,
+                probes=data.class_vectors,
             )
             fit_s, select_s = _plan_seconds(plan)
             points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))

@@ -130,8 +130,9 @@ def _random(head: MultiLabelHead, X: np.ndarray, rng: np.random.Generator) -> np
 
 
 STRATEGIES: dict[str, Builtin[MultiLabelHead]] = {
-    # binary-minimum-density once the head is fairly better than chance, random picks while not
-    "adaptive": Builtin(_binary_minimum, density=True, explore=True),
+    # binary-minimum-density once the head is fairly better than chance, random picks while not,
+    # and a label no answer holds yet asked for by its name
+    "adaptive": Builtin(_binary_minimum, density=True, explore=True, probe=True),
     "mean-margin-density": Builtin(_mean_margin, density=True),
     "mean-margin": Builtin(_mean_margin),
     "binary-minimum-density": Builtin(_binary_minimum, density=True),

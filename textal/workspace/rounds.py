@@ -17,9 +17,10 @@ from textal.store import VectorStore
 from textal.store.base import Filtered
 from textal.store.filters import Filter, filter_text
 from textal.strategy.diverse import BATCH_SIZE
+from textal.strategy.multilabel import STRATEGIES as ML_STRATEGIES
 from textal.strategy.multilabel import STRATEGY as ML_STRATEGY
 from textal.strategy.probes import probe_text
-from textal.strategy.scores import STRATEGIES, STRATEGY
+from textal.strategy.scores import STRATEGIES, STRATEGY, Builtin
 from textal.workspace.batch_files import write_batch
 from textal.workspace.guidelines import load_guidelines
 from textal.workspace.queue import pending, queued_first
@@ -177,6 +178,7 @@ class Rounds(WorkspaceCore):
                 seed=params.seed or 0,
                 stop_ids=stop_ids or None,
                 candidates=params.candidates,
+                probes=self._name_probes(labels, params.strategy),
             )
             return replace(plan, picks=[_per_label(s) for s in plan.picks])
         from textal.round.plan import plan_round  # scikit-learn: only for commands that train
@@ -199,8 +201,11 @@ class Rounds(WorkspaceCore):
         """The embedded names (with their guideline descriptions) of the declared labels nobody
         has given yet, for a strategy that probes (:mod:`textal.strategy.probes`). Embedding
         them loads the model, so only then."""
-        builtin = STRATEGIES.get(strategy)
-        given = set(labels.values())
+        if self.multi_label:
+            builtin: Builtin[Any] | None = ML_STRATEGIES.get(strategy)
+            given = {name for cell in labels.values() for name in parse_label_set(cell)}
+        else:
+            builtin, given = STRATEGIES.get(strategy), set(labels.values())
         missing = [name for name in self.config.labels if name not in given]
         if builtin is None or not builtin.probe or not missing:
             return {}
