@@ -19,13 +19,14 @@ from threadpoolctl import threadpool_limits
 from textal.data.label_sets import label_matrix, parse_label_set
 from textal.model.multilabel import MultiLabelHead, fit_on_label_sets
 from textal.round.multilabel import plan_multilabel_round
+from textal.round.plan import RoundPlan
 from textal.simulate.dataset import SimulationData
 from textal.simulate.oracle import (
     CurvePoint,
+    Learner,
     Protocol,
     Reference,
-    _plan_seconds,
-    initial_labels,
+    oracle_run,
     run_all,
 )
 
@@ -99,6 +100,31 @@ def _point(
     )
 
 
+def _plan(
+    data: SimulationData, labels: Mapping[str, str], strategy: str, seed: int, protocol: Protocol
+) -> RoundPlan[MultiLabelHead]:
+    return plan_multilabel_round(
+        data.store,
+        {i: parse_label_set(c) for i, c in labels.items()},
+        _names(data),
+        strategy=strategy,
+        batch_size=protocol.batch_size,
+        seed=seed,
+        candidates=protocol.candidates,
+        probes=data.class_vectors,
+    )
+
+
+def _fit(data: SimulationData, labels: Mapping[str, str], seed: int) -> MultiLabelHead | None:
+    ids = list(labels)
+    names = _names(data)
+    Y = _matrix([labels[i] for i in ids], names)
+    return fit_on_label_sets(data.store.get_vectors(ids), Y, label_names=names, seed=seed)
+
+
+MULTI_LABEL = Learner(_plan, _fit, _point)
+
+
 def simulate_multilabel_run(
     data: SimulationData,
     strategy: str,
@@ -106,42 +132,11 @@ def simulate_multilabel_run(
     protocol: Protocol,
     on_point: Callable[[], None] | None = None,
 ) -> list[CurvePoint]:
-    """One multi-label learning curve; deterministic given the data, strategy, seed, protocol."""
-    names = _names(data)
-    points: list[CurvePoint] = []
-    with threadpool_limits(limits=1):
-        labels = dict(initial_labels(data, protocol, seed))
-        for round_ in range(protocol.rounds):
-            plan = plan_multilabel_round(
-                data.store,
-                {i: parse_label_set(c) for i, c in labels.items()},
-                names,
-                strategy=strategy,
-                batch_size=protocol.batch_size,
-                seed=seed * 1000 + round_ + 1,
-                candidates=protocol.candidates,
-                probes=data.class_vectors,
-            )
-            fit_s, select_s = _plan_seconds(plan)
-            points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))
-            if on_point is not None:
-                on_point()
-            if not plan.picks:  # the pool is used up
-                return points
-            labels.update((p.item_id, data.oracle[p.item_id]) for p in plan.picks)
-        started = time.perf_counter()
-        ids = list(labels)
-        head = fit_on_label_sets(
-            data.store.get_vectors(ids),
-            _matrix([labels[i] for i in ids], names),
-            label_names=names,
-            seed=seed * 1000 + protocol.rounds + 1,
-        )
-        fit_s = time.perf_counter() - started
-        points.append(_point(data, strategy, seed, protocol.rounds, labels, head, fit_s, None))
-        if on_point is not None:
-            on_point()
-    return points
+    """One multi-label learning curve (:func:`~textal.simulate.oracle.oracle_run` with
+    ``plan_multilabel_round`` and the gold sets); deterministic given the data, strategy, seed
+    and protocol."""
+    _names(data)  # single-label data is refused before anything runs
+    return oracle_run(data, strategy, seed, protocol, on_point, MULTI_LABEL, data.oracle)
 
 
 def full_data_multilabel_reference(data: SimulationData) -> Reference:

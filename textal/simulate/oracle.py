@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -32,6 +33,8 @@ from textal.round.plan import RoundPlan, plan_round
 from textal.simulate.dataset import SimulationData
 from textal.simulate.metrics import Scores, score_predictions
 from textal.simulate.options import INITIAL
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,84 @@ def _point(
     )
 
 
+@dataclass(frozen=True)
+class Learner(Generic[M]):
+    """What a kind of labels brings to :func:`oracle_run`: its round (``plan(data, labels,
+    strategy, seed, protocol)``), its final fit (``fit(data, labels, seed) -> model or None``)
+    and its curve point (:func:`_point`'s signature). ``M`` is the model."""
+
+    plan: Callable[[SimulationData, Mapping[str, str], str, int, Protocol], RoundPlan[M]]
+    fit: Callable[[SimulationData, Mapping[str, str], int], M | None]
+    point: Callable[
+        [SimulationData, str, int, int, Mapping[str, str], M | None, float, float | None],
+        CurvePoint,
+    ]
+
+
+def oracle_run(
+    data: SimulationData,
+    strategy: str,
+    seed: int,
+    protocol: Protocol,
+    on_point: Callable[[], None] | None,
+    learner: Learner[M],
+    answers: Mapping[str, str],
+) -> list[CurvePoint]:
+    """The oracle loop of either kind of labels: the initial labels, then ``protocol.rounds``
+    times plan a round (seeded ``1000 * seed + r + 1``), score its model and reveal ``answers``
+    of its picks; then one more fit (seed ``1000 * seed + rounds + 1``) for the last point.
+    BLAS and OpenMP run single-threaded (parallelism is across runs), which also makes the
+    result independent of how many runs share the machine. ``on_point`` is called after every
+    point."""
+    points: list[CurvePoint] = []
+    with threadpool_limits(limits=1):
+        labels = {i: answers[i] for i in initial_labels(data, protocol, seed)}
+        for round_ in range(protocol.rounds):
+            plan = learner.plan(data, labels, strategy, seed * 1000 + round_ + 1, protocol)
+            fit_s, select_s = _plan_seconds(plan)
+            points.append(
+                learner.point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s)
+            )
+            if on_point is not None:
+                on_point()
+            if not plan.picks:  # the pool is used up
+                return points
+            labels.update((p.item_id, answers[p.item_id]) for p in plan.picks)
+        started = time.perf_counter()
+        model = learner.fit(data, labels, seed * 1000 + protocol.rounds + 1)
+        fit_s = time.perf_counter() - started
+        points.append(
+            learner.point(data, strategy, seed, protocol.rounds, labels, model, fit_s, None)
+        )
+        if on_point is not None:
+            on_point()
+    return points
+
+
+def _plan(
+    data: SimulationData, labels: Mapping[str, str], strategy: str, seed: int, protocol: Protocol
+) -> RoundPlan[AutoClassifier]:
+    return plan_round(
+        data.store,
+        labels,
+        strategy=strategy,
+        batch_size=protocol.batch_size,
+        max_class_share=protocol.max_class_share,
+        seed=seed,
+        candidates=protocol.candidates,
+        probes=data.class_vectors,
+    )
+
+
+def _fit(data: SimulationData, labels: Mapping[str, str], seed: int) -> AutoClassifier | None:
+    ids = list(labels)
+    y = np.array([labels[i] for i in ids])
+    return fit_on_labels(data.store.get_vectors(ids), y, seed=seed)
+
+
+SINGLE_LABEL = Learner(_plan, _fit, _point)
+
+
 def simulate_run(
     data: SimulationData,
     strategy: str,
@@ -189,45 +270,11 @@ def simulate_run(
     protocol: Protocol,
     on_point: Callable[[], None] | None = None,
 ) -> list[CurvePoint]:
-    """One learning curve; deterministic given the data, strategy, seed and protocol.
-
-    Round r calls ``plan_round`` with seed ``1000 * seed + r + 1``. BLAS and OpenMP run
-    single-threaded (parallelism is across runs), which also makes the result independent of how
-    many runs share the machine. ``on_point`` is called after every point.
-    """
-    points: list[CurvePoint] = []
-    with threadpool_limits(limits=1):
-        oracle = oracle_answers(data, protocol, seed)
-        labels = {i: oracle[i] for i in initial_labels(data, protocol, seed)}
-        for round_ in range(protocol.rounds):
-            plan = plan_round(
-                data.store,
-                labels,
-                strategy=strategy,
-                batch_size=protocol.batch_size,
-                max_class_share=protocol.max_class_share,
-                seed=seed * 1000 + round_ + 1,
-                candidates=protocol.candidates,
-                probes=data.class_vectors,
-            )
-            fit_s, select_s = _plan_seconds(plan)
-            points.append(_point(data, strategy, seed, round_, labels, plan.model, fit_s, select_s))
-            if on_point is not None:
-                on_point()
-            if not plan.picks:  # the pool is used up
-                return points
-            labels.update((p.item_id, oracle[p.item_id]) for p in plan.picks)
-        started = time.perf_counter()
-        ids = list(labels)
-        y = np.array([labels[i] for i in ids])
-        model = fit_on_labels(
-            data.store.get_vectors(ids), y, seed=seed * 1000 + protocol.rounds + 1
-        )
-        fit_s = time.perf_counter() - started
-        points.append(_point(data, strategy, seed, protocol.rounds, labels, model, fit_s, None))
-        if on_point is not None:
-            on_point()
-    return points
+    """One learning curve (:func:`oracle_run` with ``plan_round`` and the oracle's answers,
+    :func:`oracle_answers`); deterministic given the data, strategy, seed and protocol."""
+    with threadpool_limits(limits=1):  # the noisy oracle's classes too
+        answers = oracle_answers(data, protocol, seed)
+    return oracle_run(data, strategy, seed, protocol, on_point, SINGLE_LABEL, answers)
 
 
 def full_data_reference(data: SimulationData) -> Reference:
