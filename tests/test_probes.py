@@ -4,6 +4,7 @@ workspace."""
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.workspaces import gold_labels
+from textal.cli import main
 from textal.embed import Encoder
 from textal.ledger import Answer, Selection
 from textal.round.multilabel import plan_multilabel_round
@@ -160,3 +162,15 @@ def test_a_multi_label_round_asks_for_a_label_no_answer_holds(embedded_dataset):
     assert [p.probe for p in asked] == ["price"] and "price" in gold[asked[0].item_id]
     plain = plan_multilabel_round(store, labels, names, batch_size=20)
     assert all(p.probe is None for p in plain.picks)
+
+
+def test_the_round_command_says_which_labels_it_asked_for(amazon, capsys):
+    with Workspace.open(amazon, labels=["battery"]) as ws:
+        ids = [i for chunk in ws.store.iterate(4096) for i in chunk.ids][:60]
+        ws.write_answers([Answer(i, gold) for i, gold in gold_labels(ws, ids)])
+    assert main(["round", "--workspace", str(amazon), "--batch-size", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "asked for labels nobody has given yet, by their names: battery" in out
+    with open(amazon / "batches" / "round-1.csv", encoding="utf-8", newline="") as f:
+        whys = [row["why"] for row in csv.DictReader(f)]
+    assert sum(why.startswith("asked for battery: no label yet | ") for why in whys) == 1

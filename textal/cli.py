@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="select the next batch for people to label",
         description="Train on the current labels, score every unlabeled review, and write a "
         "diverse batch of the most ambiguous ones to WORKSPACE/batches/round-N.csv and .jsonl. "
-        "With no labels yet, a representative cold-start batch is chosen.",
+        "With no labels yet, a representative cold-start batch is chosen. While a declared label "
+        "has no label yet, the default strategy also asks the reviews nearest its name (and its "
+        "guideline description): the model cannot predict a label it has never seen.",
     )
     _workspace_options(round_)
     add_option(
@@ -505,6 +507,10 @@ def _cmd_round(args: argparse.Namespace) -> None:
         )
     elif r.report.scored:
         print(f"scored all {r.report.scored} unlabeled items")
+    probed = sorted({s.probe for s in result.selections if s.probe is not None})
+    if probed:
+        names = ", ".join(terminal_safe(name) for name in probed)
+        print(f"asked for labels nobody has given yet, by their names: {names}")
     if r.params.filter is not None:
         print(f"asked only items where {terminal_safe(r.params.filter)}")
     if r.report.model:

@@ -82,8 +82,8 @@ def write_batch(
     label_names: Sequence[str] | None = None,
 ) -> None:
     """A round's batch for people, ``path`` (CSV) and its JSONL: each selection's text, the
-    model's top two classes, its score and its nearest labeled reviews (the "why"), with an
-    empty ``label`` column to fill in.
+    model's top two classes, its score and its nearest labeled reviews (the "why", led by the
+    label a probe was asked for), with an empty ``label`` column to fill in.
 
     ``label_names`` (a multi-label workspace's labels): an empty ``labels`` column instead, the
     predicted set (``predicted``, names joined by ``;``) and one ``p_<label>`` column per label
@@ -94,7 +94,11 @@ def write_batch(
     rows = []
     for s in selections:
         why = " | ".join(
-            f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}" for n in s.why
+            ([f"asked for {s.probe}: no label yet"] if s.probe is not None else [])
+            + [
+                f"{n.label} ({n.similarity:.2f}): {_snippet(texts.get(n.item_id, ''))}"
+                for n in s.why
+            ]
         )
         if label_names is not None:
             every = {c.label: c.probability for c in s.probabilities}
