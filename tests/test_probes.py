@@ -61,6 +61,7 @@ def trec(embedded_dataset, dataset_labels):
     return store, ids, fine, dict(zip(classes, names, strict=True))
 
 
+@pytest.mark.slow  # TREC's 5,452 questions or SemEval's 800 reviews
 def test_a_class_with_no_label_is_asked_for_by_its_name(trec):
     store, ids, fine, probes = trec
     rng = np.random.default_rng(0)
@@ -84,6 +85,7 @@ def test_a_class_with_no_label_is_asked_for_by_its_name(trec):
     assert all(p.probe is None for p in dense.picks)
 
 
+@pytest.mark.slow  # TREC's 5,452 questions or SemEval's 800 reviews
 def test_once_every_class_has_a_label_probes_change_nothing(trec):
     store, ids, fine, probes = trec
     labels = {ids[k]: str(fine[k]) for k in range(0, len(ids), 3)}
@@ -95,6 +97,7 @@ def test_once_every_class_has_a_label_probes_change_nothing(trec):
     assert [p.item_id for p in with_probes.picks] == [p.item_id for p in without.picks]
 
 
+@pytest.mark.slow  # TREC's 5,452 questions or SemEval's 800 reviews
 def test_a_name_that_finds_nothing_stops_costing_questions(trec):
     store, ids, fine, probes = trec
     labels = {ids[k]: str(fine[k]) for k in range(0, len(ids), 5)}
@@ -133,6 +136,7 @@ def test_a_workspace_round_asks_for_a_declared_label_by_its_description(amazon):
         assert reason(Selection(1, "x", 0.1, "positive"), result.round).kind != PROBE
 
 
+@pytest.mark.slow  # TREC's 5,452 questions or SemEval's 800 reviews
 def test_the_first_batch_asks_for_declared_classes_by_name(trec):
     store, ids, fine, probes = trec
     rare = {c: probes[c] for c in RARE}
@@ -148,6 +152,7 @@ def test_the_first_batch_asks_for_declared_classes_by_name(trec):
     assert not {gold[p.item_id] for p in plain.picks} & set(RARE)
 
 
+@pytest.mark.slow  # TREC's 5,452 questions or SemEval's 800 reviews
 def test_a_multi_label_round_asks_for_a_label_no_answer_holds(embedded_dataset):
     _, X, cells = embedded_dataset("semeval2014_restaurant_aspects/test.csv")
     names = ["ambience", "anecdotes/miscellaneous", "food", "price", "service"]
