@@ -179,3 +179,6 @@ def test_the_round_command_says_which_labels_it_asked_for(amazon, capsys):
     with open(amazon / "batches" / "round-1.csv", encoding="utf-8", newline="") as f:
         whys = [row["why"] for row in csv.DictReader(f)]
     assert sum(why.startswith("asked for battery: no label yet | ") for why in whys) == 1
+    assert main(["status", "--workspace", str(amazon)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["battery", "0"] and "no label yet" in line for line in lines)

@@ -456,7 +456,8 @@ def _cmd_status(args: argparse.Namespace) -> None:
     marked = f" ({s.ambiguous} marked ambiguous)" if s.ambiguous else ""
     print(f"labeled     {s.labeled}" + (" (label sets)" if s.multi_label else "") + marked)
     for name, count in s.label_counts.items():
-        print(f"  {terminal_safe(name):<20} {count}")
+        unasked = "  (no label yet: the default strategy asks for it by name)" if count == 0 else ""
+        print(f"  {terminal_safe(name):<20} {count}{unasked}")
     if s.multi_label:
         print(f"  {'(none of these)':<20} {s.none_of_these}")
     print(f"rounds      {s.rounds}")

@@ -59,8 +59,9 @@ def read_status(
     if config.multi_label:
         sets = [parse_label_set(cell) for cell in labels.values()]
         counts = {name: sum(name in s for s in sets) for name in config.labels}
-    else:
-        counts = dict(sorted(Counter(labels.values()).items()))
+    else:  # every declared label, those nobody has given yet with 0
+        given = Counter(labels.values())
+        counts = {name: given[name] for name in sorted(set(config.labels) | set(given))}
     rounds = ledger.rounds()
     last = rounds[-1] if rounds else None
     kappas = _evidence(rounds)
