@@ -4,7 +4,8 @@
 workspace records its result in the ledger and writes batch files; the simulation feeds it oracle
 labels instead. Its steps, each a function here: fit (:func:`fit_on_labels`), else cold start;
 candidates (``index`` mode only: :func:`textal.round.candidates.retrieve`); score (stream the
-store or the candidate set, keep the top candidates, draw the stop set); density; stop set; select
+store or the candidate set, keep the top candidates, draw the stop set); density; explore;
+probe (classes with no label, by their names); stop set; select
 (:func:`select_diverse`, given the store's search); why; timing (:class:`_Clock`). It returns the
 typed records of :mod:`textal.ledger.records`, which the ledger stores as they are.
 """
