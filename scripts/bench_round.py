@@ -94,7 +94,14 @@ def wait_for_index(uri: str, collection: str) -> float:
     ``describe_index``): rounds are measured on an indexed collection, as in production."""
     from pymilvus import MilvusClient
 
-    client = MilvusClient(uri, token=os.environ.get("TEXTAL_MILVUS_TOKEN", ""))
+    from textal.store.milvus import GRPC_OPTIONS
+
+    client = MilvusClient(  # a connection of its own, as the stores make (see GRPC_OPTIONS)
+        uri,
+        token=os.environ.get("TEXTAL_MILVUS_TOKEN", ""),
+        grpc_options=GRPC_OPTIONS,
+        dedicated=True,
+    )
     started = time.perf_counter()
     client.flush(collection)
     while True:  # Milvus 2.3.5 leaves pending_index_rows stale: compare indexed with total

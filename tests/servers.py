@@ -27,12 +27,32 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from tests.realdata import AMAZON, require_data, unavailable
 from textal.store import MilvusCredentials, VectorStore, open_store
+from textal.store.milvus import GRPC_OPTIONS
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+
+def server_client(uri: str, token: str = "", timeout: float = 10) -> MilvusClient:
+    """A pymilvus client of its own to a server, with the stores' keepalive options.
+
+    pymilvus otherwise shares one connection per address in a process; a shared one that idled
+    (a readiness probe's, say) is closed by the server for its pings ("Too many pings") and
+    fails the next client that picks it up (see ``textal.store.milvus.GRPC_OPTIONS``).
+    """
+    from pymilvus import MilvusClient
+
+    return MilvusClient(
+        uri, token=token, timeout=timeout, grpc_options=GRPC_OPTIONS, dedicated=True
+    )
+
 
 REPO = Path(__file__).resolve().parents[1]
 MILVUS235_HOME = Path(os.environ.get("TEXTAL_MILVUS235_HOME", REPO / ".servers" / "milvus235"))
@@ -137,13 +157,13 @@ class Server:
             os.killpg(self._proc.pid, sig)
 
     def _answers(self) -> bool:
-        from pymilvus import MilvusClient, MilvusException
+        from pymilvus import MilvusException
 
         quiet = logging.getLogger("pymilvus")
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)  # a refused probe is expected, not worth a traceback
         try:
-            client = MilvusClient(self.uri, token=self.token, timeout=2)
+            client = server_client(self.uri, self.token, timeout=2)
             try:
                 client.list_collections(timeout=2)
             finally:
@@ -393,9 +413,7 @@ def make_store(backend: Backend, tmp_path: Path) -> Iterator[Callable[[int], Vec
     for store in opened:
         store.close()
     if backend.uri.startswith("http"):
-        from pymilvus import MilvusClient
-
-        client = MilvusClient(backend.uri, token=backend.token, timeout=10)
+        client = server_client(backend.uri, backend.token)
         client.drop_collection(collection, timeout=10)
         client.close()
 

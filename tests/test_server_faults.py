@@ -19,6 +19,7 @@ from tests.servers import (
     Milvus235Server,
     Server,
     free_port,
+    server_client,
     start_or_skip,
     unavailable,
 )
@@ -51,12 +52,10 @@ def kill_once_rows_arrive(
     server: Server, collection: str
 ) -> tuple[threading.Thread, threading.Event]:
     """A thread SIGKILLing ``server`` once the collection holds rows, and an event it sets."""
-    from pymilvus import MilvusClient
-
     killed = threading.Event()
 
     def watch() -> None:
-        client = MilvusClient(server.uri, token=server.token, timeout=5)
+        client = server_client(server.uri, server.token, timeout=5)
         try:
             while True:
                 if client.has_collection(collection):
