@@ -92,16 +92,9 @@ def fill(uri: str, collection: str, size: int, labels_path: Path) -> dict:
 def wait_for_index(uri: str, collection: str) -> float:
     """Seconds until a server has sealed and indexed every row (flush, then poll
     ``describe_index``): rounds are measured on an indexed collection, as in production."""
-    from pymilvus import MilvusClient
+    from textal.store.milvus import server_client
 
-    from textal.store.milvus import GRPC_OPTIONS
-
-    client = MilvusClient(  # a connection of its own, as the stores make (see GRPC_OPTIONS)
-        uri,
-        token=os.environ.get("TEXTAL_MILVUS_TOKEN", ""),
-        grpc_options=GRPC_OPTIONS,
-        dedicated=True,
-    )
+    client = server_client(uri, os.environ.get("TEXTAL_MILVUS_TOKEN", ""))
     started = time.perf_counter()
     client.flush(collection)
     while True:  # Milvus 2.3.5 leaves pending_index_rows stale: compare indexed with total

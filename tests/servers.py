@@ -27,32 +27,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from tests.realdata import AMAZON, require_data, unavailable
 from textal.store import MilvusCredentials, VectorStore, open_store
-from textal.store.milvus import GRPC_OPTIONS
-
-if TYPE_CHECKING:
-    from pymilvus import MilvusClient
-
-
-def server_client(uri: str, token: str = "", timeout: float = 10) -> MilvusClient:
-    """A pymilvus client of its own to a server, with the stores' keepalive options.
-
-    pymilvus otherwise shares one connection per address in a process; a shared one that idled
-    (a readiness probe's, say) is closed by the server for its pings ("Too many pings") and
-    fails the next client that picks it up (see ``textal.store.milvus.GRPC_OPTIONS``).
-    """
-    from pymilvus import MilvusClient
-
-    return MilvusClient(
-        uri, token=token, timeout=timeout, grpc_options=GRPC_OPTIONS, dedicated=True
-    )
-
+from textal.store.milvus import server_client
 
 REPO = Path(__file__).resolve().parents[1]
 MILVUS235_HOME = Path(os.environ.get("TEXTAL_MILVUS235_HOME", REPO / ".servers" / "milvus235"))

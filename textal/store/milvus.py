@@ -108,6 +108,13 @@ _lite_guard = threading.Lock()
 _lite_opening = threading.Lock()
 
 
+def server_client(uri: str, token: str = "", timeout: float = 10) -> MilvusClient:
+    """A client to a Milvus server on a connection of its own, with :data:`GRPC_OPTIONS`."""
+    return MilvusClient(
+        uri=uri, token=token, timeout=timeout, grpc_options=GRPC_OPTIONS, dedicated=True
+    )
+
+
 class MilvusStore:
     """A collection in Milvus Lite or on a Milvus server; created on first use.
 
@@ -316,13 +323,7 @@ class MilvusStore:
     def _connect(self, uri: str, token: str) -> MilvusClient:
         if self._lite_path is None:
             try:
-                return MilvusClient(  # a connection of its own (see GRPC_OPTIONS)
-                    uri=uri,
-                    token=token,
-                    timeout=self.timeout,
-                    grpc_options=GRPC_OPTIONS,
-                    dedicated=True,
-                )
+                return server_client(uri, token, self.timeout)
             except MilvusException as e:
                 raise TextalError(f"cannot reach Milvus at {self.uri}: {self._reason(e)}") from e
         _claim_lite(self._lite_path)
